@@ -1,0 +1,2 @@
+# proxyd/: the forward proxy daemon.
+$(eval $(call program,proxyd,proxyd,))
