@@ -49,8 +49,8 @@ BINS :=
 UNIT_TESTS :=
 FUZZERS :=
 
-include mk/rules.mk
 include proto/module.mk
+include mk/rules.mk
 include common/module.mk
 include proxyd/module.mk
 include tools/g3ctl/module.mk
