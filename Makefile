@@ -55,6 +55,9 @@ include common/module.mk
 include proxyd/module.mk
 include tools/g3ctl/module.mk
 
+# Keep generated sources and objects that pattern rules make along the way.
+.SECONDARY:
+
 .PHONY: all deps test check unit fuzz-replay integration run lint fuzz fuzz-build clean help
 
 all: $(BINS) $(UNIT_TESTS) $(foreach f,$(FUZZERS),$(BUILD)/fuzz/$(f))
