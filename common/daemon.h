@@ -40,18 +40,24 @@ struct daemon_opts {
 	int verbosity;
 };
 
-/* Settings of the main file every daemon shares; not reloadable. */
+/* Settings of the main file every daemon shares; not reloadable (a reload
+ * parses them again for validation but keeps the values from the start). */
 struct daemon_conf {
+	char name[32]; /* daemon name: default `stat` prefix */
 	/* runtime: server_offline_delay (4s), task_wait_delay (2s),
 	 * task_wait_timeout (10h), task_quit_timeout (30min); thread_number
-	 * and the others are accepted. */
+	 * thread_name, thread_stack_size, max_io_events_per_tick are validated
+	 * and otherwise ignored. task_quit_timeout is informational: ops->stop
+	 * must end the remaining tasks itself. */
 	uint64_t offline_delay_ms;
 	uint64_t task_wait_delay_ms;
 	uint64_t task_wait_timeout_ms;
 	uint64_t task_quit_timeout_ms;
 	struct log_conf log;
 	struct statsd_conf stat;
-	/* controller: {local: {recv_timeout, send_timeout}} */
+	/* controller: {local: {recv_timeout (30s), send_timeout (1s)}}, for
+	 * g3proxy compatibility; the control server answers each request at
+	 * once, so only the client's deadline applies in practice. */
 	uint64_t ctl_recv_timeout_ms;
 	uint64_t ctl_send_timeout_ms;
 };
@@ -80,7 +86,13 @@ struct daemon_ops {
 	const struct daemon_conf *(*conf_common)(const void *conf);
 
 	/* Start serving with the first config (ownership passes on success).
-	 * Returns 0 or -errno with a message in err. */
+	 * Returns 0 or -errno with a message in err.
+	 * Signals: SIGHUP, SIGTERM, SIGINT and SIGQUIT are blocked in the
+	 * calling thread before start runs, so every thread the daemon creates
+	 * here (or later from the main thread) inherits a mask that keeps them
+	 * out; only the main loop takes them. SIGPIPE is ignored process-wide.
+	 * The control socket is already bound; requests are served once start
+	 * returns and the main loop runs. */
 	int (*start)(struct daemon *d, void *conf, char *err, size_t errlen);
 	/* Swap in a new config. On success ownership passes and the old config
 	 * is released when nothing uses it; on failure nothing changed and the
@@ -97,14 +109,18 @@ struct daemon_ops {
 	void (*counters)(struct daemon *d, void (*add)(void *arg, const char *name, uint64_t v),
 			 void *arg);
 	/* Control requests the common layer does not handle (daemon-specific
-	 * members of control.proto's oneof); NULL → UNIMPLEMENTED. */
+	 * members of control.proto's oneof); NULL → UNIMPLEMENTED. Called with
+	 * ctx = the struct daemon *, on the main loop. */
 	rpc_handler_fn *control;
-	/* Emit daemon metrics on each stat interval (may be NULL). */
+	/* Emit daemon metrics on each stat interval (may be NULL); the caller
+	 * brackets it with statsd_begin/statsd_end. */
 	void (*emit_metrics)(struct daemon *d, struct statsd *s);
 };
 
 /* Parse argv, load the config, and run until stopped. Returns the process
- * exit status (0 clean stop or -t success, 1 config error or failure). */
+ * exit status (0 clean stop, -t success, -h, -V; 1 config error or
+ * failure; 2 bad usage). With -d the starting process returns only once the
+ * daemon serves (0) or has failed (1). */
 int daemon_main(int argc, char **argv, const struct daemon_ops *ops);
 
 /* Accessors for the daemon's callbacks. */
@@ -113,7 +129,9 @@ const struct daemon_opts *daemon_get_opts(const struct daemon *d);
 void *daemon_user(struct daemon *d);          /* daemon's own state pointer */
 void daemon_set_user(struct daemon *d, void *p);
 
-/* Control socket path: <control_dir>/<name>[_<group>].ctl into buf. */
+/* Control socket path: <control_dir>/<name>[_<group>].ctl into buf (group
+ * NULL or "" → no suffix). Returns 0, -EINVAL (empty name or dir) or
+ * -ENAMETOOLONG (does not fit cap or a unix socket address). */
 int daemon_control_path(const char *control_dir, const char *name, const char *group, char *buf,
 			size_t cap);
 
