@@ -81,7 +81,9 @@ void rpc_server_get_stats(const struct rpc_server *s, struct rpc_server_stats *o
 
 /* Run a handler on a packed request without sockets (tests, fuzzers):
  * unpack, call fn, pack the reply into *out (malloc'd, free()). Returns 0,
- * or -EBADMSG when the request could not be decoded at all. */
+ * or -EBADMSG when the request could not be decoded at all. A request that
+ * does not decode (or exceeds RPC_MAX_MSG) but whose id can be read returns
+ * 0 with a reply carrying status MALFORMED, exactly as the server answers. */
 int rpc_dispatch_buffer(const struct rpc_service *svc, rpc_handler_fn *fn, void *ctx,
 			const uint8_t *req, size_t len, uint8_t **out, size_t *outlen);
 
@@ -90,7 +92,9 @@ int rpc_dispatch_buffer(const struct rpc_service *svc, rpc_handler_fn *fn, void 
 /* Completion. err: 0 (rep is the decoded reply, borrowed for the duration of
  * the callback; check code/errmsg for the service status), -ETIMEDOUT (the
  * deadline passed), -EBADMSG (undecodable reply), -ECANCELED is never
- * delivered (cancel suppresses the callback). */
+ * delivered (cancel suppresses the callback). errmsg is never NULL ("" when
+ * the service sent none); on -ETIMEDOUT / -EBADMSG rep is NULL and code is
+ * RPC_DEADLINE_EXCEEDED / RPC_MALFORMED. */
 typedef void rpc_done_fn(void *arg, int err, enum rpc_code code, const char *errmsg,
 			 const ProtobufCMessage *rep);
 
@@ -103,7 +107,9 @@ void rpc_client_free(struct rpc_client *c);
 
 /* Start a call. req is borrowed (packed before return); its id and
  * deadline_ms fields are overwritten. On success *handle (never 0) can be
- * passed to rpc_cancel. Returns 0 or -errno (-EMSGSIZE, -ENOMEM). */
+ * passed to rpc_cancel; handle may be NULL. The deadline counts from the
+ * loop's ev_now(). Returns 0 or -errno (-EMSGSIZE, -ENOMEM, -EINVAL for a
+ * zero deadline). */
 int rpc_call(struct rpc_client *c, ProtobufCMessage *req, uint32_t deadline_ms, rpc_done_fn *cb,
 	     void *arg, uint64_t *handle) MUST_CHECK;
 
@@ -113,6 +119,19 @@ bool rpc_cancel(struct rpc_client *c, uint64_t handle);
 
 /* Calls started and not yet completed or cancelled. */
 unsigned rpc_client_pending(const struct rpc_client *c);
+
+struct rpc_client_stats {
+	uint64_t calls;        /* started by rpc_call */
+	uint64_t sent;         /* handed to nanomsg */
+	uint64_t replies;      /* decoded replies delivered to a callback */
+	uint64_t timeouts;     /* calls completed with -ETIMEDOUT */
+	uint64_t cancelled;    /* rpc_cancel that found a pending call */
+	uint64_t late_replies; /* replies matching no pending call: dropped */
+	uint64_t malformed;    /* undecodable replies */
+	uint64_t send_errors;  /* nanomsg refused a request (not EAGAIN) */
+};
+
+void rpc_client_get_stats(const struct rpc_client *c, struct rpc_client_stats *out);
 
 /* Blocking call for command-line tools (never on a serving loop). On 0,
  * *rep is owned (free with protobuf_c_message_free_unpacked(*rep, NULL)),
