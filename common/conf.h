@@ -53,6 +53,9 @@ struct conf_ctx {
 	char *errs[CONF_MAX_ERRORS];
 	char path[512];          /* current key path, e.g. "server[0].listen" */
 	size_t pathlen;
+	/* Added by the implementation (zeroed by conf_ctx_init): */
+	bool no_includes;        /* set to refuse file includes (fuzzers, untrusted input) */
+	unsigned include_depth;  /* guard for nested conf_foreach_object includes */
 };
 
 /* ---- context, arena, errors ------------------------------------------ */
@@ -169,8 +172,8 @@ enum conf_vtype {
 	CONF_T_STR = 1, /* const char * */
 	CONF_T_PATH,    /* const char *, resolved against base_dir */
 	CONF_T_BOOL,    /* bool */
-	CONF_T_U32,     /* uint32_t within [min, max] */
-	CONF_T_U64,     /* uint64_t within [min, max] */
+	CONF_T_U32,     /* uint32_t within [min, max] (max 0 = UINT32_MAX) */
+	CONF_T_U64,     /* uint64_t within [min, max] (max 0 = UINT64_MAX) */
 	CONF_T_DURATION, /* uint64_t ms within [min, max] (max 0 = unbounded) */
 	CONF_T_SIZE,    /* uint64_t bytes within [min, max] (max 0 = unbounded) */
 	CONF_T_HOSTPORT, /* struct conf_hostport; min = default port */

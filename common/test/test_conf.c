@@ -1,0 +1,834 @@
+/* conf loader and schema engine: node positions, merging, duplicates,
+ * limits, schema tables, typed objects, includes, -c DIR, error format. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/conf.h"
+
+/* ---- sample schema (shaped like a proxyd server) -------------------------- */
+
+struct tls {
+	const char *cert, *key;
+};
+
+struct user {
+	const char *name;
+	uint64_t limit;
+};
+
+struct srv {
+	const char *name;
+	struct conf_hostport listen;
+	uint64_t timeout, buf;
+	bool enable;
+	uint32_t ttl;
+	int mode;
+	struct conf_array allow, ports, users;
+	struct tls tls;
+	bool tls_seen;
+	const char *path;
+	int commas;
+};
+
+static const struct conf_field tls_fields[] = {
+	{.key = "certificate", .type = CONF_T_STR, .off = offsetof(struct tls, cert),
+	 .flags = CONF_F_REQUIRED},
+	{.key = "private_key", .type = CONF_T_STR, .off = offsetof(struct tls, key),
+	 .flags = CONF_F_REQUIRED},
+	{.key = "key", .type = CONF_T_STR, .off = offsetof(struct tls, key)},
+	{0},
+};
+static const struct conf_schema tls_schema = {"tls", sizeof(struct tls), tls_fields, NULL, NULL};
+
+static const struct conf_field user_fields[] = {
+	{.key = "name", .type = CONF_T_STR, .off = offsetof(struct user, name),
+	 .flags = CONF_F_REQUIRED},
+	{.key = "limit", .type = CONF_T_U64, .off = offsetof(struct user, limit), .max = 1000},
+	{0},
+};
+static const struct conf_schema user_schema = {"user", sizeof(struct user), user_fields, NULL,
+					       NULL};
+
+static const struct conf_enum modes[] = {{"random", 1}, {"round_robin", 2}, {"rr", 2}, {0}};
+static const struct conf_field net_elem = {.type = CONF_T_NETWORK};
+static const struct conf_field port_elem = {.type = CONF_T_U32, .min = 1, .max = 65535};
+
+static int parse_commas(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
+{
+	const char *s;
+	int c = 1;
+
+	if (conf_get_str(ctx, n, &s))
+		return -EINVAL;
+	for (; *s; s++)
+		c += *s == ',';
+	*(int *)dst = c;
+	return 0;
+}
+
+static void srv_defaults(void *obj)
+{
+	struct srv *s = obj;
+	s->timeout = 30000;
+	s->ttl = 64;
+}
+
+static int srv_check(struct conf_ctx *ctx, const struct conf_node *m, void *obj)
+{
+	struct srv *s = obj;
+	if (s->enable && !s->tls_seen)
+		return conf_error(ctx, m, "'enable' needs 'tls'");
+	return 0;
+}
+
+static const struct conf_field srv_fields[] = {
+	{.key = "name", .type = CONF_T_STR, .off = offsetof(struct srv, name),
+	 .flags = CONF_F_REQUIRED},
+	{.key = "listen", .type = CONF_T_HOSTPORT, .off = offsetof(struct srv, listen), .min = 3128},
+	{.key = "listen_address", .type = CONF_T_HOSTPORT, .off = offsetof(struct srv, listen),
+	 .min = 3128},
+	{.key = "timeout", .type = CONF_T_DURATION, .off = offsetof(struct srv, timeout),
+	 .min = 1000, .max = 3600000},
+	{.key = "buf", .type = CONF_T_SIZE, .off = offsetof(struct srv, buf), .max = 1000000},
+	{.key = "enable", .type = CONF_T_BOOL, .off = offsetof(struct srv, enable)},
+	{.key = "ttl", .type = CONF_T_U32, .off = offsetof(struct srv, ttl), .max = 255},
+	{.key = "mode", .type = CONF_T_ENUM, .off = offsetof(struct srv, mode), .enums = modes},
+	{.key = "allow", .type = CONF_T_LIST, .off = offsetof(struct srv, allow), .elem = &net_elem},
+	{.key = "ports", .type = CONF_T_LIST, .off = offsetof(struct srv, ports), .elem = &port_elem},
+	{.key = "users", .type = CONF_T_LIST, .off = offsetof(struct srv, users),
+	 .sub = &user_schema},
+	{.key = "tls", .type = CONF_T_OBJ, .off = offsetof(struct srv, tls), .sub = &tls_schema,
+	 .flags = CONF_F_SEEN, .seen_off = offsetof(struct srv, tls_seen)},
+	{.key = "path", .type = CONF_T_PATH, .off = offsetof(struct srv, path)},
+	{.key = "commas", .type = CONF_T_CUSTOM, .off = offsetof(struct srv, commas),
+	 .parse = parse_commas},
+	{.key = "legacy", .type = CONF_T_IGNORE},
+	{0},
+};
+static const struct conf_schema srv_schema = {"server", sizeof(struct srv), srv_fields,
+					      srv_defaults, srv_check};
+
+static const char *const http_aliases[] = {"httpproxy", NULL};
+static const struct conf_objtype srv_types[] = {
+	{"http_proxy", http_aliases, &srv_schema, 1},
+	{"socks_proxy", NULL, &srv_schema, 2},
+	{0},
+};
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+struct fx {
+	struct conf_ctx ctx;
+	char dir[64];
+	const struct conf_node *root;
+	struct srv *srv[32];
+	int tag[32];
+	unsigned nsrv;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	strcpy(f->dir, "/tmp/test_conf.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	conf_ctx_init(&f->ctx, "t.yaml");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+	conf_ctx_fini(&f->ctx);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void write_file(struct fx *f, const char *name, const char *text)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", f->dir, name);
+	FILE *fp = fopen(p, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static void mkdir_in(struct fx *f, const char *name)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", f->dir, name);
+	assert_int_equal(mkdir(p, 0700), 0);
+}
+
+static int load(struct fx *f, const char *yaml)
+{
+	return conf_load_buffer(&f->ctx, "t.yaml", yaml, strlen(yaml), &f->root);
+}
+
+static int on_server(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg)
+{
+	struct fx *f = arg;
+	void *o = NULL;
+	int tag = 0;
+	assert_true(idx < 32);
+	int r = conf_parse_typed(ctx, obj, "server", srv_types, &o, &tag);
+	if (r == 0) {
+		assert_int_equal(idx, f->nsrv);
+		f->srv[f->nsrv] = o;
+		f->tag[f->nsrv++] = tag;
+	}
+	return r;
+}
+
+/* Load text and parse its `server` list; returns the combined result. */
+static int load_servers(struct fx *f, const char *yaml)
+{
+	int r = load(f, yaml);
+	if (r)
+		return r;
+	return conf_foreach_object(&f->ctx, "server", conf_map_get(f->root, "server"), on_server, f);
+}
+
+static void assert_errors(struct fx *f, const char *want)
+{
+	char *got = conf_errors_join(&f->ctx);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* ---- loader ------------------------------------------------------------------- */
+
+static void test_positions(void **state)
+{
+	struct fx *f = *state;
+	const struct conf_node *n, *k;
+
+	assert_int_equal(load(f, "# comment\nserver:\n  - name: a\n    listen: \"1.2.3.4:80\"\n"
+				 "hosts: {My-Host.com: 1.2.3.4, other: x}\nempty:\nq: ''\n"),
+			 0);
+	assert_int_equal(f->root->kind, CONF_MAP);
+	assert_int_equal(f->root->nchild, 4);
+	n = conf_map_get(f->root, "server");
+	assert_int_equal(n->kind, CONF_SEQ);
+	assert_int_equal(n->line, 3);
+	assert_int_equal(n->col, 3);
+	n = n->child;
+	assert_int_equal(n->kind, CONF_MAP);
+	assert_int_equal(n->line, 3);
+	assert_int_equal(n->col, 5);
+	k = n->child->next;
+	assert_string_equal(k->str, "listen");
+	assert_int_equal(k->line, 4);
+	assert_int_equal(k->col, 5);
+	assert_string_equal(k->value->str, "1.2.3.4:80");
+	assert_false(k->value->plain);
+	assert_int_equal(k->value->line, 4);
+	assert_int_equal(k->value->col, 13);
+	assert_string_equal(k->value->file, "t.yaml");
+	/* user data keys keep their text */
+	n = conf_map_get(f->root, "hosts");
+	assert_string_equal(n->child->str, "My-Host.com");
+	assert_string_equal(n->child->value->str, "1.2.3.4");
+	assert_int_equal(n->col, 8);
+	assert_true(conf_is_null(conf_map_get(f->root, "empty")));
+	assert_false(conf_is_null(conf_map_get(f->root, "q")));
+	assert_null(conf_map_get(f->root, "nope"));
+}
+
+static void test_empty_and_multidoc(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(load(f, ""), 0);
+	assert_int_equal(f->root->kind, CONF_MAP);
+	assert_int_equal(f->root->nchild, 0);
+	assert_int_equal(load(f, "a: 1\n---\nb: 2\n---\n---\nc: 3\n...\n"), 0);
+	assert_int_equal(f->root->nchild, 3);
+	assert_string_equal(conf_map_get(f->root, "c")->str, "3");
+	assert_int_equal(conf_map_get(f->root, "c")->line, 6);
+	assert_int_equal(f->ctx.nerr, 0);
+}
+
+static void test_aliases(void **state)
+{
+	struct fx *f = *state;
+	const struct conf_node *a, *b;
+
+	assert_int_equal(load(f, "base: &b {x: 1, y: [1, 2]}\ncopy: *b\nlist: [*b, *b]\n"
+				 "s: &s hello\nt: *s\n"),
+			 0);
+	a = conf_map_get(f->root, "base");
+	b = conf_map_get(f->root, "copy");
+	assert_int_equal(b->kind, CONF_MAP);
+	assert_int_equal(b->line, 2);
+	assert_int_equal(b->col, 7);
+	assert_ptr_equal(a->child, b->child);
+	b = conf_map_get(f->root, "list");
+	assert_int_equal(b->nchild, 2);
+	assert_int_equal(b->child->next->kind, CONF_MAP);
+	assert_string_equal(conf_map_get(b->child->next, "x")->str, "1");
+	assert_string_equal(conf_map_get(f->root, "t")->str, "hello");
+}
+
+static void test_load_errors(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(load(f, "a: b\n c: d\n"), -EINVAL);
+	assert_errors(f, "t.yaml:2:3: error: mapping values are not allowed in this context");
+	conf_ctx_fini(&f->ctx);
+	conf_ctx_init(&f->ctx, "t.yaml");
+	assert_int_equal(load(f, "a: [1, 2\n"), -EINVAL);
+	assert_errors(f, "t.yaml:2:1: error: did not find expected ',' or ']' "
+			 "(while parsing a flow sequence at line 1)");
+}
+
+static void reset(struct fx *f)
+{
+	conf_ctx_fini(&f->ctx);
+	conf_ctx_init(&f->ctx, "t.yaml");
+	f->nsrv = 0;
+	f->root = NULL;
+}
+
+/* One bad input and the exact error line it must produce. */
+struct bad_case {
+	const char *yaml;
+	const char *err;
+};
+
+static const struct bad_case bad_cases[] = {
+	/* loader */
+	{"listen: 1\nname: x\nListen: 2\n", "t.yaml:3:1: error: duplicate key 'Listen' (first at line 1)"},
+	{"a: 1\n---\nA: 2\n", "t.yaml:3:1: error: duplicate key 'A' (first at line 1)"},
+	{"a: 1\n---\n- x\n", "t.yaml:3:1: error: expected a map"},
+	{"server:\n  - name: a\n    user-group: 1\n    user_group: 2\n",
+	 "t.yaml:4:5: error: server[0]: duplicate key 'user_group' (first at line 3)"},
+	{"a: *nope\n", "t.yaml:1:4: error: a: unknown anchor 'nope'"},
+	{"x: {? [a] : 1}\n", "t.yaml:1:7: error: x: map keys must be scalars"},
+	{"a: &x [*x]\n", "t.yaml:1:8: error: a[0]: unknown anchor 'x'"},
+	{"a: b: c\n", "t.yaml:1:5: error: mapping values are not allowed in this context"},
+	{"a: 'x\n", "t.yaml:2:1: error: found unexpected end of stream "
+		    "(while scanning a quoted scalar at line 1)"},
+	{"\tx: 1\n", "t.yaml:1:1: error: found character that cannot start any token "
+		     "(while scanning for the next token at line 1)"},
+	/* schema */
+	{"server:\n  - name: a\n    type: http_proxy\n    lissen: 1.2.3.4:80\n",
+	 "t.yaml:4:5: error: server[0]: unknown key 'lissen'"},
+	{"server:\n  - type: http_proxy\n    listen: 1.2.3.4:80\n",
+	 "t.yaml:2:5: error: server[0]: missing required key 'name'"},
+	{"server:\n  - name: a\n    type: http_proxy\n    listen: 127.0.0.1:70000\n",
+	 "t.yaml:4:13: error: server[0].listen: port 70000 out of range (1..65535)"},
+	{"server:\n  - {name: a, type: http_proxy, ttl: 300}\n",
+	 "t.yaml:2:38: error: server[0].ttl: value 300 out of range (0..255)"},
+	{"server:\n  - {name: a, type: http_proxy, tls: 5}\n",
+	 "t.yaml:2:38: error: server[0].tls: expected a map, got a scalar"},
+	{"server:\n  - {name: a, type: foo}\n",
+	 "t.yaml:2:21: error: server[0].type: unknown server type 'foo'"},
+	{"server:\n  - {name: a}\n", "t.yaml:2:5: error: server[0]: missing required key 'type'"},
+	{"server:\n  - name: a\n    type: http_proxy\n    listen: 1.2.3.4:1\n"
+	 "    listen-address: 1.2.3.4:2\n",
+	 "t.yaml:5:5: error: server[0]: duplicate key 'listen-address' (first at line 4 as "
+	 "'listen')"},
+	{"server:\n- {name: a, type: http_proxy, timeout: 500ms}\n",
+	 "t.yaml:2:40: error: server[0].timeout: duration '500ms' out of range (1s..1h)"},
+	{"server:\n- {name: a, type: http_proxy, allow: [10.0.0.0/8, 10.0.0.1/8]}\n",
+	 "t.yaml:2:51: error: server[0].allow[1]: 10.0.0.1/8 has host bits set"},
+	{"server:\n- {name: a, type: http_proxy, mode: ketama}\n",
+	 "t.yaml:2:37: error: server[0].mode: invalid value 'ketama' (expected one of: random, "
+	 "round_robin, rr)"},
+	{"server:\n- {name: a, type: http_proxy, tls: {certificate: c}}\n",
+	 "t.yaml:2:36: error: server[0].tls: missing required key 'private_key'"},
+	{"server:\n- {name: a, type: http_proxy, tls: {certificate: c, key: k, private-key: k}}\n",
+	 "t.yaml:2:61: error: server[0].tls: duplicate key 'private-key' (first at line 2 as "
+	 "'key')"},
+	{"server:\n- name: a\n  type: http_proxy\n  users:\n  - name: u\n  - name: v\n    pass: x\n",
+	 "t.yaml:7:5: error: server[0].users[1]: unknown key 'pass'"},
+	{"server:\n- {name: a, type: http_proxy, buf: 2M}\n",
+	 "t.yaml:2:36: error: server[0].buf: size '2M' out of range (0..1000000 bytes)"},
+	{"server:\n- {name: a, type: http_proxy, ports: 0}\n",
+	 "t.yaml:2:38: error: server[0].ports: value 0 out of range (1..65535)"},
+	{"server:\n- {name: a, type: http_proxy, ports: [1, x]}\n",
+	 "t.yaml:2:42: error: server[0].ports[1]: invalid integer 'x'"},
+	{"server:\n- {name: a, type: http_proxy, enable: yes}\n",
+	 "t.yaml:2:3: error: server[0]: 'enable' needs 'tls'"},
+	{"server:\n- {name: a, type: http_proxy, enable: maybe}\n",
+	 "t.yaml:2:39: error: server[0].enable: invalid boolean 'maybe' (expected true/false, "
+	 "yes/no, on/off, 1/0)"},
+	{"server:\n- [x]\n", "t.yaml:2:3: error: server[0]: expected a map or a file path"},
+	{"server:\n- {name: a, type: http_proxy, path: ''}\n",
+	 "t.yaml:2:37: error: server[0].path: empty file path"},
+	{"server:\n- {name: [a], type: [b]}\n",
+	 "t.yaml:2:21: error: server[0].type: expected a string, got a sequence"},
+	{"server:\n- {name: a, type: http_proxy, users: {limit: 1001}}\n",
+	 "t.yaml:2:46: error: server[0].users.limit: value 1001 out of range (0..1000)\n"
+	 "t.yaml:2:38: error: server[0].users: missing required key 'name'"},
+};
+
+static void test_bad_inputs(void **state)
+{
+	struct fx *f = *state;
+
+	for (unsigned i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		reset(f);
+		assert_int_not_equal(load_servers(f, bad_cases[i].yaml), 0);
+		if (getenv("CONF_TEST_SHOW")) {
+			char *got = conf_errors_join(&f->ctx);
+			print_message("case %u: %s\n", i, got);
+			free(got);
+			continue;
+		}
+		assert_errors(f, bad_cases[i].err);
+	}
+}
+
+static void test_schema_good(void **state)
+{
+	struct fx *f = *state;
+	struct srv *s;
+
+	assert_int_equal(load_servers(f,
+				      "server:\n"
+				      "  - name: a\n"
+				      "    Type: HttpProxy\n"
+				      "    listen: 127.0.0.1\n"
+				      "    timeout: 1m 30s\n"
+				      "    buf: 64KiB\n"
+				      "    enable: on\n"
+				      "    tls: {certificate: c.pem, Private-Key: k.pem}\n"
+				      "    mode: Round-Robin\n"
+				      "    allow: 10.0.0.0/8\n"
+				      "    ports: [80, 443]\n"
+				      "    users: [{name: u1}, {name: u2, limit: 5}]\n"
+				      "    path: certs/ca.pem\n"
+				      "    commas: a,b,c\n"
+				      "    legacy: {anything: [1]}\n"
+				      "  - name: b\n"
+				      "    type: socks_proxy\n"
+				      "    listen_address: '[::1]:1080'\n"),
+			 0);
+	assert_int_equal(f->nsrv, 2);
+	s = f->srv[0];
+	assert_int_equal(f->tag[0], 1);
+	assert_string_equal(s->name, "a");
+	assert_string_equal(s->listen.host, "127.0.0.1");
+	assert_int_equal(s->listen.port, 3128);
+	assert_int_equal(s->timeout, 90000);
+	assert_int_equal(s->buf, 65536);
+	assert_true(s->enable);
+	assert_true(s->tls_seen);
+	assert_string_equal(s->tls.cert, "c.pem");
+	assert_string_equal(s->tls.key, "k.pem");
+	assert_int_equal(s->ttl, 64); /* default */
+	assert_int_equal(s->mode, 2);
+	assert_int_equal(s->allow.n, 1);
+	assert_int_equal(((struct conf_net *)s->allow.v)[0].prefix, 8);
+	assert_int_equal(s->ports.n, 2);
+	assert_int_equal(((uint32_t *)s->ports.v)[1], 443);
+	assert_int_equal(s->users.n, 2);
+	assert_string_equal(((struct user *)s->users.v)[1].name, "u2");
+	assert_int_equal(((struct user *)s->users.v)[1].limit, 5);
+	assert_string_equal(s->path, "certs/ca.pem"); /* main file in "." */
+	assert_int_equal(s->commas, 3);
+	s = f->srv[1];
+	assert_int_equal(f->tag[1], 2);
+	assert_int_equal(s->listen.port, 1080);
+	assert_true(s->listen.is_ip);
+	assert_false(s->tls_seen);
+	assert_int_equal(s->timeout, 30000);
+	assert_int_equal(s->allow.n, 0);
+	assert_null(s->allow.v);
+	assert_int_equal(f->ctx.nerr, 0);
+}
+
+static void test_parse_map_direct(void **state)
+{
+	struct fx *f = *state;
+	static const char *const skip[] = {"type", "extra", NULL};
+	struct srv s;
+
+	assert_int_equal(load(f, "name: n\ntype: whatever\nextra: 1\ntls:\n"), 0);
+	memset(&s, 0, sizeof(s));
+	/* a null OBJ value still runs the nested schema: required keys missing */
+	assert_int_equal(conf_parse_map(&f->ctx, f->root, &srv_schema, skip, &s), -EINVAL);
+	assert_errors(f, "t.yaml:4:5: error: tls: missing required key 'certificate'\n"
+			 "t.yaml:4:5: error: tls: missing required key 'private_key'");
+	reset(f);
+	assert_int_equal(load(f, "a: 1\n"), 0);
+	struct conf_field fld = {.key = "a", .type = CONF_T_U32, .min = 2, .max = 0};
+	uint32_t v;
+	assert_int_equal(conf_parse_value(&f->ctx, conf_map_get(f->root, "a"), &fld, &v), -EINVAL);
+	assert_errors(f, "t.yaml:1:4: error: value 1 out of range (2..4294967295)");
+}
+
+static void test_error_cap(void **state)
+{
+	struct fx *f = *state;
+	char yaml[2048] = "server:\n- name: a\n  type: http_proxy\n";
+	char want[4096] = "";
+
+	for (int i = 0; i < 25; i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "  k%d: 1\n", i);
+		strcat(yaml, line);
+		if (i < CONF_MAX_ERRORS) {
+			snprintf(line, sizeof(line), "%st.yaml:%d:3: error: server[0]: unknown key 'k%d'",
+				 i ? "\n" : "", i + 4, i);
+			strcat(want, line);
+		}
+	}
+	strcat(want, "\n... and 5 more errors");
+	assert_int_not_equal(load_servers(f, yaml), 0);
+	assert_int_equal(f->ctx.nerr, 25);
+	assert_errors(f, want);
+}
+
+static void test_limits(void **state)
+{
+	struct fx *f = *state;
+	char *big;
+	size_t n;
+
+	/* nesting */
+	big = calloc(1, 200);
+	memset(big, '[', 70);
+	assert_int_equal(load(f, big), -EINVAL);
+	assert_errors(f, "t.yaml:1:65: error: [0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
+			 "[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
+			 "[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
+			 "[0]: nesting too deep (max 64 levels)");
+	free(big);
+	/* alias expansions deepen too */
+	reset(f);
+	n = 0;
+	big = calloc(1, 4096);
+	n += (size_t)sprintf(big, "a: &a ");
+	for (int i = 0; i < 40; i++)
+		big[n++] = '[';
+	for (int i = 0; i < 40; i++)
+		big[n++] = ']';
+	n += (size_t)sprintf(big + n, "\nb: ");
+	for (int i = 0; i < 30; i++)
+		big[n++] = '[';
+	n += (size_t)sprintf(big + n, "*a");
+	for (int i = 0; i < 30; i++)
+		big[n++] = ']';
+	big[n++] = '\n';
+	assert_int_equal(load(f, big), -EINVAL);
+	assert_int_equal(f->ctx.nerr, 1);
+	assert_non_null(strstr(f->ctx.errs[0], "nesting too deep (max 64 levels, aliases expanded)"));
+	free(big);
+	/* billion laughs */
+	reset(f);
+	big = calloc(1, 4096);
+	n = (size_t)sprintf(big, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+	for (int i = 1; i < 9; i++)
+		n += (size_t)sprintf(big + n, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, "
+					      "*a%d, *a%d, *a%d]\n",
+				     i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1,
+				     i - 1, i - 1);
+	assert_int_equal(load(f, big), -EINVAL);
+	assert_int_equal(f->ctx.nerr, 1);
+	assert_non_null(strstr(f->ctx.errs[0],
+			       "error: a5[7]: document too large (more than 1000000 nodes, aliases "
+			       "expanded)"));
+	free(big);
+	/* scalar length */
+	reset(f);
+	n = 1024 * 1024 + 10;
+	big = malloc(n + 1);
+	memcpy(big, "a: ", 3);
+	memset(big + 3, 'x', n - 3);
+	big[n] = '\0';
+	assert_int_equal(load(f, big), -EINVAL);
+	assert_errors(f, "t.yaml:1:4: error: a: scalar too long (max 1048576 bytes)");
+	free(big);
+	/* file size */
+	reset(f);
+	n = 16u * 1024 * 1024 + 1;
+	big = calloc(1, n);
+	assert_int_equal(conf_load_buffer(&f->ctx, "t.yaml", big, n, &f->root), -EFBIG);
+	assert_errors(f, "t.yaml: error: file too large (max 16777216 bytes)");
+	free(big);
+}
+
+static void test_arena(void **state)
+{
+	struct fx *f = *state;
+	struct conf_arena *a;
+	const char *s;
+
+	assert_int_equal(load(f, "name: kept\n"), 0);
+	assert_int_equal(conf_get_str(&f->ctx, conf_map_get(f->root, "name"), &s), 0);
+	a = conf_ctx_take_arena(&f->ctx);
+	assert_non_null(a);
+	assert_null(f->ctx.arena);
+	/* the ctx stays usable: a fresh arena appears on demand */
+	char *big = conf_alloc(&f->ctx, 100000);
+	assert_int_equal(big[99999], 0);
+	assert_string_equal(conf_strndup(&f->ctx, "abcdef", 3), "abc");
+	conf_ctx_fini(&f->ctx);
+	conf_ctx_init(&f->ctx, "t.yaml");
+	assert_string_equal(s, "kept"); /* still owned by the taken arena */
+	conf_arena_free(a);
+	conf_arena_free(NULL);
+}
+
+static void test_error_format(void **state)
+{
+	struct fx *f = *state;
+	struct conf_node n = {.kind = CONF_SCALAR, .file = "x.yaml", .line = 2, .col = 9, .str = ""};
+	size_t saved;
+
+	assert_int_equal(conf_error(&f->ctx, &n, "no path %d", 1), -EINVAL);
+	saved = conf_path_push_key(&f->ctx, "server");
+	conf_path_push_index(&f->ctx, 3);
+	conf_path_push_key(&f->ctx, "listen");
+	assert_string_equal(f->ctx.path, "server[3].listen");
+	conf_error(&f->ctx, &n, "bad\nvalue");
+	conf_error(&f->ctx, NULL, "whole file");
+	conf_path_pop(&f->ctx, saved);
+	assert_int_equal(f->ctx.pathlen, 0);
+	assert_errors(f, "x.yaml:2:9: error: no path 1\n"
+			 "x.yaml:2:9: error: server[3].listen: bad?value\n"
+			 "t.yaml: error: server[3].listen: whole file");
+}
+
+
+/* ---- includes and -c DIR --------------------------------------------------------- */
+
+static int load_main(struct fx *f, const char *name, const char *daemon)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s%s%s", f->dir, name[0] ? "/" : "", name);
+	conf_ctx_fini(&f->ctx);
+	conf_ctx_init(&f->ctx, p);
+	f->nsrv = 0;
+	return conf_load_main(&f->ctx, p, daemon, &f->root);
+}
+
+static int main_servers(struct fx *f, const char *name)
+{
+	int r = load_main(f, name, NULL);
+	if (r)
+		return r;
+	return conf_foreach_object(&f->ctx, "server", conf_map_get(f->root, "server"), on_server, f);
+}
+
+/* Expected errors with "@" standing for the temp directory. */
+static void assert_errors_at(struct fx *f, const char *want)
+{
+	char buf[2048];
+	size_t o = 0;
+	for (const char *c = want; *c && o < sizeof(buf) - 64; c++) {
+		if (*c == '@')
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", f->dir);
+		else
+			buf[o++] = *c;
+	}
+	buf[o] = '\0';
+	assert_errors(f, buf);
+}
+
+static void test_include_file(void **state)
+{
+	struct fx *f = *state;
+
+	write_file(f, "main.yaml", "server: s.yaml\n");
+	write_file(f, "s.yaml", "name: one\ntype: http_proxy\n---\n---\nname: two\ntype: socks_proxy\n"
+				"listen: 127.0.0.1:1080\n");
+	assert_int_equal(main_servers(f, "main.yaml"), 0);
+	assert_int_equal(f->nsrv, 2);
+	assert_string_equal(f->srv[0]->name, "one");
+	assert_string_equal(f->srv[1]->name, "two");
+	assert_int_equal(f->tag[1], 2);
+	assert_int_equal(f->srv[1]->listen.port, 1080);
+}
+
+static void test_include_dir(void **state)
+{
+	struct fx *f = *state;
+	char target[256], link[256];
+
+	write_file(f, "main.yaml", "server: server.d\n");
+	mkdir_in(f, "server.d");
+	mkdir_in(f, "other");
+	mkdir_in(f, "server.d/sub.yaml");
+	write_file(f, "server.d/b.yaml", "{name: b, type: http_proxy}\n");
+	write_file(f, "server.d/a.yaml", "{name: a, type: http_proxy}\n---\n{name: a2, type: http_proxy}\n");
+	write_file(f, "server.d/c.yml", "{name: c, type: http_proxy}\n");
+	write_file(f, "server.d/.hidden.yaml", "{name: h, type: http_proxy}\n");
+	write_file(f, "server.d/d.yaml.bak", "{name: d, type: http_proxy}\n");
+	write_file(f, "server.d/sub.yaml/x.yaml", "{name: x, type: http_proxy}\n");
+	write_file(f, "other/l.yaml", "{name: linked, type: http_proxy}\n");
+	snprintf(target, sizeof(target), "%s/other/l.yaml", f->dir);
+	snprintf(link, sizeof(link), "%s/server.d/c-link.yaml", f->dir);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(main_servers(f, "main.yaml"), 0);
+	assert_int_equal(f->nsrv, 4);
+	assert_string_equal(f->srv[0]->name, "a");
+	assert_string_equal(f->srv[1]->name, "a2");
+	assert_string_equal(f->srv[2]->name, "b");
+	assert_string_equal(f->srv[3]->name, "linked");
+	/* a main file ending in .conf includes *.conf files */
+	write_file(f, "main.conf", "server: [server.d/]\n");
+	write_file(f, "server.d/z.conf", "{name: z, type: http_proxy}\n");
+	assert_int_equal(main_servers(f, "main.conf"), 0);
+	assert_int_equal(f->nsrv, 1);
+	assert_string_equal(f->srv[0]->name, "z");
+}
+
+static void test_include_mixed_relative(void **state)
+{
+	struct fx *f = *state;
+
+	mkdir_in(f, "conf");
+	mkdir_in(f, "shared");
+	mkdir_in(f, "conf/server.d");
+	write_file(f, "conf/main.yaml", "server:\n"
+					"  - {name: inline, type: http_proxy, path: certs/ca.pem}\n"
+					"  - ../shared/s.yaml\n"
+					"  - server.d\n"
+					"  - name: last\n"
+					"    type: http_proxy\n"
+					"    path: /abs/x.pem\n");
+	write_file(f, "shared/s.yaml", "{name: s1, type: http_proxy}\n---\n"
+				       "{name: s2, type: http_proxy, path: k.pem}\n");
+	write_file(f, "conf/server.d/d.yaml", "{name: d, type: http_proxy}\n");
+	assert_int_equal(main_servers(f, "conf/main.yaml"), 0);
+	assert_int_equal(f->nsrv, 5);
+	const char *names[] = {"inline", "s1", "s2", "d", "last"};
+	for (int i = 0; i < 5; i++)
+		assert_string_equal(f->srv[i]->name, names[i]);
+	char want[256];
+	snprintf(want, sizeof(want), "%s/conf/certs/ca.pem", f->dir);
+	assert_string_equal(f->srv[0]->path, want);
+	/* paths in included files resolve against the main file's directory too */
+	snprintf(want, sizeof(want), "%s/conf/k.pem", f->dir);
+	assert_string_equal(f->srv[2]->path, want);
+	assert_string_equal(f->srv[4]->path, "/abs/x.pem");
+}
+
+static void test_include_errors(void **state)
+{
+	struct fx *f = *state;
+
+	write_file(f, "main.yaml", "server:\n  - nope.yaml\n  - {name: ok, type: http_proxy}\n"
+				   "  - nodir/\n");
+	assert_int_not_equal(main_servers(f, "main.yaml"), 0);
+	assert_int_equal(f->nsrv, 1);
+	assert_errors_at(f, "@/main.yaml:2:5: error: server: cannot open '@/nope.yaml': No such file "
+			    "or directory\n"
+			    "@/main.yaml:4:5: error: server: cannot open '@/nodir/': No such file or "
+			    "directory");
+
+	write_file(f, "main.yaml", "server: [{name: a, type: http_proxy}, s.yaml]\n");
+	write_file(f, "s.yaml", "name: b\ntype: http_proxy\nlissen: 1\n---\nname: c\ntype: http_proxy\n"
+				"name: d\n---\n- x\n---\nname: e\ntype: http_proxy\nttl: 256\n");
+	assert_int_not_equal(main_servers(f, "main.yaml"), 0);
+	assert_errors_at(f, "@/s.yaml:7:1: error: server[2]: duplicate key 'name' (first at line 5)");
+	write_file(f, "s.yaml", "name: b\ntype: http_proxy\nlissen: 1\n---\n- x\n---\nname: e\n"
+				"type: http_proxy\nttl: 256\n");
+	assert_int_not_equal(main_servers(f, "main.yaml"), 0);
+	assert_errors_at(f, "@/s.yaml:3:1: error: server[1]: unknown key 'lissen'\n"
+			    "@/s.yaml:5:1: error: server[2]: expected a map\n"
+			    "@/s.yaml:9:6: error: server[3].ttl: value 256 out of range (0..255)");
+	write_file(f, "s.yaml", "name: b\n  type: x\n");
+	assert_int_not_equal(main_servers(f, "main.yaml"), 0);
+	assert_errors_at(f, "@/s.yaml:2:7: error: mapping values are not allowed in this context");
+
+	/* includes can be switched off */
+	write_file(f, "main.yaml", "server: s.yaml\n");
+	load_main(f, "main.yaml", NULL);
+	f->ctx.no_includes = true;
+	assert_int_not_equal(conf_foreach_object(&f->ctx, "server", conf_map_get(f->root, "server"),
+						 on_server, f),
+			     0);
+	assert_errors_at(f, "@/main.yaml:1:9: error: server: file includes are not allowed here");
+}
+
+/* Objects whose `more` key names further files: depth must be bounded. */
+static int on_nested(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg)
+{
+	(void)idx;
+	return conf_foreach_object(ctx, "more", conf_map_get(obj, "more"), on_nested, arg);
+}
+
+static void test_include_depth(void **state)
+{
+	struct fx *f = *state;
+
+	write_file(f, "main.yaml", "server: loop.yaml\n");
+	write_file(f, "loop.yaml", "more: loop.yaml\n");
+	assert_int_equal(load_main(f, "main.yaml", NULL), 0);
+	assert_int_equal(conf_foreach_object(&f->ctx, "server", conf_map_get(f->root, "server"),
+					     on_nested, f),
+			 -EINVAL);
+	assert_errors_at(f, "@/loop.yaml:1:7: error: server[0].more[0].more[0].more[0].more[0].more[0]"
+			    ".more[0].more[0].more: includes nested too deep (max 8)");
+}
+
+static void test_main_dir(void **state)
+{
+	struct fx *f = *state;
+	char want[256];
+
+	assert_int_equal(load_main(f, "", "proxyd"), -ENOENT);
+	assert_errors_at(f, "@: error: no main.{yaml,yml,conf} or proxyd.{yaml,yml,conf} in this "
+			    "directory");
+	assert_int_equal(load_main(f, "", NULL), -ENOENT);
+	assert_errors_at(f, "@: error: no main.{yaml,yml,conf} in this directory");
+
+	write_file(f, "proxyd.yml", "who: proxyd\n");
+	assert_int_equal(load_main(f, "", "proxyd"), 0);
+	assert_string_equal(conf_map_get(f->root, "who")->str, "proxyd");
+	snprintf(want, sizeof(want), "%s/proxyd.yml", f->dir);
+	assert_string_equal(f->ctx.main_file, want);
+	assert_string_equal(conf_map_get(f->root, "who")->file, want);
+	assert_string_equal(f->ctx.base_dir, f->dir);
+
+	write_file(f, "main.conf", "who: main\n");
+	assert_int_equal(load_main(f, "", "proxyd"), 0);
+	assert_string_equal(conf_map_get(f->root, "who")->str, "main");
+
+	assert_int_equal(load_main(f, "missing.yaml", NULL), -ENOENT);
+	assert_errors_at(f, "@/missing.yaml: error: cannot open '@/missing.yaml': No such file or "
+			    "directory");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_positions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_and_multidoc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_good, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_map_direct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arena, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_mixed_relative, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_depth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_main_dir, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
