@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto/control.pb-c.h"
@@ -167,6 +168,7 @@ enum rpc_code daemon_ctl_handle(void *ctx, const ProtobufCMessage *reqm, Protobu
 	G3c__Control__Reply *rep = (G3c__Control__Reply *)repm;
 
 	CHECK_OBJ(d, DAEMON_MAGIC);
+	d->last_ctl_ns = util_mono_ns();
 	ASSERT(reqm->descriptor == &g3c__control__request__descriptor);
 	ASSERT(repm->descriptor == &g3c__control__reply__descriptor);
 
@@ -266,6 +268,17 @@ void daemon_ctl_close(struct daemon *d)
 	CHECK_OBJ(d, DAEMON_MAGIC);
 	if (!d->ctl)
 		return;
+	/* `g3ctl offline` with no delays ends the loop right after its reply
+	 * was queued; closing at once would drop that reply. */
+	if (d->last_ctl_ns) {
+		uint64_t since = util_mono_ns() - d->last_ctl_ns;
+		uint64_t flush = (uint64_t)DAEMON_CTL_FLUSH_MS * 1000000u;
+		if (since < flush) {
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)(flush - since) };
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		}
+	}
 	rpc_server_free(d->ctl);
 	d->ctl = NULL;
 	/* A successor may have bound the same path since: leave its file. */

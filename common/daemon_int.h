@@ -19,6 +19,8 @@
 #define DAEMON_MAGIC 0x6733646du
 #define DAEMON_CTL_PATH_MAX 108 /* sizeof(sun_path) */
 #define DAEMON_DRAIN_POLL_MS 200
+/* nanomsg drops queued messages on close: give a reply this long to leave. */
+#define DAEMON_CTL_FLUSH_MS 200
 
 enum daemon_phase {
 	DAEMON_PH_RUNNING = 0,
@@ -50,6 +52,7 @@ struct daemon {
 	uint64_t drain_start_ns;
 
 	struct rpc_server *ctl;
+	uint64_t last_ctl_ns; /* when the last control request was handled */
 	struct statsd *statsd;
 	int pid_fd;   /* locked pid file, -1 without -p */
 	int ready_fd; /* -d: pipe to the waiting parent, -1 otherwise */

@@ -258,6 +258,7 @@ int daemon_run_prepare(struct daemon *d)
 {
 	ev_signal *sigs[] = { &d->sig_hup, &d->sig_term, &d->sig_int, &d->sig_quit };
 	const int nums[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT };
+	sigset_t set;
 
 	CHECK_OBJ(d, DAEMON_MAGIC);
 	ASSERT(d->loop != NULL);
@@ -273,12 +274,16 @@ int daemon_run_prepare(struct daemon *d)
 		ev_timer_start(d->loop, &d->stat_timer);
 	}
 	ev_init(&d->stop_timer, daemon_on_stop_timer);
+	sigemptyset(&set);
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
 		ev_signal_init(sigs[i], daemon_on_signal, nums[i]);
 		sigs[i]->data = d;
-		/* libev unblocks the signal in this thread as it installs it. */
 		ev_signal_start(d->loop, sigs[i]);
+		sigaddset(&set, nums[i]);
 	}
+	/* daemon_main blocked them before any thread existed; the handlers are
+	 * in place, so only this thread takes them from now on. */
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	return 0;
 }
 

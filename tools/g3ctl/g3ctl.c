@@ -135,6 +135,11 @@ static int call(struct g3ctl *g, const struct g3ctl_cmd *cmd, G3c__Control__Requ
 			g->timeout_ms, path);
 		return G3CTL_EXIT_UNREACHABLE;
 	}
+	if (ret == -ECONNREFUSED || ret == -ENOENT) {
+		fprintf(stderr, "g3ctl: %s is not running: nobody listens on %s\n", g->daemon,
+			path);
+		return G3CTL_EXIT_UNREACHABLE;
+	}
 	if (ret != 0) {
 		fprintf(stderr, "g3ctl: cannot reach %s at %s: %s\n", g->daemon, path,
 			strerror(-ret));
