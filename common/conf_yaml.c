@@ -433,15 +433,29 @@ static void on_document_end(struct builder *b)
 	}
 }
 
-static void syntax_error(struct builder *b, const yaml_parser_t *p)
+/* Reader errors (bad encoding) carry a byte offset, not a mark. */
+static void offset_to_mark(const char *data, size_t len, size_t off, yaml_mark_t *m)
+{
+	m->line = m->column = 0;
+	for (size_t i = 0; i < off && i < len; i++) {
+		if (data[i] == '\n') {
+			m->line++;
+			m->column = 0;
+		} else if (((unsigned char)data[i] & 0xc0) != 0x80) {
+			m->column++; /* count characters, not continuation bytes */
+		}
+	}
+}
+
+static void syntax_error(struct builder *b, const yaml_parser_t *p, const char *data, size_t len)
 {
 	yaml_mark_t m = p->problem_mark;
 	const char *problem = p->problem ? p->problem : "invalid YAML";
 
 	if (p->error == YAML_READER_ERROR) {
-		m = p->mark;
+		offset_to_mark(data, len, p->problem_offset, &m);
 		conf_error_at(b->ctx, b->name, (unsigned)m.line + 1, (unsigned)m.column + 1,
-			      false, "%s (byte offset %zu)", problem, p->problem_offset);
+			      false, "%s", problem);
 	} else if (p->error == YAML_MEMORY_ERROR) {
 		conf_error_at(b->ctx, b->name, 0, 0, false, "out of memory while parsing");
 	} else if (p->context) {
@@ -486,7 +500,7 @@ int conf_yaml_load(struct conf_ctx *ctx, const char *name, const char *data, siz
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
 	while (!done && !b->fatal) {
 		if (!yaml_parser_parse(&parser, &ev)) {
-			syntax_error(b, &parser);
+			syntax_error(b, &parser, data, len);
 			break;
 		}
 		switch (ev.type) {

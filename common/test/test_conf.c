@@ -325,6 +325,9 @@ static const struct bad_case bad_cases[] = {
 		    "(while scanning a quoted scalar at line 1)"},
 	{"\tx: 1\n", "t.yaml:1:1: error: found character that cannot start any token "
 		     "(while scanning for the next token at line 1)"},
+	{"a: 1\nb: \"x\xff\"\n", "t.yaml:2:6: error: invalid leading UTF-8 octet"},
+	{"a: [\n", "t.yaml:2:1: error: did not find expected node content "
+		   "(while parsing a flow node at line 2)"},
 	/* schema */
 	{"server:\n  - name: a\n    type: http_proxy\n    lissen: 1.2.3.4:80\n",
 	 "t.yaml:4:5: error: server[0]: unknown key 'lissen'"},
