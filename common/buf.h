@@ -78,7 +78,8 @@ static inline bool buf_allocated(const struct buf *b)
 /* The unread bytes, borrowed: valid until the next call that modifies b. */
 static inline struct slice buf_peek(const struct buf *b)
 {
-	return slice_make(b->data ? b->data + b->head : NULL, buf_len(b));
+	/* never NULL, so callers may hand p to memcpy even when empty */
+	return slice_make(b->data ? b->data + b->head : (const uint8_t *)"", buf_len(b));
 }
 
 /* Mark the first n unread bytes as consumed (n <= buf_len, asserted).
@@ -129,7 +130,7 @@ bool buf_release_if_empty(struct buf *b);
 /* ---- per-thread block pool ------------------------------------------- */
 
 struct buf_pool_stats {
-	size_t cached;    /* blocks on this thread's free list now */
+	size_t cached;	  /* blocks on this thread's free list now */
 	uint64_t mallocs; /* blocks this thread allocated with malloc, ever */
 	uint64_t reuses;  /* blocks this thread took from its free list, ever */
 };

@@ -86,9 +86,9 @@ bool pipebuf_release_if_empty(struct pipebuf *pb);
 /* ---- per-thread pool ------------------------------------------------- */
 
 struct pipebuf_pool_stats {
-	size_t cached;    /* empty pipes on this thread's free list now */
-	uint64_t created; /* pipes this thread created with pipe2, ever */
-	uint64_t reuses;  /* pipes this thread took from its free list, ever */
+	size_t cached;		  /* empty pipes on this thread's free list now */
+	uint64_t created;	  /* pipes this thread created with pipe2, ever */
+	uint64_t reuses;	  /* pipes this thread took from its free list, ever */
 	uint64_t closed_nonempty; /* pipes closed because they still held data */
 };
 

@@ -37,7 +37,7 @@ struct slice {
 /* View over p[0..len). Borrows p. */
 static inline struct slice slice_make(const void *p, size_t len)
 {
-	struct slice s = { (const uint8_t *)p, len };
+	struct slice s = {(const uint8_t *)p, len};
 	return s;
 }
 

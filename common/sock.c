@@ -254,7 +254,7 @@ int sock_peer_addr(int fd, struct sockaddr_storage *ss, socklen_t *len)
 	return getpeername(fd, (struct sockaddr *)ss, len) < 0 ? -errno : 0;
 }
 
-static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
 {
@@ -304,8 +304,8 @@ bool sock_addr_in_net(const struct sockaddr *sa, int family, const uint8_t addr[
 
 bool sock_addr_is_loopback(const struct sockaddr *sa)
 {
-	static const uint8_t lo4[16] = { 127 };
-	static const uint8_t lo6[16] = { [15] = 1 };
+	static const uint8_t lo4[16] = {127};
+	static const uint8_t lo6[16] = {[15] = 1};
 
 	return sock_addr_in_net(sa, AF_INET, lo4, 8) || sock_addr_in_net(sa, AF_INET6, lo6, 128);
 }

@@ -83,17 +83,18 @@ enum sock_v6only {
 };
 
 struct sock_listen_opts {
-	int backlog;             /* <= 0 → 4096 */
-	bool reuseport;          /* SO_REUSEPORT (hot upgrade, several workers) */
+	int backlog;		 /* <= 0 → 4096 */
+	bool reuseport;		 /* SO_REUSEPORT (hot upgrade, several workers) */
 	enum sock_v6only v6only; /* for AF_INET6 listeners */
-	const char *interface;   /* SO_BINDTODEVICE, NULL = none */
-	bool transparent;        /* IP_TRANSPARENT (needs CAP_NET_ADMIN) */
+	const char *interface;	 /* SO_BINDTODEVICE, NULL = none */
+	bool transparent;	 /* IP_TRANSPARENT (needs CAP_NET_ADMIN) */
 };
 
 /* Bind and listen a TCP socket on sa with SO_REUSEADDR (and the options in
  * o, which may be NULL for defaults). Returns the listening fd (owned by the
  * caller, close(2) it) or -errno (-EADDRINUSE, -EACCES, -EPERM, ...). */
-int sock_listen(const struct sockaddr *sa, socklen_t len, const struct sock_listen_opts *o) MUST_CHECK;
+int sock_listen(const struct sockaddr *sa, socklen_t len,
+		const struct sock_listen_opts *o) MUST_CHECK;
 
 /* Accept one connection with accept4 (non-blocking, close-on-exec); peer
  * and len may be NULL. Returns the owned fd, -EAGAIN when none is pending,
@@ -121,7 +122,7 @@ struct sock_keepalive {
 	bool enable;
 	unsigned idle_s;     /* TCP_KEEPIDLE, 0 = system default */
 	unsigned interval_s; /* TCP_KEEPINTVL, 0 = system default */
-	unsigned count;      /* TCP_KEEPCNT, 0 = system default */
+	unsigned count;	     /* TCP_KEEPCNT, 0 = system default */
 };
 
 /* SO_KEEPALIVE plus the timing options that are non-zero. */

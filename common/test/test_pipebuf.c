@@ -54,7 +54,7 @@ static size_t pipe_bytes(const struct pipebuf *pb)
 
 static void wait_readable(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	assert_int_equal(poll(&p, 1, 5000), 1);
 }
 
@@ -64,7 +64,7 @@ static void write_all(int fd, const uint8_t *p, size_t n)
 	while (n) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0) {
-			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+			struct pollfd pf = {.fd = fd, .events = POLLOUT};
 			assert_int_equal(errno, EAGAIN);
 			assert_int_equal(poll(&pf, 1, 5000), 1);
 			continue;

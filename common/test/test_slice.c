@@ -96,8 +96,7 @@ static void test_parse_dec(void **state)
 	assert_int_equal(v, 7); /* untouched on failure */
 	assert_int_equal(slice_parse_u64(S("18446744073709551615"), UINT64_MAX, &v), PARSE_OK);
 	assert_true(v == UINT64_MAX);
-	assert_int_equal(slice_parse_u64(S("18446744073709551616"), UINT64_MAX, &v),
-			 PARSE_TOO_BIG);
+	assert_int_equal(slice_parse_u64(S("18446744073709551616"), UINT64_MAX, &v), PARSE_TOO_BIG);
 	assert_int_equal(slice_parse_u64(S("99999999999999999999999"), UINT64_MAX, &v),
 			 PARSE_TOO_BIG);
 	assert_int_equal(slice_parse_u64(S("7"), 5, &v), PARSE_TOO_BIG);
@@ -148,9 +147,9 @@ static void test_to_cstr(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cstr_and_eq),  cmocka_unit_test(test_starts_with_find),
-		cmocka_unit_test(test_trim_split),   cmocka_unit_test(test_parse_dec),
-		cmocka_unit_test(test_parse_hex),    cmocka_unit_test(test_to_cstr),
+		cmocka_unit_test(test_cstr_and_eq), cmocka_unit_test(test_starts_with_find),
+		cmocka_unit_test(test_trim_split),  cmocka_unit_test(test_parse_dec),
+		cmocka_unit_test(test_parse_hex),   cmocka_unit_test(test_to_cstr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,32 +78,32 @@ static void test_parse_bad(void **state)
 		const char *in;
 		int err;
 	} cases[] = {
-		{ "", -EINVAL },
-		{ "127.0.0.1", -EINVAL },          /* no port */
-		{ "127.0.0.1:", -EINVAL },         /* empty port */
-		{ ":80", -EINVAL },                /* no host */
-		{ "127.0.0.1:65536", -ERANGE },    /* out of range */
-		{ "127.0.0.1:99999999999999999999", -ERANGE },
-		{ "127.0.0.1:-1", -EINVAL },
-		{ "127.0.0.1:8o", -EINVAL },
-		{ "127.0.0.1: 80", -EINVAL },
-		{ "256.0.0.1:80", -EINVAL },
-		{ "1.2.3:80", -EINVAL },
-		{ "localhost:80", -EINVAL },       /* names are not addresses */
-		{ "::1:80", -EINVAL },             /* v6 without brackets */
-		{ "::1", -EINVAL },
-		{ "[::1:80", -EINVAL },            /* missing ']' */
-		{ "[::1]", -EINVAL },              /* missing port */
-		{ "[::1]80", -EINVAL },            /* missing ':' */
-		{ "[::1]:", -EINVAL },
-		{ "[::1]:65536", -ERANGE },
-		{ "[::1]x:80", -EINVAL },
-		{ "[127.0.0.1]:80", -EINVAL },     /* brackets are for v6 */
-		{ "[]:80", -EINVAL },
-		{ "[fe80::1%]:80", -EINVAL },      /* empty scope */
-		{ "[fe80::1%nosuchif0]:80", -EINVAL },
-		{ "1.2.3.4%1:80", -EINVAL },       /* scope on v4 */
-		{ "[::g]:80", -EINVAL },
+		{"", -EINVAL},
+		{"127.0.0.1", -EINVAL},	      /* no port */
+		{"127.0.0.1:", -EINVAL},      /* empty port */
+		{":80", -EINVAL},	      /* no host */
+		{"127.0.0.1:65536", -ERANGE}, /* out of range */
+		{"127.0.0.1:99999999999999999999", -ERANGE},
+		{"127.0.0.1:-1", -EINVAL},
+		{"127.0.0.1:8o", -EINVAL},
+		{"127.0.0.1: 80", -EINVAL},
+		{"256.0.0.1:80", -EINVAL},
+		{"1.2.3:80", -EINVAL},
+		{"localhost:80", -EINVAL}, /* names are not addresses */
+		{"::1:80", -EINVAL},	   /* v6 without brackets */
+		{"::1", -EINVAL},
+		{"[::1:80", -EINVAL}, /* missing ']' */
+		{"[::1]", -EINVAL},   /* missing port */
+		{"[::1]80", -EINVAL}, /* missing ':' */
+		{"[::1]:", -EINVAL},
+		{"[::1]:65536", -ERANGE},
+		{"[::1]x:80", -EINVAL},
+		{"[127.0.0.1]:80", -EINVAL}, /* brackets are for v6 */
+		{"[]:80", -EINVAL},
+		{"[fe80::1%]:80", -EINVAL}, /* empty scope */
+		{"[fe80::1%nosuchif0]:80", -EINVAL},
+		{"1.2.3.4%1:80", -EINVAL}, /* scope on v4 */
+		{"[::g]:80", -EINVAL},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct sockaddr_storage ss;
@@ -149,7 +149,7 @@ static void test_format_edges(void **state)
 	assert_true(sock_addr_format((struct sockaddr *)&sun, out, sizeof(out)) > 0);
 	assert_string_equal(out, "@abstract");
 
-	struct sockaddr other = { .sa_family = AF_PACKET };
+	struct sockaddr other = {.sa_family = AF_PACKET};
 	assert_int_equal(sock_addr_format(&other, out, sizeof(out)), -EAFNOSUPPORT);
 	assert_int_equal(sock_addr_port(&other), 0);
 
@@ -167,7 +167,7 @@ static void test_format_edges(void **state)
 
 static void wait_fd(int fd, short events)
 {
-	struct pollfd p = { .fd = fd, .events = events };
+	struct pollfd p = {.fd = fd, .events = events};
 	assert_int_equal(poll(&p, 1, 5000), 1);
 }
 
@@ -218,7 +218,7 @@ static void test_listen_connect_accept(void **state)
 	assert_int_equal(sock_set_nodelay(cfd, true), 0);
 	assert_int_equal(getsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &v, &vl), 0);
 	assert_true(v != 0);
-	struct sock_keepalive ka = { .enable = true, .idle_s = 61, .interval_s = 7, .count = 4 };
+	struct sock_keepalive ka = {.enable = true, .idle_s = 61, .interval_s = 7, .count = 4};
 	assert_int_equal(sock_set_keepalive(cfd, &ka), 0);
 	assert_int_equal(getsockopt(cfd, SOL_SOCKET, SO_KEEPALIVE, &v, &vl), 0);
 	assert_true(v != 0);
@@ -291,7 +291,7 @@ static void test_reuseport_and_v6(void **state)
 	(void)state;
 	struct sockaddr_storage ss, bound;
 	socklen_t len, blen;
-	struct sock_listen_opts rp = { .reuseport = true, .backlog = 16 };
+	struct sock_listen_opts rp = {.reuseport = true, .backlog = 16};
 	int l1, l2, l3;
 
 	assert_int_equal(sock_addr_parse_str("127.0.0.1:0", &ss, &len), 0);
@@ -309,7 +309,7 @@ static void test_reuseport_and_v6(void **state)
 	close(l2);
 
 	/* IPv6 with V6ONLY on and off */
-	struct sock_listen_opts v6 = { .v6only = SOCK_V6ONLY_ON };
+	struct sock_listen_opts v6 = {.v6only = SOCK_V6ONLY_ON};
 	assert_int_equal(sock_addr_parse_str("[::1]:0", &ss, &len), 0);
 	l1 = sock_listen((struct sockaddr *)&ss, len, &v6);
 	if (l1 == -EADDRNOTAVAIL || l1 == -EAFNOSUPPORT) {
@@ -354,7 +354,7 @@ static void test_reuseport_and_v6(void **state)
 	close(l1);
 
 	/* listen refuses non-IP families */
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	assert_int_equal(sock_listen((struct sockaddr *)&sun, sizeof(sun), NULL), -EAFNOSUPPORT);
 }
 
@@ -362,7 +362,7 @@ static bool in_net(const char *ip, int family, const char *net, unsigned prefix)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	uint8_t addr[16] = { 0 };
+	uint8_t addr[16] = {0};
 
 	assert_int_equal(sock_ip_parse(slice_from_cstr(ip), 0, &ss, &len), 0);
 	assert_int_equal(inet_pton(family, net, addr), 1);
@@ -399,8 +399,8 @@ static void test_net_match(void **state)
 	assert_true(in_net("::ffff:10.1.2.3", AF_INET6, "::ffff:10.0.0.0", 104));
 	assert_true(in_net("127.0.0.1", AF_INET6, "::ffff:0.0.0.0", 96));
 
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	uint8_t any[16] = { 0 };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	uint8_t any[16] = {0};
 	assert_false(sock_addr_in_net((struct sockaddr *)&sun, AF_INET, any, 0));
 
 	struct sockaddr_storage ss;
@@ -414,9 +414,12 @@ static void test_net_match(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_format_ok),   cmocka_unit_test(test_parse_bad),
-		cmocka_unit_test(test_format_edges),      cmocka_unit_test(test_listen_connect_accept),
-		cmocka_unit_test(test_connect_refused),   cmocka_unit_test(test_reuseport_and_v6),
+		cmocka_unit_test(test_parse_format_ok),
+		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_format_edges),
+		cmocka_unit_test(test_listen_connect_accept),
+		cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test(test_reuseport_and_v6),
 		cmocka_unit_test(test_net_match),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
