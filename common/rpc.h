@@ -120,9 +120,16 @@ bool rpc_cancel(struct rpc_client *c, uint64_t handle);
 /* Calls started and not yet completed or cancelled. */
 unsigned rpc_client_pending(const struct rpc_client *c);
 
+/* At most `max_sent` requests (default 64, minimum 1) are on the wire
+ * without a reply; further calls wait inside the client, deadlines running,
+ * and go out as earlier ones complete. nanomsg's REP side silently drops a
+ * reply when the socket buffer towards its client is full, so this bounds
+ * the replies one client can have queued at a server. */
+void rpc_client_set_window(struct rpc_client *c, unsigned max_sent);
+
 struct rpc_client_stats {
-	uint64_t calls;        /* started by rpc_call */
-	uint64_t sent;         /* handed to nanomsg */
+	uint64_t calls;	       /* started by rpc_call */
+	uint64_t sent;	       /* handed to nanomsg */
 	uint64_t replies;      /* decoded replies delivered to a callback */
 	uint64_t timeouts;     /* calls completed with -ETIMEDOUT */
 	uint64_t cancelled;    /* rpc_cancel that found a pending call */

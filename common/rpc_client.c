@@ -1,10 +1,17 @@
 /* rpc client: a raw nanomsg REQ socket (a cooked one allows one request in
  * flight) driven by a libev loop. Calls are correlated by the envelope id;
  * the SP request id is filled from it only to satisfy the REP side's
- * backtrace format. Each call owns an ev_timer for its deadline. Calls that
- * nanomsg cannot take yet (no peer, full pipe) wait in a FIFO until NN_SNDFD
- * signals. Callbacks run with the client held, so a callback may call
- * rpc_call, rpc_cancel or rpc_client_free; the free is completed on release. */
+ * backtrace format. Each call owns an ev_timer for its deadline.
+ *
+ * Calls wait in a FIFO while nanomsg cannot take them (no peer, full pipe:
+ * retried when NN_SNDFD signals) or while `window` requests are already on
+ * the wire unanswered (sent when one completes). The window exists because a
+ * nanomsg REP socket silently drops a reply when the kernel buffer towards
+ * its client is full, which a burst of hundreds of small replies to a busy
+ * client loop is enough for.
+ *
+ * Callbacks run with the client held, so a callback may call rpc_call,
+ * rpc_cancel or rpc_client_free; the free is completed on release. */
 #include "common/rpc.h"
 
 #include <errno.h>
@@ -23,14 +30,16 @@
 #define RPC_BUCKETS_MIN 64u
 #define RPC_RECONNECT_IVL_MS 100
 #define RPC_RECONNECT_IVL_MAX_MS 1000
+#define RPC_WINDOW_DEFAULT 64
 
 struct rpc_call {
 	uint32_t magic;
 	struct rpc_client *c;
 	uint64_t id;
-	struct rpc_call *hnext;        /* hash chain */
+	struct rpc_call *hnext;		/* hash chain */
 	struct rpc_call *qprev, *qnext; /* send queue, while queued */
 	bool queued;
+	bool sent;    /* on the wire, counted in inflight */
 	uint8_t *pkt; /* packed request while queued */
 	size_t pktlen;
 	ev_timer timer;
@@ -51,6 +60,8 @@ struct rpc_client {
 	unsigned nbuckets;
 	unsigned npending;
 	struct rpc_call *qhead, *qtail;
+	unsigned inflight; /* sent, not completed */
+	unsigned window;
 	struct rpc_call *spare;
 	unsigned nspare;
 	struct rpc_arena *arena; /* replies are decoded into it */
@@ -135,7 +146,6 @@ static void rpc_queue_push(struct rpc_client *c, struct rpc_call *k, const uint8
 		c->qhead = k;
 	c->qtail = k;
 	k->queued = true;
-	ev_io_start(c->loop, &c->wio);
 }
 
 static void rpc_queue_del(struct rpc_client *c, struct rpc_call *k)
@@ -200,6 +210,10 @@ static void rpc_call_detach(struct rpc_client *c, struct rpc_call *k)
 	rpc_table_del(c, k);
 	rpc_queue_del(c, k);
 	ev_timer_stop(c->loop, &k->timer);
+	if (k->sent) {
+		k->sent = false;
+		c->inflight--;
+	}
 }
 
 static void rpc_client_hold(struct rpc_client *c)
@@ -267,20 +281,37 @@ static int rpc_client_send(struct rpc_client *c, uint64_t id, const uint8_t *p, 
 	}
 }
 
+static void rpc_client_mark_sent(struct rpc_client *c, struct rpc_call *k)
+{
+	k->sent = true;
+	c->inflight++;
+	c->stats.sent++;
+}
+
+/* Send queued calls while the window allows. NN_SNDFD is watched only while
+ * nanomsg itself pushes back: it stays readable otherwise. */
 static void rpc_client_flush(struct rpc_client *c)
 {
-	while (c->qhead) {
+	bool blocked = false;
+
+	while (c->qhead && c->inflight < c->window) {
 		struct rpc_call *k = c->qhead;
 		int r = rpc_client_send(c, k->id, k->pkt, k->pktlen);
 
-		if (r == -EAGAIN)
-			return;
+		if (r == -EAGAIN) {
+			blocked = true;
+			break;
+		}
+		rpc_queue_del(c, k);
 		if (r == 0)
-			c->stats.sent++;
+			rpc_client_mark_sent(c, k);
 		else
 			c->stats.send_errors++; /* the deadline will report it */
-		rpc_queue_del(c, k);
 	}
+	if (blocked)
+		ev_io_start(c->loop, &c->wio);
+	else
+		ev_io_stop(c->loop, &c->wio);
 }
 
 static void rpc_client_on_write(struct ev_loop *loop UNUSED, ev_io *w, int revents UNUSED)
@@ -322,17 +353,22 @@ int rpc_call_keep(struct rpc_client *c, ProtobufCMessage *req, uint32_t deadline
 	k->arg = arg;
 	k->keep = keep;
 	/* Keep FIFO order: while older calls wait, new ones queue behind. */
-	r = c->qhead ? -EAGAIN : rpc_client_send(c, k->id, c->pack.p, c->pack.len);
-	if (r != 0 && r != -EAGAIN) {
-		c->stats.send_errors++;
-		rpc_call_put(c, k);
-		return r;
+	if (c->qhead || c->inflight >= c->window) {
+		rpc_queue_push(c, k, c->pack.p, c->pack.len);
+	} else {
+		r = rpc_client_send(c, k->id, c->pack.p, c->pack.len);
+		if (r == -EAGAIN) {
+			rpc_queue_push(c, k, c->pack.p, c->pack.len);
+			ev_io_start(c->loop, &c->wio);
+		} else if (r != 0) {
+			c->stats.send_errors++;
+			rpc_call_put(c, k);
+			return r;
+		} else {
+			rpc_client_mark_sent(c, k);
+		}
 	}
 	rpc_table_add(c, k);
-	if (r == -EAGAIN)
-		rpc_queue_push(c, k, c->pack.p, c->pack.len);
-	else
-		c->stats.sent++;
 	ev_timer_set(&k->timer, deadline_ms / 1000.0, 0.);
 	ev_timer_start(c->loop, &k->timer);
 	c->stats.calls++;
@@ -360,7 +396,17 @@ bool rpc_cancel(struct rpc_client *c, uint64_t handle)
 	rpc_call_detach(c, k);
 	rpc_call_put(c, k);
 	c->stats.cancelled++;
+	if (c->qhead)
+		rpc_client_flush(c);
 	return true;
+}
+
+void rpc_client_set_window(struct rpc_client *c, unsigned max_sent)
+{
+	CHECK_OBJ(c, RPC_CLIENT_MAGIC);
+	c->window = max_sent ? max_sent : 1;
+	if (c->qhead)
+		rpc_client_flush(c);
 }
 
 unsigned rpc_client_pending(const struct rpc_client *c)
@@ -389,6 +435,8 @@ static void rpc_client_on_timeout(struct ev_loop *loop UNUSED, ev_timer *w, int 
 	c->stats.timeouts++;
 	k->cb(k->arg, -ETIMEDOUT, RPC_DEADLINE_EXCEEDED, "deadline exceeded", NULL);
 	rpc_call_put(c, k);
+	if (!c->dead && c->qhead)
+		rpc_client_flush(c);
 	rpc_client_release(c);
 }
 
@@ -447,6 +495,8 @@ static void rpc_client_on_read(struct ev_loop *loop UNUSED, ev_io *w, int revent
 		rpc_client_complete(c, body, (size_t)n);
 		nn_freemsg(body);
 	}
+	if (!c->dead && c->qhead)
+		rpc_client_flush(c);
 	rpc_client_release(c);
 }
 
@@ -484,6 +534,7 @@ struct rpc_client *rpc_client_new(struct ev_loop *loop, const char *url,
 	c->env = env;
 	c->sock = sock;
 	c->next_id = 1;
+	c->window = RPC_WINDOW_DEFAULT;
 	c->nbuckets = RPC_BUCKETS_MIN;
 	c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
 	c->arena = rpc_arena_new();

@@ -306,7 +306,8 @@ out:
 /* ---- handling ----------------------------------------------------------- */
 
 static void rpc_set_envelope(const struct rpc_envelope *env, struct rpc_arena *a,
-			     ProtobufCMessage *rep, uint64_t id, enum rpc_code code, const char *msg)
+			     ProtobufCMessage *rep, uint64_t id, enum rpc_code code,
+			     const char *msg)
 {
 	G3c__Rpc__Status *st = rpc_arena_alloc(a, sizeof(*st));
 

@@ -20,6 +20,7 @@
 #define RPC_SERVER_MAGIC 0x72707373u
 /* Room for the SP header: pipe key + backtrace hops + request id. */
 #define RPC_CTRL_MAX 256
+#define RPC_SERVER_SNDBUF (1 << 20)
 
 struct rpc_server {
 	uint32_t magic;
@@ -195,6 +196,11 @@ struct rpc_server *rpc_server_new(struct ev_loop *loop, const char *url,
 		goto out;
 	}
 	r = rpc_nn_setopt_int(sock, NN_RCVMAXSIZE, (int)(RPC_MAX_MSG + RPC_HDR_SLACK));
+	if (r)
+		goto out;
+	/* Replies that find the socket buffer full are dropped by nanomsg:
+	 * ask for more room than its 128 KiB default (the kernel caps it). */
+	r = rpc_nn_setopt_int(sock, NN_SNDBUF, RPC_SERVER_SNDBUF);
 	if (r)
 		goto out;
 	if (nn_bind(sock, url) < 0) {
