@@ -247,8 +247,7 @@ int tls_server_ctx_new(const struct tls_server_conf *c, SSL_CTX **out, char *err
 	if (c->enable_client_auth) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 		if (c->client_auth_ca) {
-			rc = add_trust(ctx, c->client_auth_ca, "client_auth_certificate", true, err,
-				       errcap);
+			rc = add_trust(ctx, c->client_auth_ca, "ca_certificate", true, err, errcap);
 			if (rc < 0)
 				goto out;
 		} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {

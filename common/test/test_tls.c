@@ -463,7 +463,7 @@ static void test_ctx_config_errors(void **state)
 	sc.enable_client_auth = true;
 	sc.client_auth_ca = junk_path;
 	assert_int_equal(tls_server_ctx_new(&sc, &ctx, err, sizeof(err)), -EBADMSG);
-	assert_int_equal(strncmp(err, "client_auth_certificate: no certificate found", 45), 0);
+	assert_int_equal(strncmp(err, "ca_certificate: no certificate found", 36), 0);
 
 	struct tls_client_conf cc = {.cert_pair = {cli.cert_path, NULL}};
 	assert_int_equal(tls_client_ctx_new(&cc, &ctx, err, sizeof(err)), -EINVAL);
