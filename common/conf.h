@@ -108,9 +108,14 @@ const char *conf_resolve_path(struct conf_ctx *ctx, const char *rel);
 /* Hybrid map: call fn(ctx, obj, idx, arg) for each object map in `val`, which
  * may be a sequence of maps, a path string (a file: each document is one
  * object; a directory: every regular file with the main file's extension,
- * sorted by name), or a sequence mixing both. ctx->path is set to
- * "<key>[idx]" around each call. A non-zero return from fn is remembered
- * but iteration continues so every error is collected. */
+ * sorted by name), or a sequence mixing both; a single map counts as one
+ * object and null as none. ctx->path is set to "<key>[idx]" around each
+ * call (key is appended to the current path unless it is NULL or the path
+ * already ends with it, as inside a CONF_T_CUSTOM parser). Objects are
+ * numbered across the whole list. Errors inside included files name that
+ * file; a missing file is reported at the node naming it. A non-zero return
+ * from fn is remembered but iteration continues so every error is collected.
+ * Returns 0 or the last error. */
 typedef int conf_object_fn(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg);
 int conf_foreach_object(struct conf_ctx *ctx, const char *key, const struct conf_node *val,
 			conf_object_fn *fn, void *arg) MUST_CHECK;
@@ -133,9 +138,11 @@ int conf_get_u64(struct conf_ctx *ctx, const struct conf_node *n, uint64_t min, 
 		 uint64_t *out) MUST_CHECK;
 int conf_get_i64(struct conf_ctx *ctx, const struct conf_node *n, int64_t min, int64_t max,
 		 int64_t *out) MUST_CHECK;
-/* int/float seconds, or "500ms", "10s", "1h 30m 71s", "100us", "2d"; → ms. */
+/* int/float seconds, or "500ms", "10s", "1h 30m 71s", "100us", "2d"; → ms.
+ * Units ns us µs ms s m h d w (lower case); sub-ms remainders round up. */
 int conf_get_duration_ms(struct conf_ctx *ctx, const struct conf_node *n, uint64_t *out) MUST_CHECK;
-/* int bytes or "1K"/"1KB" = 1000, "1KiB" = 1024, same for M/G/T. */
+/* int bytes or "1K"/"1KB" = 1000, "1KiB" = 1024, same for M/G/T/P (any
+ * case); "1.5M" allowed (rounded down); overflow is an error. */
 int conf_get_size(struct conf_ctx *ctx, const struct conf_node *n, uint64_t *out) MUST_CHECK;
 
 struct conf_hostport {
@@ -221,7 +228,9 @@ struct conf_schema {
 };
 
 /* Parse map `m` into obj with schema s: unknown keys and missing required
- * keys are errors; every error is collected. `skip` names keys (normalised,
+ * keys are errors; every error is collected. A null `m` reads as an empty
+ * map (so does a null CONF_T_OBJ value); a null CONF_T_LIST value is an
+ * empty list. s->check runs only when every field parsed. `skip` names keys (normalised,
  * NULL-terminated list, may be NULL) the caller handles itself, e.g. "type".
  * Runs s->defaults first when set. */
 int conf_parse_map(struct conf_ctx *ctx, const struct conf_node *m, const struct conf_schema *s,
