@@ -85,8 +85,8 @@ static void write_stderr(enum log_level lvl, const char *file, int line, const c
 
 	if (!log_fmt_time(util_wall_us(), ts, sizeof(ts)))
 		ts[0] = '\0';
-	n = snprintf(line_buf, sizeof(line_buf), "%s %s %s:%d: %s\n", ts, level_name(lvl), file, line,
-		     msg);
+	n = snprintf(line_buf, sizeof(line_buf), "%s %s %s:%d: %s\n", ts, level_name(lvl), file,
+		     line, msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line_buf)) {
@@ -117,8 +117,9 @@ void log_msg(enum log_level lvl, const char *file, int line, const char *fmt, ..
 
 	switch (g_sink) {
 	case LOG_SINK_JOURNAL:
-		if (sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", (int)lvl, "CODE_FILE=%s", file,
-				    "CODE_LINE=%d", line, "SYSLOG_IDENTIFIER=%s", g_ident, NULL) < 0)
+		if (sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", (int)lvl, "CODE_FILE=%s",
+				    file, "CODE_LINE=%d", line, "SYSLOG_IDENTIFIER=%s", g_ident,
+				    NULL) < 0)
 			write_stderr(lvl, file, line, msg);
 		break;
 	case LOG_SINK_SYSLOG:

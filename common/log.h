@@ -50,10 +50,10 @@ extern enum log_level log_threshold;
  * syslog as "file.c:123: message". Thread-safe; never fails. */
 void log_msg(enum log_level lvl, const char *file, int line, const char *fmt, ...) PRINTF_FMT(4, 5);
 
-#define log_at(lvl, ...)                                                  \
-	do {                                                              \
-		if ((lvl) <= log_threshold)                               \
-			log_msg((lvl), __FILE__, __LINE__, __VA_ARGS__);  \
+#define log_at(lvl, ...)                                                 \
+	do {                                                             \
+		if ((lvl) <= log_threshold)                              \
+			log_msg((lvl), __FILE__, __LINE__, __VA_ARGS__); \
 	} while (0)
 #define log_err(...) log_at(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_at(LOG_LVL_WARN, __VA_ARGS__)
@@ -66,8 +66,8 @@ void log_msg(enum log_level lvl, const char *file, int line, const char *fmt, ..
 /* Backend of one logger, chosen by the `log:` config key (g3proxy shape). */
 enum logger_driver {
 	LOGGER_DISCARD = 0,
-	LOGGER_STDOUT,  /* one JSON object per line on stdout */
-	LOGGER_SYSLOG,  /* RFC 5424 datagrams */
+	LOGGER_STDOUT,	/* one JSON object per line on stdout */
+	LOGGER_SYSLOG,	/* RFC 5424 datagrams */
 	LOGGER_JOURNAL, /* sd_journal_sendv, keys upper-cased */
 };
 
@@ -82,12 +82,12 @@ struct logger_conf {
 	socklen_t syslog_addrlen;
 	struct sockaddr_storage syslog_bind; /* UDP source address, when bindlen != 0 */
 	socklen_t syslog_bindlen;
-	int syslog_facility;       /* 0 = daemon (3), as g3 */
-	bool syslog_emit_hostname; /* HOSTNAME field instead of "-" */
-	bool syslog_report_ts;     /* append report_ts=<unix seconds> */
-	bool syslog_cee;           /* body is "@cee:{json}" instead of k=v text */
-	char syslog_msgid[33];     /* RFC 5424 MSGID, "" = "-" */
-	char syslog_cee_flag[32];  /* "" = "@cee:" */
+	int syslog_facility;	      /* 0 = daemon (3), as g3 */
+	bool syslog_emit_hostname;    /* HOSTNAME field instead of "-" */
+	bool syslog_report_ts;	      /* append report_ts=<unix seconds> */
+	bool syslog_cee;	      /* body is "@cee:{json}" instead of k=v text */
+	char syslog_msgid[33];	      /* RFC 5424 MSGID, "" = "-" */
+	char syslog_cee_flag[32];     /* "" = "@cee:" */
 	int32_t syslog_enterprise_id; /* accepted from format_rfc5424, unused */
 	/* accepted for g3 compatibility, no effect (records are written
 	 * synchronously by the emitting thread): */
@@ -106,7 +106,8 @@ struct log_conf {
 
 /* Parse the `log:` value into *out (zeroed first: everything discards).
  * Errors go to ctx with file:line:col; returns 0 or -EINVAL. */
-int log_conf_parse(struct conf_ctx *ctx, const struct conf_node *val, struct log_conf *out) MUST_CHECK;
+int log_conf_parse(struct conf_ctx *ctx, const struct conf_node *val,
+		   struct log_conf *out) MUST_CHECK;
 
 /* Parse one logger value (a driver name, or a map such as `{syslog: {...}}`)
  * into *out; the shape of `log: {task: ...}`. Returns 0 or -EINVAL. */
@@ -125,12 +126,12 @@ bool logger_enabled(const struct logger *lg);
 
 /* Counters of one logger (read with relaxed atomics; any thread). */
 struct logger_stats {
-	uint64_t msg_total;      /* records emitted to this logger */
-	uint64_t msg_pass;       /* written / sent successfully */
-	uint64_t msg_drop;       /* format failure or write/send error */
-	uint64_t bytes_pass;     /* bytes written / sent */
+	uint64_t msg_total;	 /* records emitted to this logger */
+	uint64_t msg_pass;	 /* written / sent successfully */
+	uint64_t msg_drop;	 /* format failure or write/send error */
+	uint64_t bytes_pass;	 /* bytes written / sent */
 	uint64_t fields_dropped; /* fields beyond LOG_REC_MAX_FIELDS */
-	uint64_t truncated;      /* records cut to fit the 16 KiB buffer */
+	uint64_t truncated;	 /* records cut to fit the 16 KiB buffer */
 };
 void logger_stats_get(const struct logger *lg, struct logger_stats *out);
 
@@ -181,7 +182,8 @@ void log_rec_i64(struct log_rec *r, const char *key, int64_t v);
 void log_rec_bool(struct log_rec *r, const char *key, bool v);
 void log_rec_time(struct log_rec *r, const char *key, uint64_t wall_us);
 void log_rec_dur(struct log_rec *r, const char *key, uint64_t ns); /* 0: omitted */
-void log_rec_addr(struct log_rec *r, const char *key, const struct sockaddr *sa); /* NULL: omitted */
+void log_rec_addr(struct log_rec *r, const char *key,
+		  const struct sockaddr *sa); /* NULL: omitted */
 
 /* Format and write the record with the common keys first (daemon_name, pid,
  * log_type) and `msg` (may be NULL) as the message. Never allocates. */

@@ -28,16 +28,17 @@ static int err_fluentd(struct conf_ctx *ctx, const struct conf_node *n)
 struct sl_parse {
 	struct logger_conf c;
 	struct sink_target tgt;
-	bool tgt_set;     /* a target was given ... */
-	unsigned tgt_line; /* ... at this line */
-	bool t_unix, t_udp, t_target;     /* slots for the target keys */
+	bool tgt_set;		      /* a target was given ... */
+	unsigned tgt_line;	      /* ... at this line */
+	bool t_unix, t_udp, t_target; /* slots for the target keys */
 };
 
 static int take_target(struct conf_ctx *ctx, const struct conf_node *n, struct sl_parse *p)
 {
 	if (p->tgt_set)
 		return conf_error(ctx, n,
-				  "only one of target_unix, target_udp and target may be given (first at line %u)",
+				  "only one of target_unix, target_udp and target may be given "
+				  "(first at line %u)",
 				  p->tgt_line);
 	p->tgt_set = true;
 	p->tgt_line = n ? n->line : 0;
@@ -85,8 +86,9 @@ static int p_msgid(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 		return conf_error(ctx, n, "message_id must be 1 to 32 characters long");
 	for (size_t i = 0; i < len; i++)
 		if (s[i] <= 32 || s[i] >= 127)
-			return conf_error(ctx, n,
-					  "message_id may hold printable ASCII characters only, no spaces");
+			return conf_error(
+				ctx, n,
+				"message_id may hold printable ASCII characters only, no spaces");
 	memcpy(out, s, len + 1);
 	return 0;
 }
@@ -102,8 +104,14 @@ static int p_enterprise_id(struct conf_ctx *ctx, const struct conf_node *n, void
 }
 
 static const struct conf_field rfc5424_fields[] = {
-	{.key = "enterprise_id", .type = CONF_T_CUSTOM, .off = offsetof(struct logger_conf, syslog_enterprise_id), .parse = p_enterprise_id},
-	{.key = "message_id", .type = CONF_T_CUSTOM, .off = offsetof(struct logger_conf, syslog_msgid), .parse = p_msgid},
+	{.key = "enterprise_id",
+	 .type = CONF_T_CUSTOM,
+	 .off = offsetof(struct logger_conf, syslog_enterprise_id),
+	 .parse = p_enterprise_id},
+	{.key = "message_id",
+	 .type = CONF_T_CUSTOM,
+	 .off = offsetof(struct logger_conf, syslog_msgid),
+	 .parse = p_msgid},
 	{.key = NULL},
 };
 
@@ -146,7 +154,8 @@ static int p_cee_flag(struct conf_ctx *ctx, const struct conf_node *n, void *dst
 		return conf_error(ctx, n, "cee_event_flag must be 1 to 31 characters long");
 	for (size_t i = 0; i < len; i++)
 		if (s[i] < 32 || s[i] >= 127)
-			return conf_error(ctx, n, "cee_event_flag may hold printable ASCII characters only");
+			return conf_error(
+				ctx, n, "cee_event_flag may hold printable ASCII characters only");
 	memcpy(out, s, len + 1);
 	return 0;
 }
@@ -161,11 +170,20 @@ static const struct conf_field syslog_fields[] = {
 	{.key = "backend_udp", .type = CONF_T_CUSTOM, .off = SL_OFF(t_udp), .parse = p_sl_udp},
 	{.key = "target", .type = CONF_T_CUSTOM, .off = SL_OFF(t_target), .parse = p_sl_target},
 	{.key = "backend", .type = CONF_T_CUSTOM, .off = SL_OFF(t_target), .parse = p_sl_target},
-	{.key = "format_rfc5424", .type = CONF_T_CUSTOM, .off = SLC_OFF(syslog_msgid), .parse = p_rfc5424},
+	{.key = "format_rfc5424",
+	 .type = CONF_T_CUSTOM,
+	 .off = SLC_OFF(syslog_msgid),
+	 .parse = p_rfc5424},
 	{.key = "use_cee_log_syntax", .type = CONF_T_BOOL, .off = SLC_OFF(syslog_cee)},
 	{.key = "use_cls", .type = CONF_T_BOOL, .off = SLC_OFF(syslog_cee)},
-	{.key = "cee_event_flag", .type = CONF_T_CUSTOM, .off = SLC_OFF(syslog_cee_flag), .parse = p_cee_flag},
-	{.key = "cee_cookie", .type = CONF_T_CUSTOM, .off = SLC_OFF(syslog_cee_flag), .parse = p_cee_flag},
+	{.key = "cee_event_flag",
+	 .type = CONF_T_CUSTOM,
+	 .off = SLC_OFF(syslog_cee_flag),
+	 .parse = p_cee_flag},
+	{.key = "cee_cookie",
+	 .type = CONF_T_CUSTOM,
+	 .off = SLC_OFF(syslog_cee_flag),
+	 .parse = p_cee_flag},
 	{.key = "emit_hostname", .type = CONF_T_BOOL, .off = SLC_OFF(syslog_emit_hostname)},
 	{.key = "append_report_ts", .type = CONF_T_BOOL, .off = SLC_OFF(syslog_report_ts)},
 	{.key = NULL},
@@ -207,7 +225,7 @@ static int parse_syslog(struct conf_ctx *ctx, const struct conf_node *n, struct 
 
 struct lg_parse {
 	struct logger_conf c;
-	bool drv_set;      /* a driver key was given ... */
+	bool drv_set;	   /* a driver key was given ... */
 	unsigned drv_line; /* ... at this line */
 	bool d_syslog, d_journal, d_stdout, d_fluentd;
 };
@@ -272,11 +290,31 @@ static const struct conf_field logger_fields[] = {
 	{.key = "journal", .type = CONF_T_CUSTOM, .off = LG_OFF(d_journal), .parse = p_lg_journal},
 	{.key = "stdout", .type = CONF_T_CUSTOM, .off = LG_OFF(d_stdout), .parse = p_lg_stdout},
 	{.key = "fluentd", .type = CONF_T_CUSTOM, .off = LG_OFF(d_fluentd), .parse = p_lg_fluentd},
-	{.key = "async_channel_size", .type = CONF_T_U64, .off = LGC_OFF(async_channel_size), .min = 1, .max = 1u << 24},
-	{.key = "channel_size", .type = CONF_T_U64, .off = LGC_OFF(async_channel_size), .min = 1, .max = 1u << 24},
-	{.key = "async_thread_number", .type = CONF_T_U64, .off = LGC_OFF(async_thread_number), .min = 1, .max = 1024},
-	{.key = "thread_number", .type = CONF_T_U64, .off = LGC_OFF(async_thread_number), .min = 1, .max = 1024},
-	{.key = "io_error_sampling_offset", .type = CONF_T_U64, .off = LGC_OFF(io_error_sampling_offset), .min = 0, .max = 16},
+	{.key = "async_channel_size",
+	 .type = CONF_T_U64,
+	 .off = LGC_OFF(async_channel_size),
+	 .min = 1,
+	 .max = 1u << 24},
+	{.key = "channel_size",
+	 .type = CONF_T_U64,
+	 .off = LGC_OFF(async_channel_size),
+	 .min = 1,
+	 .max = 1u << 24},
+	{.key = "async_thread_number",
+	 .type = CONF_T_U64,
+	 .off = LGC_OFF(async_thread_number),
+	 .min = 1,
+	 .max = 1024},
+	{.key = "thread_number",
+	 .type = CONF_T_U64,
+	 .off = LGC_OFF(async_thread_number),
+	 .min = 1,
+	 .max = 1024},
+	{.key = "io_error_sampling_offset",
+	 .type = CONF_T_U64,
+	 .off = LGC_OFF(io_error_sampling_offset),
+	 .min = 0,
+	 .max = 16},
 	{.key = NULL},
 };
 
@@ -320,9 +358,9 @@ static int parse_driver_name(struct conf_ctx *ctx, const struct conf_node *n,
 				return 0;
 			}
 	}
-	return conf_error(ctx, n,
-			  "unknown log driver '%.64s' (expected discard, stdout, syslog or journal)",
-			  n->str);
+	return conf_error(
+		ctx, n, "unknown log driver '%.64s' (expected discard, stdout, syslog or journal)",
+		n->str);
 }
 
 int logger_conf_parse(struct conf_ctx *ctx, const struct conf_node *val, struct logger_conf *out)
@@ -346,9 +384,9 @@ int logger_conf_parse(struct conf_ctx *ctx, const struct conf_node *val, struct 
 
 struct lc_parse {
 	struct log_conf lc;
-	bool def_set;      /* `default` or `syslog` was given ... */
+	bool def_set;	   /* `default` or `syslog` was given ... */
 	unsigned def_line; /* ... at this line */
-	bool def_syslog;                  /* slot of the top-level `syslog` key */
+	bool def_syslog;   /* slot of the top-level `syslog` key */
 	bool fluentd;
 	bool seen_task, seen_escape, seen_resolve, seen_audit;
 };
@@ -357,7 +395,8 @@ static int take_default(struct conf_ctx *ctx, const struct conf_node *n, struct 
 {
 	if (p->def_set)
 		return conf_error(ctx, n,
-				  "the default logger is given twice, by 'default' and 'syslog' (first at line %u)",
+				  "the default logger is given twice, by 'default' and 'syslog' "
+				  "(first at line %u)",
 				  p->def_line);
 	p->def_set = true;
 	p->def_line = n ? n->line : 0;
@@ -400,10 +439,30 @@ static const struct conf_field log_fields[] = {
 	{.key = "default", .type = CONF_T_CUSTOM, .off = LC_OFF(lc.def), .parse = p_lc_default},
 	{.key = "syslog", .type = CONF_T_CUSTOM, .off = LC_OFF(def_syslog), .parse = p_lc_syslog},
 	{.key = "fluentd", .type = CONF_T_CUSTOM, .off = LC_OFF(fluentd), .parse = p_lc_fluentd},
-	{.key = "task", .type = CONF_T_CUSTOM, .off = LC_OFF(lc.task), .parse = p_lc_one, .flags = CONF_F_SEEN, .seen_off = LC_OFF(seen_task)},
-	{.key = "escape", .type = CONF_T_CUSTOM, .off = LC_OFF(lc.escape), .parse = p_lc_one, .flags = CONF_F_SEEN, .seen_off = LC_OFF(seen_escape)},
-	{.key = "resolve", .type = CONF_T_CUSTOM, .off = LC_OFF(lc.resolve), .parse = p_lc_one, .flags = CONF_F_SEEN, .seen_off = LC_OFF(seen_resolve)},
-	{.key = "audit", .type = CONF_T_CUSTOM, .off = LC_OFF(lc.audit), .parse = p_lc_one, .flags = CONF_F_SEEN, .seen_off = LC_OFF(seen_audit)},
+	{.key = "task",
+	 .type = CONF_T_CUSTOM,
+	 .off = LC_OFF(lc.task),
+	 .parse = p_lc_one,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = LC_OFF(seen_task)},
+	{.key = "escape",
+	 .type = CONF_T_CUSTOM,
+	 .off = LC_OFF(lc.escape),
+	 .parse = p_lc_one,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = LC_OFF(seen_escape)},
+	{.key = "resolve",
+	 .type = CONF_T_CUSTOM,
+	 .off = LC_OFF(lc.resolve),
+	 .parse = p_lc_one,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = LC_OFF(seen_resolve)},
+	{.key = "audit",
+	 .type = CONF_T_CUSTOM,
+	 .off = LC_OFF(lc.audit),
+	 .parse = p_lc_one,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = LC_OFF(seen_audit)},
 	{.key = NULL},
 };
 

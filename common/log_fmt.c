@@ -336,8 +336,8 @@ bool log_format_json_w(struct log_w *w, const struct log_rec *r, const char *msg
 	n = snprintf(tmp, sizeof(tmp), "%ld", (long)getpid());
 	if (w_json_field(w, !any, "pid", LOG_V_BARE, tmp, (size_t)n))
 		any = true;
-	if (r->lg && w_json_field(w, !any, "log_type", LOG_V_STR, log_rec_type(r),
-				  strlen(log_rec_type(r))))
+	if (r->lg &&
+	    w_json_field(w, !any, "log_type", LOG_V_STR, log_rec_type(r), strlen(log_rec_type(r))))
 		any = true;
 	for (unsigned i = 0; i < r->n && !w->full; i++) {
 		enum log_vkind k = log_field_value(&r->f[i], tmp, sizeof(tmp), &v, &vlen);

@@ -194,8 +194,8 @@ size_t log_format_syslog(const struct log_rec *r, const char *msg, const struct 
 	n = snprintf(tmp, sizeof(tmp), "%ld", h->pid);
 	if (w_kv_field(&w, first, "pid", LOG_V_BARE, tmp, (size_t)n))
 		first = false;
-	if (r->lg && w_kv_field(&w, first, "log_type", LOG_V_STR, log_rec_type(r),
-				strlen(log_rec_type(r))))
+	if (r->lg &&
+	    w_kv_field(&w, first, "log_type", LOG_V_STR, log_rec_type(r), strlen(log_rec_type(r))))
 		first = false;
 	for (unsigned i = 0; i < r->n && !w.full; i++) {
 		enum log_vkind k = log_field_value(&r->f[i], tmp, sizeof(tmp), &v, &vlen);
@@ -261,10 +261,10 @@ size_t log_journal_build(const struct log_rec *r, const char *msg, const char *i
 	size_t vlen, niov = 0;
 	int n;
 
-#define ITEM(k, val, len)                                                         \
-	do {                                                                      \
+#define ITEM(k, val, len)                                                                  \
+	do {                                                                               \
 		if (niov < maxiov && !w.full && journal_item(&w, k, val, len, &iov[niov])) \
-			niov++;                                                   \
+			niov++;                                                            \
 	} while (0)
 
 	ITEM("MESSAGE", msg ? msg : "", msg ? strlen(msg) : 0);

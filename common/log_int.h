@@ -54,11 +54,11 @@ bool log_format_json_w(struct log_w *w, const struct log_rec *r, const char *msg
 
 /* Everything one syslog datagram needs besides the record. */
 struct log_syslog_hdr {
-	int facility;         /* 0..23 */
+	int facility;	      /* 0..23 */
 	const char *hostname; /* NULL → "-" */
 	const char *app;      /* APP-NAME */
 	long pid;
-	const char *msgid;    /* NULL/"" → "-" */
+	const char *msgid; /* NULL/"" → "-" */
 	uint64_t now_us;
 	bool cee;
 	const char *cee_flag; /* "@cee:" when NULL/"" */

@@ -37,7 +37,8 @@ static int parse_addr(struct conf_ctx *ctx, const struct conf_node *n, uint16_t 
 	if (conf_get_hostport(ctx, n, default_port, &hp))
 		return -EINVAL;
 	if (!hp.is_ip)
-		return conf_error(ctx, n, "'%.64s' is not an IP address (host names are not resolved here)",
+		return conf_error(ctx, n,
+				  "'%.64s' is not an IP address (host names are not resolved here)",
 				  hp.host);
 	if (hp.port == 0)
 		return conf_error(ctx, n, "port 0 is not a valid target");
@@ -81,7 +82,8 @@ int sink_conf_udp(struct conf_ctx *ctx, const struct conf_node *n, uint16_t defa
 	if (!addr)
 		return conf_error(ctx, n, "missing required key 'address'");
 	if (bind && out->bind.ss_family != out->addr.ss_family)
-		return conf_error(ctx, bind->value, "bind_ip and address are of different IP families");
+		return conf_error(ctx, bind->value,
+				  "bind_ip and address are of different IP families");
 	return 0;
 }
 
@@ -114,8 +116,8 @@ int sink_conf_unix(struct conf_ctx *ctx, const struct conf_node *n, struct sink_
 		path = conf_resolve_path(ctx, path);
 		len = strlen(path);
 		if (len >= sizeof(su->sun_path))
-			ret = conf_error(ctx, pn, "socket path is %zu bytes long, the limit is %zu", len,
-					 sizeof(su->sun_path) - 1);
+			ret = conf_error(ctx, pn, "socket path is %zu bytes long, the limit is %zu",
+					 len, sizeof(su->sun_path) - 1);
 	}
 	if (n && n->kind == CONF_MAP)
 		conf_path_pop(ctx, saved);
@@ -147,7 +149,8 @@ int sink_conf_target(struct conf_ctx *ctx, const struct conf_node *n, uint16_t d
 	else if (conf_key_is(k, "unix"))
 		ret = sink_conf_unix(ctx, k->value, out);
 	else
-		ret = conf_error(ctx, k, "unknown target '%.64s' (expected 'udp' or 'unix')", k->str);
+		ret = conf_error(ctx, k, "unknown target '%.64s' (expected 'udp' or 'unix')",
+				 k->str);
 	conf_path_pop(ctx, saved);
 	return ret;
 }

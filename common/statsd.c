@@ -124,8 +124,7 @@ struct statsd *statsd_new(const struct statsd_conf *conf, const char *daemon_gro
 	int rc = 0;
 	char num[24];
 
-	if (conf->max_segment_size < 16 || conf->addrlen == 0 ||
-	    conf->addrlen > sizeof(s->addr)) {
+	if (conf->max_segment_size < 16 || conf->addrlen == 0 || conf->addrlen > sizeof(s->addr)) {
 		rc = -EINVAL;
 		goto out;
 	}

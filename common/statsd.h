@@ -25,10 +25,10 @@ struct statsd_conf {
 	socklen_t addrlen;
 	struct sockaddr_storage bind; /* UDP source address when bindlen != 0 */
 	socklen_t bindlen;
-	char prefix[64];              /* default passed in by the daemon ("proxyd") */
-	size_t max_segment_size;      /* 1400 UDP, 4096 unix unless set */
-	uint64_t emit_interval_ms;    /* 200 */
-	uint64_t cache_size;          /* accepted (256KiB); lines are sent per segment */
+	char prefix[64];	   /* default passed in by the daemon ("proxyd") */
+	size_t max_segment_size;   /* 1400 UDP, 4096 unix unless set */
+	uint64_t emit_interval_ms; /* 200 */
+	uint64_t cache_size;	   /* accepted (256KiB); lines are sent per segment */
 };
 
 /* Defaults: disabled, UDP 127.0.0.1:8125, prefix = default_prefix (cut to
@@ -69,11 +69,11 @@ void statsd_free(struct statsd *s);
 uint64_t statsd_client_stat_id(const struct statsd *s);
 
 struct statsd_stats {
-	uint64_t lines;         /* lines queued into datagrams */
-	uint64_t datagrams;     /* datagrams sent */
-	uint64_t bytes;         /* bytes sent */
+	uint64_t lines;		/* lines queued into datagrams */
+	uint64_t datagrams;	/* datagrams sent */
+	uint64_t bytes;		/* bytes sent */
 	uint64_t lines_dropped; /* a line longer than max_segment_size */
-	uint64_t send_errors;   /* datagrams lost to a send error (EAGAIN, ...) */
+	uint64_t send_errors;	/* datagrams lost to a send error (EAGAIN, ...) */
 };
 void statsd_stats_get(const struct statsd *s, struct statsd_stats *out);
 

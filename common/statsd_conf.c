@@ -26,7 +26,8 @@ static int take_target(struct conf_ctx *ctx, const struct conf_node *n, struct s
 {
 	if (p->tgt_set)
 		return conf_error(ctx, n,
-				  "only one of target_unix, target_udp and target may be given (first at line %u)",
+				  "only one of target_unix, target_udp and target may be given "
+				  "(first at line %u)",
 				  p->tgt_line);
 	p->tgt_set = true;
 	p->tgt_line = n ? n->line : 0;
@@ -77,9 +78,10 @@ static int p_prefix(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '-' || c == '_' || c == '.' || c == '/'))
-			return conf_error(ctx, n,
-					  "invalid metric name '%.64s': only A-Z a-z 0-9 - _ . / are allowed",
-					  s);
+			return conf_error(
+				ctx, n,
+				"invalid metric name '%.64s': only A-Z a-z 0-9 - _ . / are allowed",
+				s);
 	}
 	memcpy(out, s, len + 1);
 	return 0;
@@ -110,10 +112,25 @@ static const struct conf_field stat_fields[] = {
 	{.key = "target", .type = CONF_T_CUSTOM, .off = ST_OFF(t_target), .parse = p_target},
 	{.key = "backend", .type = CONF_T_CUSTOM, .off = ST_OFF(t_target), .parse = p_target},
 	{.key = "prefix", .type = CONF_T_CUSTOM, .off = ST_OFF(c.prefix), .parse = p_prefix},
-	{.key = "cache_size", .type = CONF_T_SIZE, .off = ST_OFF(c.cache_size), .min = 0, .max = 1ull << 32},
-	{.key = "max_segment_size", .type = CONF_T_CUSTOM, .off = ST_OFF(c.max_segment_size), .parse = p_segment},
-	{.key = "emit_interval", .type = CONF_T_DURATION, .off = ST_OFF(c.emit_interval_ms), .min = 1, .max = 3600000},
-	{.key = "emit_duration", .type = CONF_T_DURATION, .off = ST_OFF(c.emit_interval_ms), .min = 1, .max = 3600000},
+	{.key = "cache_size",
+	 .type = CONF_T_SIZE,
+	 .off = ST_OFF(c.cache_size),
+	 .min = 0,
+	 .max = 1ull << 32},
+	{.key = "max_segment_size",
+	 .type = CONF_T_CUSTOM,
+	 .off = ST_OFF(c.max_segment_size),
+	 .parse = p_segment},
+	{.key = "emit_interval",
+	 .type = CONF_T_DURATION,
+	 .off = ST_OFF(c.emit_interval_ms),
+	 .min = 1,
+	 .max = 3600000},
+	{.key = "emit_duration",
+	 .type = CONF_T_DURATION,
+	 .off = ST_OFF(c.emit_interval_ms),
+	 .min = 1,
+	 .max = 3600000},
 	{.key = NULL},
 };
 

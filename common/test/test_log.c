@@ -240,7 +240,7 @@ static void test_json_all_types(void **state)
 	log_rec_addr(&r, "server_addr", (struct sockaddr *)&s4);
 	log_rec_addr(&r, "next_peer_addr", (struct sockaddr *)&s6);
 	log_rec_addr(&r, "unix", (struct sockaddr *)&su); /* omitted */
-	log_rec_addr(&r, "none", NULL);                   /* omitted */
+	log_rec_addr(&r, "none", NULL);			  /* omitted */
 	log_rec_strn(&r, "empty", "", 0);
 	assert_int_equal(r.n, 11);
 
@@ -289,10 +289,10 @@ static void test_json_escaping(void **state)
 		 "\xc2\xb5s \xe6\x97\xb6\xe9\x97\xb4 \xf0\x9f\x98\x80"},
 		{"\xff", 1, "\\u00ff"},
 		{"\x80x", 2, "\\u0080x"},
-		{"\xc0\xaf", 2, "\\u00c0\\u00af"},              /* overlong '/' */
-		{"\xed\xa0\x80", 3, "\\u00ed\\u00a0\\u0080"},    /* surrogate */
+		{"\xc0\xaf", 2, "\\u00c0\\u00af"},			 /* overlong '/' */
+		{"\xed\xa0\x80", 3, "\\u00ed\\u00a0\\u0080"},		 /* surrogate */
 		{"\xf4\x90\x80\x80", 4, "\\u00f4\\u0090\\u0080\\u0080"}, /* > U+10FFFF */
-		{"ab\xe4\xb8", 4, "ab\\u00e4\\u00b8"},           /* cut sequence */
+		{"ab\xe4\xb8", 4, "ab\\u00e4\\u00b8"},			 /* cut sequence */
 	};
 	struct log_rec r;
 	char buf[512], want[512];
@@ -861,7 +861,10 @@ static void test_journal_build(void **state)
 	bool trunc = true;
 	size_t n;
 	static const char *const fixed[] = {
-		"MESSAGE=bad\nthing", "PRIORITY=6", "SYSLOG_IDENTIFIER=proxyd", "DAEMON_NAME=grp",
+		"MESSAGE=bad\nthing",
+		"PRIORITY=6",
+		"SYSLOG_IDENTIFIER=proxyd",
+		"DAEMON_NAME=grp",
 	};
 
 	(void)state;
@@ -882,9 +885,9 @@ static void test_journal_build(void **state)
 	snprintf(want, sizeof(want), "PID=%s", g_pid);
 	assert_int_equal(iov[4].iov_len, strlen(want));
 	assert_memory_equal(iov[4].iov_base, want, strlen(want));
-#define IOV_IS(i, s)                                             \
-	do {                                                     \
-		assert_int_equal(iov[i].iov_len, strlen(s));     \
+#define IOV_IS(i, s)                                                \
+	do {                                                        \
+		assert_int_equal(iov[i].iov_len, strlen(s));        \
 		assert_memory_equal(iov[i].iov_base, s, strlen(s)); \
 	} while (0)
 	IOV_IS(5, "LOG_TYPE=Task");
@@ -968,22 +971,14 @@ static void test_process_log(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fmt_dur),
-		cmocka_unit_test(test_fmt_time),
-		cmocka_unit_test(test_fmt_addr),
-		cmocka_unit_test(test_json_all_types),
-		cmocka_unit_test(test_json_escaping),
-		cmocka_unit_test(test_json_truncation),
-		cmocka_unit_test(test_field_overflow),
-		cmocka_unit_test(test_stdout_driver),
-		cmocka_unit_test(test_discard_driver),
-		cmocka_unit_test(test_stdout_threads),
-		cmocka_unit_test(test_syslog_unix),
-		cmocka_unit_test(test_syslog_options),
-		cmocka_unit_test(test_syslog_udp),
-		cmocka_unit_test(test_syslog_errors),
-		cmocka_unit_test(test_journal_build),
-		cmocka_unit_test(test_process_log),
+		cmocka_unit_test(test_fmt_dur),	       cmocka_unit_test(test_fmt_time),
+		cmocka_unit_test(test_fmt_addr),       cmocka_unit_test(test_json_all_types),
+		cmocka_unit_test(test_json_escaping),  cmocka_unit_test(test_json_truncation),
+		cmocka_unit_test(test_field_overflow), cmocka_unit_test(test_stdout_driver),
+		cmocka_unit_test(test_discard_driver), cmocka_unit_test(test_stdout_threads),
+		cmocka_unit_test(test_syslog_unix),    cmocka_unit_test(test_syslog_options),
+		cmocka_unit_test(test_syslog_udp),     cmocka_unit_test(test_syslog_errors),
+		cmocka_unit_test(test_journal_build),  cmocka_unit_test(test_process_log),
 	};
 	int rc;
 

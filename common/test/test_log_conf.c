@@ -34,8 +34,7 @@ static int parse(const char *yaml, struct log_conf *lc, char **errs)
 		saved = conf_path_push_key(&ctx, "log");
 		rc = log_conf_parse(&ctx, k->value, lc);
 		conf_path_pop(&ctx, saved);
-	}
-	else
+	} else
 		rc = -EINVAL; /* refused by the loader (e.g. a duplicate key) */
 	*errs = conf_errors_join(&ctx);
 	if (rc == 0)
@@ -252,7 +251,8 @@ static void test_conf_to_logger(void **state)
 	int err = 1;
 
 	(void)state;
-	expect_ok("log:\n  default: {syslog: {target_udp: 127.0.0.1:5514}}\n  task: journal\n", &lc);
+	expect_ok("log:\n  default: {syslog: {target_udp: 127.0.0.1:5514}}\n  task: journal\n",
+		  &lc);
 	lg = logger_new(&lc.escape, "Escape", &err);
 	assert_non_null(lg);
 	assert_int_equal(err, 0);
@@ -268,35 +268,44 @@ static void test_conf_to_logger(void **state)
 static void test_errors_drivers(void **state)
 {
 	(void)state;
-	expect_err("log: fluentd\n",
-		   "main.yaml:1:6: error: log: fluentd is not supported (use syslog, journal or stdout)");
+	expect_err("log: fluentd\n", "main.yaml:1:6: error: log: fluentd is not supported (use "
+				     "syslog, journal or stdout)");
 	expect_err("log:\n  fluentd:\n    address: 127.0.0.1:24224\n",
-		   "main.yaml:3:5: error: log.fluentd: fluentd is not supported (use syslog, journal or stdout)");
+		   "main.yaml:3:5: error: log.fluentd: fluentd is not supported (use syslog, "
+		   "journal or stdout)");
 	expect_err("log:\n  task: {fluentd: {}}\n",
-		   "main.yaml:2:19: error: log.task.fluentd: fluentd is not supported (use syslog, journal or stdout)");
-	expect_err("log: file\n",
-		   "main.yaml:1:6: error: log: unknown log driver 'file' (expected discard, stdout, syslog or journal)");
+		   "main.yaml:2:19: error: log.task.fluentd: fluentd is not supported (use syslog, "
+		   "journal or stdout)");
+	expect_err("log: file\n", "main.yaml:1:6: error: log: unknown log driver 'file' (expected "
+				  "discard, stdout, syslog or journal)");
 	expect_err("log:\n  escape: console\n",
-		   "main.yaml:2:11: error: log.escape: unknown log driver 'console' (expected discard, stdout, syslog or journal)");
+		   "main.yaml:2:11: error: log.escape: unknown log driver 'console' (expected "
+		   "discard, stdout, syslog or journal)");
 	expect_err("log: [stdout]\n",
 		   "main.yaml:1:6: error: log: expected a driver name or a map, got a sequence");
 	expect_err("log:\n  task:\n",
 		   "main.yaml:2:8: error: log.task: expected a driver name or a map, got null");
 	expect_err("log:\n  task: {syslog: {}, journal: {}}\n",
-		   "main.yaml:2:31: error: log.task.journal: only one log driver may be given (first at line 2)");
+		   "main.yaml:2:31: error: log.task.journal: only one log driver may be given "
+		   "(first at line 2)");
 	expect_err("log:\n  default: stdout\n  syslog: {}\n",
-		   "main.yaml:3:11: error: log.syslog: the default logger is given twice, by 'default' and 'syslog' (first at line 2)");
+		   "main.yaml:3:11: error: log.syslog: the default logger is given twice, by "
+		   "'default' and 'syslog' (first at line 2)");
 	expect_err("log:\n  task: stdout\n  task: journal\n",
 		   "main.yaml:3:3: error: log: duplicate key 'task' (first at line 2)");
 	expect_err("log:\n  tasks: stdout\n", "main.yaml:2:3: error: log: unknown key 'tasks'");
 	expect_err("log:\n  task:\n    journal: {x: 1}\n",
-		   "main.yaml:3:14: error: log.task.journal: the journal driver takes no options (use {} or nothing)");
+		   "main.yaml:3:14: error: log.task.journal: the journal driver takes no options "
+		   "(use {} or nothing)");
 	expect_err("log:\n  task:\n    stdout: yes\n",
-		   "main.yaml:3:13: error: log.task.stdout: the stdout driver takes no options (use {} or nothing)");
+		   "main.yaml:3:13: error: log.task.stdout: the stdout driver takes no options "
+		   "(use {} or nothing)");
 	expect_err("log:\n  task:\n    io_error_sampling_offset: 17\n",
-		   "main.yaml:3:31: error: log.task.io_error_sampling_offset: value 17 out of range (0..16)");
+		   "main.yaml:3:31: error: log.task.io_error_sampling_offset: value 17 out of "
+		   "range (0..16)");
 	expect_err("log:\n  task:\n    async_thread_number: 0\n",
-		   "main.yaml:3:26: error: log.task.async_thread_number: value 0 out of range (1..1024)");
+		   "main.yaml:3:26: error: log.task.async_thread_number: value 0 out of range "
+		   "(1..1024)");
 }
 
 static void test_errors_syslog(void **state)
@@ -305,41 +314,53 @@ static void test_errors_syslog(void **state)
 
 	(void)state;
 	expect_err("log:\n  syslog:\n    target_udp: 127.0.0.1\n    target_unix: /dev/log\n",
-		   "main.yaml:4:18: error: log.syslog.target_unix: only one of target_unix, target_udp and target may be given (first at line 3)");
+		   "main.yaml:4:18: error: log.syslog.target_unix: only one of target_unix, "
+		   "target_udp and target may be given (first at line 3)");
 	expect_err("log:\n  syslog:\n    targetudp: 1.2.3.4\n",
 		   "main.yaml:3:5: error: log.syslog: unknown key 'targetudp'");
 	expect_err("log:\n  syslog:\n    target_udp: logs.example.com:514\n",
-		   "main.yaml:3:17: error: log.syslog.target_udp: 'logs.example.com' is not an IP address (host names are not resolved here)");
+		   "main.yaml:3:17: error: log.syslog.target_udp: 'logs.example.com' is not an IP "
+		   "address (host names are not resolved here)");
 	expect_err("log:\n  syslog:\n    target_udp: {bind_ip: 127.0.0.1}\n",
 		   "main.yaml:3:17: error: log.syslog.target_udp: missing required key 'address'");
 	expect_err("log:\n  syslog:\n    target_udp: {address: '[::1]:514', bind_ip: 127.0.0.1}\n",
-		   "main.yaml:3:49: error: log.syslog.target_udp: bind_ip and address are of different IP families");
+		   "main.yaml:3:49: error: log.syslog.target_udp: bind_ip and address are of "
+		   "different IP families");
 	expect_err("log:\n  syslog:\n    target_udp: {address: 127.0.0.1:514, bind_ip: nowhere}\n",
-		   "main.yaml:3:51: error: log.syslog.target_udp.bind_ip: invalid IP address 'nowhere'");
+		   "main.yaml:3:51: error: log.syslog.target_udp.bind_ip: invalid IP address "
+		   "'nowhere'");
 	expect_err("log:\n  syslog:\n    target_udp: {address: 127.0.0.1:514, port: 1}\n",
 		   "main.yaml:3:42: error: log.syslog.target_udp.port: unknown key 'port'");
 	expect_err("log:\n  syslog:\n    target: {tcp: 127.0.0.1:514}\n",
-		   "main.yaml:3:14: error: log.syslog.target.tcp: unknown target 'tcp' (expected 'udp' or 'unix')");
+		   "main.yaml:3:14: error: log.syslog.target.tcp: unknown target 'tcp' (expected "
+		   "'udp' or 'unix')");
 	expect_err("log:\n  syslog:\n    target: {udp: 127.0.0.1:514, unix: /dev/log}\n",
-		   "main.yaml:3:34: error: log.syslog.target: only one of 'udp' and 'unix' may be given");
+		   "main.yaml:3:34: error: log.syslog.target: only one of 'udp' and 'unix' may be "
+		   "given");
 	expect_err("log:\n  syslog:\n    target: /dev/log\n",
-		   "main.yaml:3:13: error: log.syslog.target: expected a map with one key, 'udp' or 'unix'");
+		   "main.yaml:3:13: error: log.syslog.target: expected a map with one key, 'udp' "
+		   "or 'unix'");
 	expect_err("log:\n  syslog:\n    target_unix: {file: /dev/log}\n",
 		   "main.yaml:3:19: error: log.syslog.target_unix.file: unknown key 'file'");
 	expect_err("log:\n  syslog:\n    format_rfc5424: {message_id: 'has space'}\n",
-		   "main.yaml:3:34: error: log.syslog.format_rfc5424.message_id: message_id may hold printable ASCII characters only, no spaces");
+		   "main.yaml:3:34: error: log.syslog.format_rfc5424.message_id: message_id may "
+		   "hold printable ASCII characters only, no spaces");
 	expect_err("log:\n  syslog:\n    format_rfc5424: abcdefghijabcdefghijabcdefghijabc\n",
-		   "main.yaml:3:21: error: log.syslog.format_rfc5424: message_id must be 1 to 32 characters long");
+		   "main.yaml:3:21: error: log.syslog.format_rfc5424: message_id must be 1 to 32 "
+		   "characters long");
 	expect_err("log:\n  syslog:\n    format_rfc5424: {enterprise_id: 4294967296}\n",
-		   "main.yaml:3:37: error: log.syslog.format_rfc5424.enterprise_id: value 4294967296 out of range (-2147483648..2147483647)");
+		   "main.yaml:3:37: error: log.syslog.format_rfc5424.enterprise_id: value "
+		   "4294967296 out of range (-2147483648..2147483647)");
 	expect_err("log:\n  syslog:\n    emit_hostname: maybe\n",
-		   "main.yaml:3:20: error: log.syslog.emit_hostname: invalid boolean 'maybe' (expected true/false, yes/no, on/off, 1/0)");
+		   "main.yaml:3:20: error: log.syslog.emit_hostname: invalid boolean 'maybe' "
+		   "(expected true/false, yes/no, on/off, 1/0)");
 
 	memset(path, 'p', sizeof(path) - 1);
 	path[sizeof(path) - 1] = '\0';
 	snprintf(yaml, sizeof(yaml), "log:\n  syslog:\n    target_unix: /%s\n", path);
 	snprintf(want, sizeof(want),
-		 "main.yaml:3:18: error: log.syslog.target_unix: socket path is %zu bytes long, the limit is 107",
+		 "main.yaml:3:18: error: log.syslog.target_unix: socket path is %zu bytes long, "
+		 "the limit is 107",
 		 strlen(path) + 1);
 	expect_err(yaml, want);
 }
@@ -354,20 +375,20 @@ static void test_errors_collected(void **state)
 		   "    syslog:\n"
 		   "      target_udp: nope\n"
 		   "  resolve: [x]\n",
-		   "main.yaml:2:9: error: log.task: fluentd is not supported (use syslog, journal or stdout)\n"
-		   "main.yaml:5:19: error: log.escape.syslog.target_udp: 'nope' is not an IP address (host names are not resolved here)\n"
-		   "main.yaml:6:12: error: log.resolve: expected a driver name or a map, got a sequence");
+		   "main.yaml:2:9: error: log.task: fluentd is not supported (use syslog, journal "
+		   "or stdout)\n"
+		   "main.yaml:5:19: error: log.escape.syslog.target_udp: 'nope' is not an IP "
+		   "address (host names are not resolved here)\n"
+		   "main.yaml:6:12: error: log.resolve: expected a driver name or a map, got a "
+		   "sequence");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_driver_names),
-		cmocka_unit_test(test_per_type),
-		cmocka_unit_test(test_syslog_options),
-		cmocka_unit_test(test_conf_to_logger),
-		cmocka_unit_test(test_errors_drivers),
-		cmocka_unit_test(test_errors_syslog),
+		cmocka_unit_test(test_driver_names),	 cmocka_unit_test(test_per_type),
+		cmocka_unit_test(test_syslog_options),	 cmocka_unit_test(test_conf_to_logger),
+		cmocka_unit_test(test_errors_drivers),	 cmocka_unit_test(test_errors_syslog),
 		cmocka_unit_test(test_errors_collected),
 	};
 

@@ -166,7 +166,8 @@ static void test_unix_lines(void **state)
 	statsd_count(s, "escaper.task.total", 12, NULL);
 	statsd_end(s);
 	recv_dgram(fd, d, sizeof(d), 2000);
-	snprintf(want, sizeof(want), "tilesd.escaper.task.total:12|c|#daemon_group:g1,stat_id:%" PRIu64,
+	snprintf(want, sizeof(want),
+		 "tilesd.escaper.task.total:12|c|#daemon_group:g1,stat_id:%" PRIu64,
 		 statsd_client_stat_id(s));
 	assert_string_equal(d, want);
 	statsd_free(s);
@@ -211,8 +212,8 @@ static void test_packing(void **state)
 		int i = 0;
 		size_t llen;
 		for (; i < 20; i++) {
-			snprintf(line, sizeof(line), "proxyd.m%02d:%d|c|#stat_id:%" PRIu64 "\n", i, i,
-				 statsd_client_stat_id(s));
+			snprintf(line, sizeof(line), "proxyd.m%02d:%d|c|#stat_id:%" PRIu64 "\n", i,
+				 i, statsd_client_stat_id(s));
 			llen = strlen(line);
 			assert_memory_equal(p, line, llen);
 			p += llen;
@@ -255,13 +256,14 @@ static void test_long_lines(void **state)
 	statsd_begin(s);
 	statsd_count(s, "before", 1, NULL);
 	statsd_count(s, name, 1, NULL); /* too long */
-	name[100 - base] = '\0';        /* exactly 100 bytes */
+	name[100 - base] = '\0';	/* exactly 100 bytes */
 	statsd_count(s, name, 1, NULL);
 	statsd_count(s, "after", 1, NULL);
 	statsd_end(s);
 
 	n = recv_dgram(fd, d, sizeof(d), 2000);
-	snprintf(want, sizeof(want), "proxyd.before:1|c|#stat_id:%" PRIu64, statsd_client_stat_id(s));
+	snprintf(want, sizeof(want), "proxyd.before:1|c|#stat_id:%" PRIu64,
+		 statsd_client_stat_id(s));
 	assert_string_equal(d, want);
 	n = recv_dgram(fd, d, sizeof(d), 2000);
 	assert_int_equal(n, 100);
@@ -517,22 +519,29 @@ static void test_conf_bad(void **state)
 	(void)state;
 	expect_err("stat: 5\n", "main.yaml:1:7: error: stat: expected a map, got a scalar");
 	expect_err("stat:\n  prefix: 'g3 proxy'\n",
-		   "main.yaml:2:11: error: stat.prefix: invalid metric name 'g3 proxy': only A-Z a-z 0-9 - _ . / are allowed");
+		   "main.yaml:2:11: error: stat.prefix: invalid metric name 'g3 proxy': only A-Z "
+		   "a-z 0-9 - _ . / are allowed");
 	expect_err("stat:\n  prefix: ''\n",
 		   "main.yaml:2:11: error: stat.prefix: prefix must be 1 to 63 characters long");
 	expect_err("stat:\n  max_segment_size: 10\n",
-		   "main.yaml:2:21: error: stat.max_segment_size: max_segment_size 10 out of range (64..65507)");
+		   "main.yaml:2:21: error: stat.max_segment_size: max_segment_size 10 out of range "
+		   "(64..65507)");
 	expect_err("stat:\n  max_segment_size: 1M\n",
-		   "main.yaml:2:21: error: stat.max_segment_size: max_segment_size 1000000 out of range (64..65507)");
+		   "main.yaml:2:21: error: stat.max_segment_size: max_segment_size 1000000 out of "
+		   "range (64..65507)");
 	expect_err("stat:\n  emit_interval: 1s\n  emit_duration: 2s\n",
-		   "main.yaml:3:3: error: stat: duplicate key 'emit_duration' (first at line 2 as 'emit_interval')");
-	expect_err("stat:\n  emit_interval: 0\n",
-		   "main.yaml:2:18: error: stat.emit_interval: duration '0' out of range (1ms..1h)");
+		   "main.yaml:3:3: error: stat: duplicate key 'emit_duration' (first at line 2 as "
+		   "'emit_interval')");
+	expect_err(
+		"stat:\n  emit_interval: 0\n",
+		"main.yaml:2:18: error: stat.emit_interval: duration '0' out of range (1ms..1h)");
 	expect_err("stat:\n  interval: 1s\n", "main.yaml:2:3: error: stat: unknown key 'interval'");
 	expect_err("stat:\n  target_udp: 127.0.0.1:8125\n  target_unix: /run/s.sock\n",
-		   "main.yaml:3:16: error: stat.target_unix: only one of target_unix, target_udp and target may be given (first at line 2)");
+		   "main.yaml:3:16: error: stat.target_unix: only one of target_unix, target_udp "
+		   "and target may be given (first at line 2)");
 	expect_err("stat:\n  target_udp: statsd.local:8125\n",
-		   "main.yaml:2:15: error: stat.target_udp: 'statsd.local' is not an IP address (host names are not resolved here)");
+		   "main.yaml:2:15: error: stat.target_udp: 'statsd.local' is not an IP address "
+		   "(host names are not resolved here)");
 	expect_err("stat:\n  target_udp: 127.0.0.1:99999\n",
 		   "main.yaml:2:15: error: stat.target_udp: port 99999 out of range (1..65535)");
 	expect_err("stat:\n  target: {udp: {bind_ip: 127.0.0.1}}\n",
@@ -544,16 +553,11 @@ static void test_conf_bad(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_udp_lines),
-		cmocka_unit_test(test_unix_lines),
-		cmocka_unit_test(test_packing),
-		cmocka_unit_test(test_long_lines),
-		cmocka_unit_test(test_send_errors),
-		cmocka_unit_test(test_tags),
-		cmocka_unit_test(test_ids_and_deltas),
-		cmocka_unit_test(test_conf_good),
-		cmocka_unit_test(test_conf_client),
-		cmocka_unit_test(test_conf_bad),
+		cmocka_unit_test(test_udp_lines),      cmocka_unit_test(test_unix_lines),
+		cmocka_unit_test(test_packing),	       cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_send_errors),    cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_ids_and_deltas), cmocka_unit_test(test_conf_good),
+		cmocka_unit_test(test_conf_client),    cmocka_unit_test(test_conf_bad),
 	};
 	int rc;
 
