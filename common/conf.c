@@ -22,7 +22,7 @@ struct conf_chunk {
 
 struct conf_arena {
 	struct conf_chunk *head; /* the chunk small allocations come from */
-	struct conf_chunk *big;  /* dedicated chunks of large allocations */
+	struct conf_chunk *big;	 /* dedicated chunks of large allocations */
 };
 
 static struct conf_arena *arena_new(void)
@@ -165,7 +165,7 @@ static void sanitize(char *s)
 }
 
 int conf_verror_at(struct conf_ctx *ctx, const char *file, unsigned line, unsigned col,
-		     bool with_path, const char *fmt, va_list ap)
+		   bool with_path, const char *fmt, va_list ap)
 {
 	char *msg = NULL, *full = NULL;
 	char loc[64];

@@ -35,13 +35,14 @@ int conf_yaml_load(struct conf_ctx *ctx, const char *name, const char *data, siz
 
 /* Read a whole regular file (at most CONF_MAX_FILE_SIZE) into a malloc'd
  * buffer. Errors are recorded against node `at` (or the file itself). */
-int conf_read_file(struct conf_ctx *ctx, const struct conf_node *at, const char *path,
-		   char **data, size_t *len) MUST_CHECK;
+int conf_read_file(struct conf_ctx *ctx, const struct conf_node *at, const char *path, char **data,
+		   size_t *len) MUST_CHECK;
 
 /* Quote a scalar for a message: at most 64 bytes, "..." appended when cut. */
 #define CONF_QUOTE_MAX 64
 #define CONF_QFMT "'%.*s%s'"
-#define CONF_QARG(s, len) (int)((len) > CONF_QUOTE_MAX ? CONF_QUOTE_MAX : (len)), (s), \
-	((len) > CONF_QUOTE_MAX ? "..." : "")
+#define CONF_QARG(s, len)                                            \
+	(int)((len) > CONF_QUOTE_MAX ? CONF_QUOTE_MAX : (len)), (s), \
+		((len) > CONF_QUOTE_MAX ? "..." : "")
 
 #endif

@@ -25,8 +25,8 @@ static int file_error(struct conf_ctx *ctx, const struct conf_node *at, const ch
 	return -err;
 }
 
-int conf_read_file(struct conf_ctx *ctx, const struct conf_node *at, const char *path,
-		   char **data, size_t *len)
+int conf_read_file(struct conf_ctx *ctx, const struct conf_node *at, const char *path, char **data,
+		   size_t *len)
 {
 	struct stat st;
 	char *buf = NULL;

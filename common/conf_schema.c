@@ -146,7 +146,8 @@ int conf_parse_value(struct conf_ctx *ctx, const struct conf_node *n, const stru
 			return -EINVAL;
 		if (v < f->min || (f->max && v > f->max)) {
 			snprintf(hi, sizeof(hi), "%llu", (unsigned long long)f->max);
-			return conf_error(ctx, n, "size " CONF_QFMT " out of range (%llu..%s bytes)",
+			return conf_error(ctx, n,
+					  "size " CONF_QFMT " out of range (%llu..%s bytes)",
 					  CONF_QARG(n->str, n->len), (unsigned long long)f->min,
 					  f->max ? hi : "");
 		}
@@ -217,7 +218,8 @@ int conf_parse_map(struct conf_ctx *ctx, const struct conf_node *m, const struct
 			if (conf_key_is(k, fields[i].key))
 				break;
 		if (i == nf) {
-			ret = conf_error(ctx, k, "unknown key " CONF_QFMT, CONF_QARG(k->str, k->len));
+			ret = conf_error(ctx, k, "unknown key " CONF_QFMT,
+					 CONF_QARG(k->str, k->len));
 			continue;
 		}
 		const struct conf_field *f = &fields[i];
@@ -225,7 +227,9 @@ int conf_parse_map(struct conf_ctx *ctx, const struct conf_node *m, const struct
 			if (seen[j] && same_slot(&fields[j], f))
 				break;
 		if (j < nf) {
-			ret = conf_error(ctx, k, "duplicate key " CONF_QFMT " (first at line %u as " CONF_QFMT ")",
+			ret = conf_error(ctx, k,
+					 "duplicate key " CONF_QFMT
+					 " (first at line %u as " CONF_QFMT ")",
 					 CONF_QARG(k->str, k->len), seen[j]->line,
 					 CONF_QARG(seen[j]->str, seen[j]->len));
 			continue;
@@ -288,7 +292,8 @@ int conf_parse_typed(struct conf_ctx *ctx, const struct conf_node *m, const char
 		}
 	}
 	if (!t) {
-		conf_error(ctx, tn, "unknown %s type " CONF_QFMT, what, CONF_QARG(tn->str, tn->len));
+		conf_error(ctx, tn, "unknown %s type " CONF_QFMT, what,
+			   CONF_QARG(tn->str, tn->len));
 		conf_path_pop(ctx, saved);
 		return -EINVAL;
 	}

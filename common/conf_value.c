@@ -62,8 +62,9 @@ int conf_get_bool(struct conf_ctx *ctx, const struct conf_node *n, bool *out)
 			return 0;
 		}
 	}
-	return conf_error(ctx, n, "invalid boolean " CONF_QFMT " (expected true/false, yes/no, on/off, 1/0)",
-			  Q(n));
+	return conf_error(
+		ctx, n, "invalid boolean " CONF_QFMT " (expected true/false, yes/no, on/off, 1/0)",
+		Q(n));
 }
 
 /* Decimal or 0x hex, optional sign. Returns 0, -EINVAL (syntax) or -ERANGE
@@ -157,17 +158,41 @@ struct unit {
 };
 
 static const struct unit duration_units[] = {
-	{"ns", 1}, {"nsec", 1}, {"nanosecond", 1}, {"nanoseconds", 1},
-	{"us", 1000}, {"\xc2\xb5s", 1000}, {"\xce\xbcs", 1000}, {"usec", 1000},
-	{"microsecond", 1000}, {"microseconds", 1000},
-	{"ms", NS_MS}, {"msec", NS_MS}, {"millisecond", NS_MS}, {"milliseconds", NS_MS},
-	{"s", NS_S}, {"sec", NS_S}, {"secs", NS_S}, {"second", NS_S}, {"seconds", NS_S},
-	{"m", 60 * NS_S}, {"min", 60 * NS_S}, {"mins", 60 * NS_S}, {"minute", 60 * NS_S},
+	{"ns", 1},
+	{"nsec", 1},
+	{"nanosecond", 1},
+	{"nanoseconds", 1},
+	{"us", 1000},
+	{"\xc2\xb5s", 1000},
+	{"\xce\xbcs", 1000},
+	{"usec", 1000},
+	{"microsecond", 1000},
+	{"microseconds", 1000},
+	{"ms", NS_MS},
+	{"msec", NS_MS},
+	{"millisecond", NS_MS},
+	{"milliseconds", NS_MS},
+	{"s", NS_S},
+	{"sec", NS_S},
+	{"secs", NS_S},
+	{"second", NS_S},
+	{"seconds", NS_S},
+	{"m", 60 * NS_S},
+	{"min", 60 * NS_S},
+	{"mins", 60 * NS_S},
+	{"minute", 60 * NS_S},
 	{"minutes", 60 * NS_S},
-	{"h", 3600 * NS_S}, {"hr", 3600 * NS_S}, {"hrs", 3600 * NS_S}, {"hour", 3600 * NS_S},
+	{"h", 3600 * NS_S},
+	{"hr", 3600 * NS_S},
+	{"hrs", 3600 * NS_S},
+	{"hour", 3600 * NS_S},
 	{"hours", 3600 * NS_S},
-	{"d", 86400 * NS_S}, {"day", 86400 * NS_S}, {"days", 86400 * NS_S},
-	{"w", 604800 * NS_S}, {"week", 604800 * NS_S}, {"weeks", 604800 * NS_S},
+	{"d", 86400 * NS_S},
+	{"day", 86400 * NS_S},
+	{"days", 86400 * NS_S},
+	{"w", 604800 * NS_S},
+	{"week", 604800 * NS_S},
+	{"weeks", 604800 * NS_S},
 	{NULL, 0},
 };
 
@@ -246,7 +271,8 @@ static int parse_duration(const char *s, size_t len, u128 *ns)
 			while (u < len && !is_space(s[u]) && !is_digit(s[u]) && s[u] != '.')
 				u++;
 			for (const struct unit *un = duration_units; un->name; un++)
-				if (strlen(un->name) == u - k && memcmp(un->name, s + k, u - k) == 0)
+				if (strlen(un->name) == u - k &&
+				    memcmp(un->name, s + k, u - k) == 0)
 					mult = un->mult;
 			if (!mult)
 				return -EINVAL;
@@ -277,7 +303,8 @@ int conf_get_duration_ms(struct conf_ctx *ctx, const struct conf_node *n, uint64
 		return conf_error(ctx, n, "duration " CONF_QFMT " too large", Q(n));
 	if (r)
 		return conf_error(ctx, n,
-				  "invalid duration " CONF_QFMT " (use e.g. 10, 1.5, 500ms, 1h 30m; units ns us ms s m h d w)",
+				  "invalid duration " CONF_QFMT
+				  " (use e.g. 10, 1.5, 500ms, 1h 30m; units ns us ms s m h d w)",
 				  Q(n));
 	/* Sub-millisecond remainders round up: "100us" must not become 0. */
 	*out = (uint64_t)((ns + NS_MS - 1) / NS_MS);
@@ -287,13 +314,27 @@ int conf_get_duration_ms(struct conf_ctx *ctx, const struct conf_node *n, uint64
 /* ---- sizes ------------------------------------------------------------------ */
 
 static const struct unit size_units[] = {
-	{"", 1}, {"b", 1},
-	{"k", 1000ull}, {"kb", 1000ull}, {"ki", 1ull << 10}, {"kib", 1ull << 10},
-	{"m", 1000000ull}, {"mb", 1000000ull}, {"mi", 1ull << 20}, {"mib", 1ull << 20},
-	{"g", 1000000000ull}, {"gb", 1000000000ull}, {"gi", 1ull << 30}, {"gib", 1ull << 30},
-	{"t", 1000000000000ull}, {"tb", 1000000000000ull}, {"ti", 1ull << 40},
+	{"", 1},
+	{"b", 1},
+	{"k", 1000ull},
+	{"kb", 1000ull},
+	{"ki", 1ull << 10},
+	{"kib", 1ull << 10},
+	{"m", 1000000ull},
+	{"mb", 1000000ull},
+	{"mi", 1ull << 20},
+	{"mib", 1ull << 20},
+	{"g", 1000000000ull},
+	{"gb", 1000000000ull},
+	{"gi", 1ull << 30},
+	{"gib", 1ull << 30},
+	{"t", 1000000000000ull},
+	{"tb", 1000000000000ull},
+	{"ti", 1ull << 40},
 	{"tib", 1ull << 40},
-	{"p", 1000000000000000ull}, {"pb", 1000000000000000ull}, {"pi", 1ull << 50},
+	{"p", 1000000000000000ull},
+	{"pb", 1000000000000000ull},
+	{"pi", 1ull << 50},
 	{"pib", 1ull << 50},
 	{NULL, 0},
 };
@@ -339,7 +380,8 @@ int conf_get_size(struct conf_ctx *ctx, const struct conf_node *n, uint64_t *out
 		return conf_error(ctx, n, "size " CONF_QFMT " too large", Q(n));
 	if (r)
 		return conf_error(ctx, n,
-				  "invalid size " CONF_QFMT " (use bytes or e.g. 1K = 1000, 1KiB = 1024, 1.5M)",
+				  "invalid size " CONF_QFMT
+				  " (use bytes or e.g. 1K = 1000, 1KiB = 1024, 1.5M)",
 				  Q(n));
 	return 0;
 }
@@ -377,8 +419,8 @@ static bool valid_hostname(const char *s, size_t len)
 	return true;
 }
 
-static int parse_port(struct conf_ctx *ctx, const struct conf_node *n, const char *p,
-		      size_t len, uint16_t *port)
+static int parse_port(struct conf_ctx *ctx, const struct conf_node *n, const char *p, size_t len,
+		      uint16_t *port)
 {
 	uint64_t v = 0;
 
@@ -390,7 +432,8 @@ static int parse_port(struct conf_ctx *ctx, const struct conf_node *n, const cha
 		v = v * 10 + (unsigned)(p[i] - '0');
 	}
 	if (v < 1 || v > 65535)
-		return conf_error(ctx, n, "port %llu out of range (1..65535)", (unsigned long long)v);
+		return conf_error(ctx, n, "port %llu out of range (1..65535)",
+				  (unsigned long long)v);
 	*port = (uint16_t)v;
 	return 0;
 bad:
@@ -549,7 +592,8 @@ int conf_get_network(struct conf_ctx *ctx, const struct conf_node *n, struct con
 			prefix = prefix * 10 + (unsigned)(*p - '0');
 		}
 		if (prefix > maxp)
-			return conf_error(ctx, n, "prefix length %u out of range (0..%u) in " CONF_QFMT,
+			return conf_error(ctx, n,
+					  "prefix length %u out of range (0..%u) in " CONF_QFMT,
 					  prefix, maxp, Q(n));
 	}
 	net.prefix = (uint8_t)prefix;
@@ -559,7 +603,8 @@ int conf_get_network(struct conf_ctx *ctx, const struct conf_node *n, struct con
 	*out = net;
 	return 0;
 bad:
-	return conf_error(ctx, n, "invalid network " CONF_QFMT " (use e.g. 10.0.0.0/8, ::1/128 or an IP)",
+	return conf_error(ctx, n,
+			  "invalid network " CONF_QFMT " (use e.g. 10.0.0.0/8, ::1/128 or an IP)",
 			  Q(n));
 }
 

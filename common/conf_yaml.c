@@ -96,11 +96,11 @@ static void anchors_put(struct anchors *t, char *name, const struct conf_node *n
 struct frame {
 	struct conf_node *node;
 	struct conf_node *last; /* last linked child */
-	struct conf_node *key;  /* map: key waiting for its value */
-	bool drop_value;        /* map: the key was refused; drop its value */
-	char *anchor;           /* registered when the collection ends */
-	uint64_t weight;        /* nodes below, alias expansions included */
-	unsigned height;        /* tallest child collection chain */
+	struct conf_node *key;	/* map: key waiting for its value */
+	bool drop_value;	/* map: the key was refused; drop its value */
+	char *anchor;		/* registered when the collection ends */
+	uint64_t weight;	/* nodes below, alias expansions included */
+	unsigned height;	/* tallest child collection chain */
 	size_t saved_path;
 };
 
@@ -114,7 +114,7 @@ struct builder {
 	uint64_t total; /* nodes in the file, alias expansions included */
 	struct conf_node *doc_root;
 	size_t doc_saved_path;
-	unsigned ndocs; /* non-null documents so far */
+	unsigned ndocs;	       /* non-null documents so far */
 	struct conf_node *out; /* main: merged map; include: seq of documents */
 	struct conf_node *out_last;
 	int err;
@@ -330,7 +330,8 @@ static void on_alias(struct builder *b, const yaml_event_t *ev)
 
 	if (!a) {
 		b->err = conf_error_at(b->ctx, b->name, (unsigned)m->line + 1,
-				       (unsigned)m->column + 1, true, "unknown anchor '%.64s'", name);
+				       (unsigned)m->column + 1, true, "unknown anchor '%.64s'",
+				       name);
 		/* Keep the tree shape: the alias reads as null. */
 		n = node_new(b, CONF_SCALAR, m);
 		n->plain = true;
@@ -358,8 +359,8 @@ static void on_alias(struct builder *b, const yaml_event_t *ev)
 static void on_start(struct builder *b, const yaml_event_t *ev, enum conf_kind kind)
 {
 	const yaml_mark_t *m = &ev->start_mark;
-	const yaml_char_t *anchor = kind == CONF_MAP ? ev->data.mapping_start.anchor :
-						       ev->data.sequence_start.anchor;
+	const yaml_char_t *anchor =
+		kind == CONF_MAP ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
 	size_t saved = begin_node(b);
 
 	if (b->depth >= CONF_MAX_DEPTH)
@@ -454,17 +455,16 @@ static void syntax_error(struct builder *b, const yaml_parser_t *p, const char *
 
 	if (p->error == YAML_READER_ERROR) {
 		offset_to_mark(data, len, p->problem_offset, &m);
-		conf_error_at(b->ctx, b->name, (unsigned)m.line + 1, (unsigned)m.column + 1,
-			      false, "%s", problem);
+		conf_error_at(b->ctx, b->name, (unsigned)m.line + 1, (unsigned)m.column + 1, false,
+			      "%s", problem);
 	} else if (p->error == YAML_MEMORY_ERROR) {
 		conf_error_at(b->ctx, b->name, 0, 0, false, "out of memory while parsing");
 	} else if (p->context) {
-		conf_error_at(b->ctx, b->name, (unsigned)m.line + 1, (unsigned)m.column + 1,
-			      false, "%s (%s at line %zu)", problem, p->context,
-			      p->context_mark.line + 1);
+		conf_error_at(b->ctx, b->name, (unsigned)m.line + 1, (unsigned)m.column + 1, false,
+			      "%s (%s at line %zu)", problem, p->context, p->context_mark.line + 1);
 	} else {
-		conf_error_at(b->ctx, b->name, (unsigned)m.line + 1, (unsigned)m.column + 1,
-			      false, "%s", problem);
+		conf_error_at(b->ctx, b->name, (unsigned)m.line + 1, (unsigned)m.column + 1, false,
+			      "%s", problem);
 	}
 	b->fatal = true;
 	b->err = -EINVAL;

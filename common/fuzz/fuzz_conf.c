@@ -36,14 +36,16 @@ struct fz_top {
 static const struct conf_enum fz_modes[] = {{"random", 1}, {"round_robin", 2}, {"rr", 2}, {0}};
 
 static const struct conf_field fz_tls_fields[] = {
-	{.key = "certificate", .type = CONF_T_STR, .off = offsetof(struct fz_tls, cert),
+	{.key = "certificate",
+	 .type = CONF_T_STR,
+	 .off = offsetof(struct fz_tls, cert),
 	 .flags = CONF_F_REQUIRED},
 	{.key = "private_key", .type = CONF_T_PATH, .off = offsetof(struct fz_tls, key)},
 	{.key = "key", .type = CONF_T_PATH, .off = offsetof(struct fz_tls, key)},
 	{0},
 };
-static const struct conf_schema fz_tls_schema = {"tls", sizeof(struct fz_tls), fz_tls_fields,
-						 NULL, NULL};
+static const struct conf_schema fz_tls_schema = {"tls", sizeof(struct fz_tls), fz_tls_fields, NULL,
+						 NULL};
 
 static const struct conf_field fz_user_fields[] = {
 	{.key = "name", .type = CONF_T_STR, .off = 0, .flags = CONF_F_REQUIRED},
@@ -89,29 +91,48 @@ static void fz_defaults(void *obj)
 }
 
 static const struct conf_field fz_srv_fields[] = {
-	{.key = "name", .type = CONF_T_STR, .off = offsetof(struct fz_srv, name),
+	{.key = "name",
+	 .type = CONF_T_STR,
+	 .off = offsetof(struct fz_srv, name),
 	 .flags = CONF_F_REQUIRED},
 	{.key = "path", .type = CONF_T_PATH, .off = offsetof(struct fz_srv, path)},
 	{.key = "listen", .type = CONF_T_HOSTPORT, .off = offsetof(struct fz_srv, listen)},
 	{.key = "listen_address", .type = CONF_T_HOSTPORT, .off = offsetof(struct fz_srv, listen)},
-	{.key = "timeout", .type = CONF_T_DURATION, .off = offsetof(struct fz_srv, timeout),
-	 .min = 1, .max = 86400000},
+	{.key = "timeout",
+	 .type = CONF_T_DURATION,
+	 .off = offsetof(struct fz_srv, timeout),
+	 .min = 1,
+	 .max = 86400000},
 	{.key = "size", .type = CONF_T_SIZE, .off = offsetof(struct fz_srv, size), .max = 1 << 30},
 	{.key = "big", .type = CONF_T_U64, .off = offsetof(struct fz_srv, big)},
 	{.key = "small", .type = CONF_T_U32, .off = offsetof(struct fz_srv, small), .max = 255},
 	{.key = "flag", .type = CONF_T_BOOL, .off = offsetof(struct fz_srv, flag)},
-	{.key = "mode", .type = CONF_T_ENUM, .off = offsetof(struct fz_srv, mode),
+	{.key = "mode",
+	 .type = CONF_T_ENUM,
+	 .off = offsetof(struct fz_srv, mode),
 	 .enums = fz_modes},
 	{.key = "nets", .type = CONF_T_LIST, .off = offsetof(struct fz_srv, nets), .elem = &fz_net},
-	{.key = "ports", .type = CONF_T_LIST, .off = offsetof(struct fz_srv, ports),
+	{.key = "ports",
+	 .type = CONF_T_LIST,
+	 .off = offsetof(struct fz_srv, ports),
 	 .elem = &fz_port},
-	{.key = "users", .type = CONF_T_LIST, .off = offsetof(struct fz_srv, users),
+	{.key = "users",
+	 .type = CONF_T_LIST,
+	 .off = offsetof(struct fz_srv, users),
 	 .sub = &fz_user_schema},
-	{.key = "names", .type = CONF_T_LIST, .off = offsetof(struct fz_srv, names),
+	{.key = "names",
+	 .type = CONF_T_LIST,
+	 .off = offsetof(struct fz_srv, names),
 	 .elem = &fz_name},
-	{.key = "tls", .type = CONF_T_OBJ, .off = offsetof(struct fz_srv, tls),
-	 .sub = &fz_tls_schema, .flags = CONF_F_SEEN, .seen_off = offsetof(struct fz_srv, tls_seen)},
-	{.key = "hosts", .type = CONF_T_CUSTOM, .off = offsetof(struct fz_srv, custom),
+	{.key = "tls",
+	 .type = CONF_T_OBJ,
+	 .off = offsetof(struct fz_srv, tls),
+	 .sub = &fz_tls_schema,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = offsetof(struct fz_srv, tls_seen)},
+	{.key = "hosts",
+	 .type = CONF_T_CUSTOM,
+	 .off = offsetof(struct fz_srv, custom),
 	 .parse = fz_custom},
 	{.key = "legacy", .type = CONF_T_IGNORE},
 	{0},
@@ -129,17 +150,20 @@ static const struct conf_objtype fz_types[] = {
 static const struct conf_field fz_top_fields[] = {
 	{.key = "timeout", .type = CONF_T_DURATION, .off = offsetof(struct fz_top, timeout)},
 	{.key = "name", .type = CONF_T_STR, .off = offsetof(struct fz_top, name)},
-	{.key = "hosts", .type = CONF_T_LIST, .off = offsetof(struct fz_top, hosts),
+	{.key = "hosts",
+	 .type = CONF_T_LIST,
+	 .off = offsetof(struct fz_top, hosts),
 	 .elem = &fz_hostport},
-	{.key = "tls", .type = CONF_T_OBJ, .off = offsetof(struct fz_top, tls),
+	{.key = "tls",
+	 .type = CONF_T_OBJ,
+	 .off = offsetof(struct fz_top, tls),
 	 .sub = &fz_tls_schema},
 	{0},
 };
-static const struct conf_schema fz_top_schema = {"top", sizeof(struct fz_top), fz_top_fields,
-						 NULL, NULL};
+static const struct conf_schema fz_top_schema = {"top", sizeof(struct fz_top), fz_top_fields, NULL,
+						 NULL};
 
-static int fz_on_server(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx,
-			void *arg)
+static int fz_on_server(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg)
 {
 	void *o = NULL;
 	int tag = 0;

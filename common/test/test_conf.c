@@ -1,213 +1,6 @@
-/* conf loader and schema engine: node positions, merging, duplicates,
- * limits, schema tables, typed objects, includes, -c DIR, error format. */
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <cmocka.h>
-
-#include "common/conf.h"
-
-/* ---- sample schema (shaped like a proxyd server) -------------------------- */
-
-struct tls {
-	const char *cert, *key;
-};
-
-struct user {
-	const char *name;
-	uint64_t limit;
-};
-
-struct srv {
-	const char *name;
-	struct conf_hostport listen;
-	uint64_t timeout, buf;
-	bool enable;
-	uint32_t ttl;
-	int mode;
-	struct conf_array allow, ports, users;
-	struct tls tls;
-	bool tls_seen;
-	const char *path;
-	int commas;
-};
-
-static const struct conf_field tls_fields[] = {
-	{.key = "certificate", .type = CONF_T_STR, .off = offsetof(struct tls, cert),
-	 .flags = CONF_F_REQUIRED},
-	{.key = "private_key", .type = CONF_T_STR, .off = offsetof(struct tls, key),
-	 .flags = CONF_F_REQUIRED},
-	{.key = "key", .type = CONF_T_STR, .off = offsetof(struct tls, key)},
-	{0},
-};
-static const struct conf_schema tls_schema = {"tls", sizeof(struct tls), tls_fields, NULL, NULL};
-
-static const struct conf_field user_fields[] = {
-	{.key = "name", .type = CONF_T_STR, .off = offsetof(struct user, name),
-	 .flags = CONF_F_REQUIRED},
-	{.key = "limit", .type = CONF_T_U64, .off = offsetof(struct user, limit), .max = 1000},
-	{0},
-};
-static const struct conf_schema user_schema = {"user", sizeof(struct user), user_fields, NULL,
-					       NULL};
-
-static const struct conf_enum modes[] = {{"random", 1}, {"round_robin", 2}, {"rr", 2}, {0}};
-static const struct conf_field net_elem = {.type = CONF_T_NETWORK};
-static const struct conf_field port_elem = {.type = CONF_T_U32, .min = 1, .max = 65535};
-
-static int parse_commas(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
-{
-	const char *s;
-	int c = 1;
-
-	if (conf_get_str(ctx, n, &s))
-		return -EINVAL;
-	for (; *s; s++)
-		c += *s == ',';
-	*(int *)dst = c;
-	return 0;
-}
-
-static void srv_defaults(void *obj)
-{
-	struct srv *s = obj;
-	s->timeout = 30000;
-	s->ttl = 64;
-}
-
-static int srv_check(struct conf_ctx *ctx, const struct conf_node *m, void *obj)
-{
-	struct srv *s = obj;
-	if (s->enable && !s->tls_seen)
-		return conf_error(ctx, m, "'enable' needs 'tls'");
-	return 0;
-}
-
-static const struct conf_field srv_fields[] = {
-	{.key = "name", .type = CONF_T_STR, .off = offsetof(struct srv, name),
-	 .flags = CONF_F_REQUIRED},
-	{.key = "listen", .type = CONF_T_HOSTPORT, .off = offsetof(struct srv, listen), .min = 3128},
-	{.key = "listen_address", .type = CONF_T_HOSTPORT, .off = offsetof(struct srv, listen),
-	 .min = 3128},
-	{.key = "timeout", .type = CONF_T_DURATION, .off = offsetof(struct srv, timeout),
-	 .min = 1000, .max = 3600000},
-	{.key = "buf", .type = CONF_T_SIZE, .off = offsetof(struct srv, buf), .max = 1000000},
-	{.key = "enable", .type = CONF_T_BOOL, .off = offsetof(struct srv, enable)},
-	{.key = "ttl", .type = CONF_T_U32, .off = offsetof(struct srv, ttl), .max = 255},
-	{.key = "mode", .type = CONF_T_ENUM, .off = offsetof(struct srv, mode), .enums = modes},
-	{.key = "allow", .type = CONF_T_LIST, .off = offsetof(struct srv, allow), .elem = &net_elem},
-	{.key = "ports", .type = CONF_T_LIST, .off = offsetof(struct srv, ports), .elem = &port_elem},
-	{.key = "users", .type = CONF_T_LIST, .off = offsetof(struct srv, users),
-	 .sub = &user_schema},
-	{.key = "tls", .type = CONF_T_OBJ, .off = offsetof(struct srv, tls), .sub = &tls_schema,
-	 .flags = CONF_F_SEEN, .seen_off = offsetof(struct srv, tls_seen)},
-	{.key = "path", .type = CONF_T_PATH, .off = offsetof(struct srv, path)},
-	{.key = "commas", .type = CONF_T_CUSTOM, .off = offsetof(struct srv, commas),
-	 .parse = parse_commas},
-	{.key = "legacy", .type = CONF_T_IGNORE},
-	{0},
-};
-static const struct conf_schema srv_schema = {"server", sizeof(struct srv), srv_fields,
-					      srv_defaults, srv_check};
-
-static const char *const http_aliases[] = {"httpproxy", NULL};
-static const struct conf_objtype srv_types[] = {
-	{"http_proxy", http_aliases, &srv_schema, 1},
-	{"socks_proxy", NULL, &srv_schema, 2},
-	{0},
-};
-
-/* ---- helpers ---------------------------------------------------------------- */
-
-struct fx {
-	struct conf_ctx ctx;
-	char dir[64];
-	const struct conf_node *root;
-	struct srv *srv[32];
-	int tag[32];
-	unsigned nsrv;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	strcpy(f->dir, "/tmp/test_conf.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	conf_ctx_init(&f->ctx, "t.yaml");
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-	conf_ctx_fini(&f->ctx);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
-
-static void write_file(struct fx *f, const char *name, const char *text)
-{
-	char p[256];
-	snprintf(p, sizeof(p), "%s/%s", f->dir, name);
-	FILE *fp = fopen(p, "w");
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-}
-
-static void mkdir_in(struct fx *f, const char *name)
-{
-	char p[256];
-	snprintf(p, sizeof(p), "%s/%s", f->dir, name);
-	assert_int_equal(mkdir(p, 0700), 0);
-}
-
-static int load(struct fx *f, const char *yaml)
-{
-	return conf_load_buffer(&f->ctx, "t.yaml", yaml, strlen(yaml), &f->root);
-}
-
-static int on_server(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg)
-{
-	struct fx *f = arg;
-	void *o = NULL;
-	int tag = 0;
-	assert_true(idx < 32);
-	int r = conf_parse_typed(ctx, obj, "server", srv_types, &o, &tag);
-	if (r == 0) {
-		assert_int_equal(idx, f->nsrv);
-		f->srv[f->nsrv] = o;
-		f->tag[f->nsrv++] = tag;
-	}
-	return r;
-}
-
-/* Load text and parse its `server` list; returns the combined result. */
-static int load_servers(struct fx *f, const char *yaml)
-{
-	int r = load(f, yaml);
-	if (r)
-		return r;
-	return conf_foreach_object(&f->ctx, "server", conf_map_get(f->root, "server"), on_server, f);
-}
-
-static void assert_errors(struct fx *f, const char *want)
-{
-	char *got = conf_errors_join(&f->ctx);
-	assert_string_equal(got, want);
-	free(got);
-}
+/* conf loader and schema engine: node positions, merging, duplicates, limits,
+ * schema tables, typed objects, error format. Includes: test_conf_include.c. */
+#include "common/test/conf_fixture.h"
 
 /* ---- loader ------------------------------------------------------------------- */
 
@@ -312,7 +105,8 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	/* loader */
-	{"listen: 1\nname: x\nListen: 2\n", "t.yaml:3:1: error: duplicate key 'Listen' (first at line 1)"},
+	{"listen: 1\nname: x\nListen: 2\n",
+	 "t.yaml:3:1: error: duplicate key 'Listen' (first at line 1)"},
 	{"a: 1\n---\nA: 2\n", "t.yaml:3:1: error: duplicate key 'A' (first at line 1)"},
 	{"a: 1\n---\n- x\n", "t.yaml:3:1: error: expected a map"},
 	{"server:\n  - name: a\n    user-group: 1\n    user_group: 2\n",
@@ -358,7 +152,8 @@ static const struct bad_case bad_cases[] = {
 	{"server:\n- {name: a, type: http_proxy, tls: {certificate: c, key: k, private-key: k}}\n",
 	 "t.yaml:2:61: error: server[0].tls: duplicate key 'private-key' (first at line 2 as "
 	 "'key')"},
-	{"server:\n- name: a\n  type: http_proxy\n  users:\n  - name: u\n  - name: v\n    pass: x\n",
+	{"server:\n- name: a\n  type: http_proxy\n  users:\n  - name: u\n  - name: v\n    pass: "
+	 "x\n",
 	 "t.yaml:7:5: error: server[0].users[1]: unknown key 'pass'"},
 	{"server:\n- {name: a, type: http_proxy, buf: 2M}\n",
 	 "t.yaml:2:36: error: server[0].buf: size '2M' out of range (0..1000000 bytes)"},
@@ -403,25 +198,24 @@ static void test_schema_good(void **state)
 	struct fx *f = *state;
 	struct srv *s;
 
-	assert_int_equal(load_servers(f,
-				      "server:\n"
-				      "  - name: a\n"
-				      "    Type: HttpProxy\n"
-				      "    listen: 127.0.0.1\n"
-				      "    timeout: 1m 30s\n"
-				      "    buf: 64KiB\n"
-				      "    enable: on\n"
-				      "    tls: {certificate: c.pem, Private-Key: k.pem}\n"
-				      "    mode: Round-Robin\n"
-				      "    allow: 10.0.0.0/8\n"
-				      "    ports: [80, 443]\n"
-				      "    users: [{name: u1}, {name: u2, limit: 5}]\n"
-				      "    path: certs/ca.pem\n"
-				      "    commas: a,b,c\n"
-				      "    legacy: {anything: [1]}\n"
-				      "  - name: b\n"
-				      "    type: socks_proxy\n"
-				      "    listen_address: '[::1]:1080'\n"),
+	assert_int_equal(load_servers(f, "server:\n"
+					 "  - name: a\n"
+					 "    Type: HttpProxy\n"
+					 "    listen: 127.0.0.1\n"
+					 "    timeout: 1m 30s\n"
+					 "    buf: 64KiB\n"
+					 "    enable: on\n"
+					 "    tls: {certificate: c.pem, Private-Key: k.pem}\n"
+					 "    mode: Round-Robin\n"
+					 "    allow: 10.0.0.0/8\n"
+					 "    ports: [80, 443]\n"
+					 "    users: [{name: u1}, {name: u2, limit: 5}]\n"
+					 "    path: certs/ca.pem\n"
+					 "    commas: a,b,c\n"
+					 "    legacy: {anything: [1]}\n"
+					 "  - name: b\n"
+					 "    type: socks_proxy\n"
+					 "    listen_address: '[::1]:1080'\n"),
 			 0);
 	assert_int_equal(f->nsrv, 2);
 	s = f->srv[0];
@@ -488,7 +282,8 @@ static void test_error_cap(void **state)
 		snprintf(line, sizeof(line), "  k%d: 1\n", i);
 		strcat(yaml, line);
 		if (i < CONF_MAX_ERRORS) {
-			snprintf(line, sizeof(line), "%st.yaml:%d:3: error: server[0]: unknown key 'k%d'",
+			snprintf(line, sizeof(line),
+				 "%st.yaml:%d:3: error: server[0]: unknown key 'k%d'",
 				 i ? "\n" : "", i + 4, i);
 			strcat(want, line);
 		}
@@ -532,15 +327,17 @@ static void test_limits(void **state)
 	big[n++] = '\n';
 	assert_int_equal(load(f, big), -EINVAL);
 	assert_int_equal(f->ctx.nerr, 1);
-	assert_non_null(strstr(f->ctx.errs[0], "nesting too deep (max 64 levels, aliases expanded)"));
+	assert_non_null(
+		strstr(f->ctx.errs[0], "nesting too deep (max 64 levels, aliases expanded)"));
 	free(big);
 	/* billion laughs */
 	reset(f);
 	big = calloc(1, 4096);
 	n = (size_t)sprintf(big, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
 	for (int i = 1; i < 9; i++)
-		n += (size_t)sprintf(big + n, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, "
-					      "*a%d, *a%d, *a%d]\n",
+		n += (size_t)sprintf(big + n,
+				     "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, "
+				     "*a%d, *a%d, *a%d]\n",
 				     i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1,
 				     i - 1, i - 1);
 	assert_int_equal(load(f, big), -EINVAL);
@@ -593,7 +390,8 @@ static void test_arena(void **state)
 static void test_error_format(void **state)
 {
 	struct fx *f = *state;
-	struct conf_node n = {.kind = CONF_SCALAR, .file = "x.yaml", .line = 2, .col = 9, .str = ""};
+	struct conf_node n = {
+		.kind = CONF_SCALAR, .file = "x.yaml", .line = 2, .col = 9, .str = ""};
 	size_t saved;
 
 	assert_int_equal(conf_error(&f->ctx, &n, "no path %d", 1), -EINVAL);
@@ -610,208 +408,6 @@ static void test_error_format(void **state)
 			 "t.yaml: error: server[3].listen: whole file");
 }
 
-
-/* ---- includes and -c DIR --------------------------------------------------------- */
-
-static int load_main(struct fx *f, const char *name, const char *daemon)
-{
-	char p[256];
-	snprintf(p, sizeof(p), "%s%s%s", f->dir, name[0] ? "/" : "", name);
-	conf_ctx_fini(&f->ctx);
-	conf_ctx_init(&f->ctx, p);
-	f->nsrv = 0;
-	return conf_load_main(&f->ctx, p, daemon, &f->root);
-}
-
-static int main_servers(struct fx *f, const char *name)
-{
-	int r = load_main(f, name, NULL);
-	if (r)
-		return r;
-	return conf_foreach_object(&f->ctx, "server", conf_map_get(f->root, "server"), on_server, f);
-}
-
-/* Expected errors with "@" standing for the temp directory. */
-static void assert_errors_at(struct fx *f, const char *want)
-{
-	char buf[2048];
-	size_t o = 0;
-	for (const char *c = want; *c && o < sizeof(buf) - 64; c++) {
-		if (*c == '@')
-			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", f->dir);
-		else
-			buf[o++] = *c;
-	}
-	buf[o] = '\0';
-	assert_errors(f, buf);
-}
-
-static void test_include_file(void **state)
-{
-	struct fx *f = *state;
-
-	write_file(f, "main.yaml", "server: s.yaml\n");
-	write_file(f, "s.yaml", "name: one\ntype: http_proxy\n---\n---\nname: two\ntype: socks_proxy\n"
-				"listen: 127.0.0.1:1080\n");
-	assert_int_equal(main_servers(f, "main.yaml"), 0);
-	assert_int_equal(f->nsrv, 2);
-	assert_string_equal(f->srv[0]->name, "one");
-	assert_string_equal(f->srv[1]->name, "two");
-	assert_int_equal(f->tag[1], 2);
-	assert_int_equal(f->srv[1]->listen.port, 1080);
-}
-
-static void test_include_dir(void **state)
-{
-	struct fx *f = *state;
-	char target[256], link[256];
-
-	write_file(f, "main.yaml", "server: server.d\n");
-	mkdir_in(f, "server.d");
-	mkdir_in(f, "other");
-	mkdir_in(f, "server.d/sub.yaml");
-	write_file(f, "server.d/b.yaml", "{name: b, type: http_proxy}\n");
-	write_file(f, "server.d/a.yaml", "{name: a, type: http_proxy}\n---\n{name: a2, type: http_proxy}\n");
-	write_file(f, "server.d/c.yml", "{name: c, type: http_proxy}\n");
-	write_file(f, "server.d/.hidden.yaml", "{name: h, type: http_proxy}\n");
-	write_file(f, "server.d/d.yaml.bak", "{name: d, type: http_proxy}\n");
-	write_file(f, "server.d/sub.yaml/x.yaml", "{name: x, type: http_proxy}\n");
-	write_file(f, "other/l.yaml", "{name: linked, type: http_proxy}\n");
-	snprintf(target, sizeof(target), "%s/other/l.yaml", f->dir);
-	snprintf(link, sizeof(link), "%s/server.d/c-link.yaml", f->dir);
-	assert_int_equal(symlink(target, link), 0);
-	assert_int_equal(main_servers(f, "main.yaml"), 0);
-	assert_int_equal(f->nsrv, 4);
-	assert_string_equal(f->srv[0]->name, "a");
-	assert_string_equal(f->srv[1]->name, "a2");
-	assert_string_equal(f->srv[2]->name, "b");
-	assert_string_equal(f->srv[3]->name, "linked");
-	/* a main file ending in .conf includes *.conf files */
-	write_file(f, "main.conf", "server: [server.d/]\n");
-	write_file(f, "server.d/z.conf", "{name: z, type: http_proxy}\n");
-	assert_int_equal(main_servers(f, "main.conf"), 0);
-	assert_int_equal(f->nsrv, 1);
-	assert_string_equal(f->srv[0]->name, "z");
-}
-
-static void test_include_mixed_relative(void **state)
-{
-	struct fx *f = *state;
-
-	mkdir_in(f, "conf");
-	mkdir_in(f, "shared");
-	mkdir_in(f, "conf/server.d");
-	write_file(f, "conf/main.yaml", "server:\n"
-					"  - {name: inline, type: http_proxy, path: certs/ca.pem}\n"
-					"  - ../shared/s.yaml\n"
-					"  - server.d\n"
-					"  - name: last\n"
-					"    type: http_proxy\n"
-					"    path: /abs/x.pem\n");
-	write_file(f, "shared/s.yaml", "{name: s1, type: http_proxy}\n---\n"
-				       "{name: s2, type: http_proxy, path: k.pem}\n");
-	write_file(f, "conf/server.d/d.yaml", "{name: d, type: http_proxy}\n");
-	assert_int_equal(main_servers(f, "conf/main.yaml"), 0);
-	assert_int_equal(f->nsrv, 5);
-	const char *names[] = {"inline", "s1", "s2", "d", "last"};
-	for (int i = 0; i < 5; i++)
-		assert_string_equal(f->srv[i]->name, names[i]);
-	char want[256];
-	snprintf(want, sizeof(want), "%s/conf/certs/ca.pem", f->dir);
-	assert_string_equal(f->srv[0]->path, want);
-	/* paths in included files resolve against the main file's directory too */
-	snprintf(want, sizeof(want), "%s/conf/k.pem", f->dir);
-	assert_string_equal(f->srv[2]->path, want);
-	assert_string_equal(f->srv[4]->path, "/abs/x.pem");
-}
-
-static void test_include_errors(void **state)
-{
-	struct fx *f = *state;
-
-	write_file(f, "main.yaml", "server:\n  - nope.yaml\n  - {name: ok, type: http_proxy}\n"
-				   "  - nodir/\n");
-	assert_int_not_equal(main_servers(f, "main.yaml"), 0);
-	assert_int_equal(f->nsrv, 1);
-	assert_errors_at(f, "@/main.yaml:2:5: error: server: cannot open '@/nope.yaml': No such file "
-			    "or directory\n"
-			    "@/main.yaml:4:5: error: server: cannot open '@/nodir/': No such file or "
-			    "directory");
-
-	write_file(f, "main.yaml", "server: [{name: a, type: http_proxy}, s.yaml]\n");
-	write_file(f, "s.yaml", "name: b\ntype: http_proxy\nlissen: 1\n---\nname: c\ntype: http_proxy\n"
-				"name: d\n---\n- x\n---\nname: e\ntype: http_proxy\nttl: 256\n");
-	assert_int_not_equal(main_servers(f, "main.yaml"), 0);
-	assert_errors_at(f, "@/s.yaml:7:1: error: server[2]: duplicate key 'name' (first at line 5)");
-	write_file(f, "s.yaml", "name: b\ntype: http_proxy\nlissen: 1\n---\n- x\n---\nname: e\n"
-				"type: http_proxy\nttl: 256\n");
-	assert_int_not_equal(main_servers(f, "main.yaml"), 0);
-	assert_errors_at(f, "@/s.yaml:3:1: error: server[1]: unknown key 'lissen'\n"
-			    "@/s.yaml:5:1: error: server[2]: expected a map\n"
-			    "@/s.yaml:9:6: error: server[3].ttl: value 256 out of range (0..255)");
-	write_file(f, "s.yaml", "name: b\n  type: x\n");
-	assert_int_not_equal(main_servers(f, "main.yaml"), 0);
-	assert_errors_at(f, "@/s.yaml:2:7: error: mapping values are not allowed in this context");
-
-	/* includes can be switched off */
-	write_file(f, "main.yaml", "server: s.yaml\n");
-	load_main(f, "main.yaml", NULL);
-	f->ctx.no_includes = true;
-	assert_int_not_equal(conf_foreach_object(&f->ctx, "server", conf_map_get(f->root, "server"),
-						 on_server, f),
-			     0);
-	assert_errors_at(f, "@/main.yaml:1:9: error: server: file includes are not allowed here");
-}
-
-/* Objects whose `more` key names further files: depth must be bounded. */
-static int on_nested(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg)
-{
-	(void)idx;
-	return conf_foreach_object(ctx, "more", conf_map_get(obj, "more"), on_nested, arg);
-}
-
-static void test_include_depth(void **state)
-{
-	struct fx *f = *state;
-
-	write_file(f, "main.yaml", "server: loop.yaml\n");
-	write_file(f, "loop.yaml", "more: loop.yaml\n");
-	assert_int_equal(load_main(f, "main.yaml", NULL), 0);
-	assert_int_equal(conf_foreach_object(&f->ctx, "server", conf_map_get(f->root, "server"),
-					     on_nested, f),
-			 -EINVAL);
-	assert_errors_at(f, "@/loop.yaml:1:7: error: server[0].more[0].more[0].more[0].more[0].more[0]"
-			    ".more[0].more[0].more: includes nested too deep (max 8)");
-}
-
-static void test_main_dir(void **state)
-{
-	struct fx *f = *state;
-	char want[256];
-
-	assert_int_equal(load_main(f, "", "proxyd"), -ENOENT);
-	assert_errors_at(f, "@: error: no main.{yaml,yml,conf} or proxyd.{yaml,yml,conf} in this "
-			    "directory");
-	assert_int_equal(load_main(f, "", NULL), -ENOENT);
-	assert_errors_at(f, "@: error: no main.{yaml,yml,conf} in this directory");
-
-	write_file(f, "proxyd.yml", "who: proxyd\n");
-	assert_int_equal(load_main(f, "", "proxyd"), 0);
-	assert_string_equal(conf_map_get(f->root, "who")->str, "proxyd");
-	snprintf(want, sizeof(want), "%s/proxyd.yml", f->dir);
-	assert_string_equal(f->ctx.main_file, want);
-	assert_string_equal(conf_map_get(f->root, "who")->file, want);
-	assert_string_equal(f->ctx.base_dir, f->dir);
-
-	write_file(f, "main.conf", "who: main\n");
-	assert_int_equal(load_main(f, "", "proxyd"), 0);
-	assert_string_equal(conf_map_get(f->root, "who")->str, "main");
-
-	assert_int_equal(load_main(f, "missing.yaml", NULL), -ENOENT);
-	assert_errors_at(f, "@/missing.yaml: error: cannot open '@/missing.yaml': No such file or "
-			    "directory");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -826,12 +422,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arena, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_format, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_include_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_include_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_include_mixed_relative, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_include_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_include_depth, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_main_dir, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,7 +87,7 @@ static void test_duration(void **state)
 	assert_int_equal(dur(f, "1w"), 604800000);
 	assert_int_equal(dur(f, "500 ms"), 500);
 	assert_int_equal(dur(f, " 3s "), 3000);
-	assert_int_equal(dur(f, "1500us"), 2);  /* rounds up */
+	assert_int_equal(dur(f, "1500us"), 2); /* rounds up */
 	assert_int_equal(dur(f, "100us"), 1);
 	assert_int_equal(dur(f, "100\xc2\xb5s"), 1);
 	assert_int_equal(dur(f, "1ns"), 1);
@@ -98,9 +98,10 @@ static void test_duration(void **state)
 	assert_int_equal(dur(f, "2 hours"), 7200000);
 
 	assert_int_equal(conf_get_duration_ms(&f->ctx, sc(f, "1x"), &v), -EINVAL);
-	expect_err(f, "invalid duration '1x' (use e.g. 10, 1.5, 500ms, 1h 30m; units ns us ms s m h d w)");
-	static const char *const bad[] = {"abc", "-1s", "1.s", "10 20", "1h 30", "s", "1H",
-					  "1h,30m", ".", "1e3"};
+	expect_err(f, "invalid duration '1x' (use e.g. 10, 1.5, 500ms, 1h 30m; units ns us ms s m "
+		      "h d w)");
+	static const char *const bad[] = {"abc", "-1s", "1.s",	  "10 20", "1h 30",
+					  "s",	 "1H",	"1h,30m", ".",	   "1e3"};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(conf_get_duration_ms(&f->ctx, sc(f, bad[i]), &v), -EINVAL);
 		assert_int_equal(f->ctx.nerr, 1);
@@ -153,8 +154,8 @@ static void test_size(void **state)
 
 	assert_int_equal(conf_get_size(&f->ctx, sc(f, "10X"), &v), -EINVAL);
 	expect_err(f, "invalid size '10X' (use bytes or e.g. 1K = 1000, 1KiB = 1024, 1.5M)");
-	static const char *const bad[] = {"K", "-1K", "1.5", "1.5B", "1KK", "1 K B", "ten", "1.K",
-					  "10M/s"};
+	static const char *const bad[] = {"K",	   "-1K", "1.5", "1.5B", "1KK",
+					  "1 K B", "ten", "1.K", "10M/s"};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(conf_get_size(&f->ctx, sc(f, bad[i]), &v), -EINVAL);
 		assert_int_equal(f->ctx.nerr, 1);
@@ -199,7 +200,8 @@ static void test_ints(void **state)
 	assert_int_equal(u, 16);
 	assert_int_equal(conf_get_u64(&f->ctx, sc(f, "+7"), 0, 255, &u), 0);
 	assert_int_equal(u, 7);
-	assert_int_equal(conf_get_u64(&f->ctx, sc(f, "18446744073709551615"), 0, UINT64_MAX, &u), 0);
+	assert_int_equal(conf_get_u64(&f->ctx, sc(f, "18446744073709551615"), 0, UINT64_MAX, &u),
+			 0);
 	assert_true(u == UINT64_MAX);
 	assert_int_equal(conf_get_u64(&f->ctx, sc(f, "300"), 0, 255, &u), -EINVAL);
 	expect_err(f, "value 300 out of range (0..255)");
@@ -223,9 +225,9 @@ static void test_ints(void **state)
 	assert_true(i == INT64_MIN);
 	assert_int_equal(conf_get_i64(&f->ctx, sc(f, "-11"), -10, 10, &i), -EINVAL);
 	expect_err(f, "value -11 out of range (-10..10)");
-	assert_int_equal(conf_get_i64(&f->ctx, sc(f, "9223372036854775808"), INT64_MIN, INT64_MAX,
-				      &i),
-			 -EINVAL);
+	assert_int_equal(
+		conf_get_i64(&f->ctx, sc(f, "9223372036854775808"), INT64_MIN, INT64_MAX, &i),
+		-EINVAL);
 	expect_err(f, "value 9223372036854775808 out of range "
 		      "(-9223372036854775808..9223372036854775807)");
 }
@@ -365,8 +367,9 @@ static void test_network(void **state)
 	net_bad(f, "fe80::1/64", "fe80::1/64 has host bits set");
 	net_bad(f, "10.0.0.0/33", "prefix length 33 out of range (0..32) in '10.0.0.0/33'");
 	net_bad(f, "::/129", "prefix length 129 out of range (0..128) in '::/129'");
-	static const char *const bad[] = {"10.0.0.0/", "10.0.0.0/x", "10.0.0/8", "host.com/8",
-					  "10.0.0.0/8/8", "/8", "10.0.0.0/-1", "10.0.0.0/0008"};
+	static const char *const bad[] = {"10.0.0.0/",	 "10.0.0.0/x",	 "10.0.0/8",
+					  "host.com/8",	 "10.0.0.0/8/8", "/8",
+					  "10.0.0.0/-1", "10.0.0.0/0008"};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char msg[128];
 		snprintf(msg, sizeof(msg),
@@ -390,7 +393,8 @@ static void test_enum(void **state)
 	assert_int_equal(conf_get_enum(&f->ctx, sc(f, "IPv4-First"), tab, &v), 0);
 	assert_int_equal(v, 3);
 	assert_int_equal(conf_get_enum(&f->ctx, sc(f, "ketama"), tab, &v), -EINVAL);
-	expect_err(f, "invalid value 'ketama' (expected one of: random, round_robin, rr, ipv4_first)");
+	expect_err(f,
+		   "invalid value 'ketama' (expected one of: random, round_robin, rr, ipv4_first)");
 }
 
 static void test_normalize(void **state)
