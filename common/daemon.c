@@ -21,17 +21,17 @@
 /* ---- command line --------------------------------------------------------- */
 
 static const struct option long_opts[] = {
-	{ "config-file", required_argument, NULL, 'c' },
-	{ "test-config", no_argument, NULL, 't' },
-	{ "group-name", required_argument, NULL, 'G' },
-	{ "daemon", no_argument, NULL, 'd' },
-	{ "pid-file", required_argument, NULL, 'p' },
-	{ "systemd", no_argument, NULL, 's' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "control-dir", required_argument, NULL, 'C' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	{"config-file", required_argument, NULL, 'c'},
+	{"test-config", no_argument, NULL, 't'},
+	{"group-name", required_argument, NULL, 'G'},
+	{"daemon", no_argument, NULL, 'd'},
+	{"pid-file", required_argument, NULL, 'p'},
+	{"systemd", no_argument, NULL, 's'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"version", no_argument, NULL, 'V'},
+	{"control-dir", required_argument, NULL, 'C'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *f, const struct daemon_ops *ops)
@@ -68,8 +68,8 @@ bool daemon_group_valid(const char *group)
 	return strcmp(group, ".") != 0 && strcmp(group, "..") != 0;
 }
 
-int daemon_parse_args(int argc, char **argv, const struct daemon_ops *ops,
-		      struct daemon_opts *opts, enum daemon_cmd *cmd, char *errbuf, size_t errlen)
+int daemon_parse_args(int argc, char **argv, const struct daemon_ops *ops, struct daemon_opts *opts,
+		      enum daemon_cmd *cmd, char *errbuf, size_t errlen)
 {
 	int c;
 
@@ -126,7 +126,8 @@ int daemon_parse_args(int argc, char **argv, const struct daemon_ops *ops,
 			return -EINVAL;
 		default:
 			if (optopt)
-				snprintf(errbuf, errlen, "%s: unknown option '-%c'", ops->name, optopt);
+				snprintf(errbuf, errlen, "%s: unknown option '-%c'", ops->name,
+					 optopt);
 			else
 				snprintf(errbuf, errlen, "%s: unknown option '%s'", ops->name,
 					 argv[optind - 1]);
@@ -239,7 +240,7 @@ static void *load_conf(const struct daemon_ops *ops, const char *path)
 
 static int pidfile_acquire(const char *path, int *fdp, char *err, size_t errlen)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	char line[32];
 	int fd, n, ret;
 
@@ -252,7 +253,7 @@ static int pidfile_acquire(const char *path, int *fdp, char *err, size_t errlen)
 	if (fcntl(fd, F_SETLK, &fl) != 0) {
 		ret = -errno;
 		if (ret == -EAGAIN || ret == -EACCES) {
-			struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+			struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 			long holder = 0;
 			if (fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK)
 				holder = (long)q.l_pid;

@@ -31,9 +31,9 @@ struct conf_node;
  * -V, -C control_dir, -h. */
 struct daemon_opts {
 	const char *conf_path;
-	const char *group;       /* "" when not given */
+	const char *group;	 /* "" when not given */
 	const char *control_dir; /* DAEMON_DEFAULT_CONTROL_DIR unless -C */
-	const char *pidfile;     /* NULL unless -p */
+	const char *pidfile;	 /* NULL unless -p */
 	bool test_config;
 	bool daemonize;
 	bool systemd;
@@ -74,7 +74,7 @@ int daemon_conf_parse_key(struct conf_ctx *ctx, const struct conf_node *key,
 struct daemon;
 
 struct daemon_ops {
-	const char *name;         /* "proxyd": socket names, logs, metrics prefix */
+	const char *name;	  /* "proxyd": socket names, logs, metrics prefix */
 	const char *default_conf; /* "/etc/g3c/proxyd.yaml" */
 
 	/* Parse and validate a config; must not touch running state (also used
@@ -126,7 +126,7 @@ int daemon_main(int argc, char **argv, const struct daemon_ops *ops);
 /* Accessors for the daemon's callbacks. */
 struct ev_loop *daemon_loop(struct daemon *d);
 const struct daemon_opts *daemon_get_opts(const struct daemon *d);
-void *daemon_user(struct daemon *d);          /* daemon's own state pointer */
+void *daemon_user(struct daemon *d); /* daemon's own state pointer */
 void daemon_set_user(struct daemon *d, void *p);
 
 /* Control socket path: <control_dir>/<name>[_<group>].ctl into buf (group

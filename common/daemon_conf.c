@@ -21,22 +21,37 @@ struct runtime_raw {
 };
 
 static const struct conf_field runtime_fields[] = {
-	{ .key = "server_offline_delay", .type = CONF_T_DURATION,
-	  .off = offsetof(struct runtime_raw, offline_delay_ms) },
-	{ .key = "task_wait_delay", .type = CONF_T_DURATION,
-	  .off = offsetof(struct runtime_raw, task_wait_delay_ms) },
-	{ .key = "task_wait_timeout", .type = CONF_T_DURATION,
-	  .off = offsetof(struct runtime_raw, task_wait_timeout_ms) },
-	{ .key = "task_quit_timeout", .type = CONF_T_DURATION,
-	  .off = offsetof(struct runtime_raw, task_quit_timeout_ms) },
-	{ .key = "thread_number", .type = CONF_T_U32, .min = 0, .max = 1024,
-	  .off = offsetof(struct runtime_raw, thread_number) },
-	{ .key = "thread_name", .type = CONF_T_STR, .off = offsetof(struct runtime_raw, thread_name) },
-	{ .key = "thread_stack_size", .type = CONF_T_SIZE, .min = 0, .max = 0,
-	  .off = offsetof(struct runtime_raw, thread_stack_size) },
-	{ .key = "max_io_events_per_tick", .type = CONF_T_U32, .min = 1, .max = 1u << 20,
-	  .off = offsetof(struct runtime_raw, max_io_events_per_tick) },
-	{ .key = NULL },
+	{.key = "server_offline_delay",
+	 .type = CONF_T_DURATION,
+	 .off = offsetof(struct runtime_raw, offline_delay_ms)},
+	{.key = "task_wait_delay",
+	 .type = CONF_T_DURATION,
+	 .off = offsetof(struct runtime_raw, task_wait_delay_ms)},
+	{.key = "task_wait_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = offsetof(struct runtime_raw, task_wait_timeout_ms)},
+	{.key = "task_quit_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = offsetof(struct runtime_raw, task_quit_timeout_ms)},
+	{.key = "thread_number",
+	 .type = CONF_T_U32,
+	 .min = 0,
+	 .max = 1024,
+	 .off = offsetof(struct runtime_raw, thread_number)},
+	{.key = "thread_name",
+	 .type = CONF_T_STR,
+	 .off = offsetof(struct runtime_raw, thread_name)},
+	{.key = "thread_stack_size",
+	 .type = CONF_T_SIZE,
+	 .min = 0,
+	 .max = 0,
+	 .off = offsetof(struct runtime_raw, thread_stack_size)},
+	{.key = "max_io_events_per_tick",
+	 .type = CONF_T_U32,
+	 .min = 1,
+	 .max = 1u << 20,
+	 .off = offsetof(struct runtime_raw, max_io_events_per_tick)},
+	{.key = NULL},
 };
 
 static const struct conf_schema runtime_schema = {
@@ -55,11 +70,13 @@ struct ctl_raw {
 };
 
 static const struct conf_field ctl_local_fields[] = {
-	{ .key = "recv_timeout", .type = CONF_T_DURATION,
-	  .off = offsetof(struct ctl_local_raw, recv_timeout_ms) },
-	{ .key = "send_timeout", .type = CONF_T_DURATION,
-	  .off = offsetof(struct ctl_local_raw, send_timeout_ms) },
-	{ .key = NULL },
+	{.key = "recv_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = offsetof(struct ctl_local_raw, recv_timeout_ms)},
+	{.key = "send_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = offsetof(struct ctl_local_raw, send_timeout_ms)},
+	{.key = NULL},
 };
 
 static const struct conf_schema ctl_local_schema = {
@@ -69,9 +86,11 @@ static const struct conf_schema ctl_local_schema = {
 };
 
 static const struct conf_field ctl_fields[] = {
-	{ .key = "local", .type = CONF_T_OBJ, .off = offsetof(struct ctl_raw, local),
-	  .sub = &ctl_local_schema },
-	{ .key = NULL },
+	{.key = "local",
+	 .type = CONF_T_OBJ,
+	 .off = offsetof(struct ctl_raw, local),
+	 .sub = &ctl_local_schema},
+	{.key = NULL},
 };
 
 static const struct conf_schema ctl_schema = {
@@ -93,8 +112,7 @@ void daemon_conf_defaults(struct daemon_conf *dc, const char *daemon_name)
 	/* log: everything discards; stat: disabled until a `stat:` key. */
 }
 
-static int parse_runtime(struct conf_ctx *ctx, const struct conf_node *val,
-			 struct daemon_conf *dc)
+static int parse_runtime(struct conf_ctx *ctx, const struct conf_node *val, struct daemon_conf *dc)
 {
 	struct runtime_raw r = {
 		.offline_delay_ms = dc->offline_delay_ms,
@@ -116,10 +134,11 @@ static int parse_controller(struct conf_ctx *ctx, const struct conf_node *val,
 			    struct daemon_conf *dc)
 {
 	struct ctl_raw c = {
-		.local = {
-			.recv_timeout_ms = dc->ctl_recv_timeout_ms,
-			.send_timeout_ms = dc->ctl_send_timeout_ms,
-		},
+		.local =
+			{
+				.recv_timeout_ms = dc->ctl_recv_timeout_ms,
+				.send_timeout_ms = dc->ctl_send_timeout_ms,
+			},
 	};
 
 	if (conf_parse_map(ctx, val, &ctl_schema, NULL, &c) != 0)
@@ -129,8 +148,7 @@ static int parse_controller(struct conf_ctx *ctx, const struct conf_node *val,
 	return 0;
 }
 
-int daemon_conf_parse_key(struct conf_ctx *ctx, const struct conf_node *key,
-			  struct daemon_conf *dc)
+int daemon_conf_parse_key(struct conf_ctx *ctx, const struct conf_node *key, struct daemon_conf *dc)
 {
 	const struct conf_node *val = key->value;
 	size_t saved;

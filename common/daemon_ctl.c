@@ -93,7 +93,7 @@ static enum rpc_code ctl_version(struct daemon *d, G3c__Control__Reply *rep, str
 static enum rpc_code ctl_status(struct daemon *d, G3c__Control__Reply *rep, struct rpc_arena *a)
 {
 	G3c__Control__StatusRep *s = rpc_arena_alloc(a, sizeof(*s));
-	struct counter_acc acc = { .a = a };
+	struct counter_acc acc = {.a = a};
 
 	g3c__control__status_rep__init(s);
 	s->name = rpc_arena_strdup(a, d->ops->name);
@@ -243,8 +243,8 @@ int daemon_ctl_open(struct daemon *d, char *err, size_t errlen)
 	}
 	ret = mkdir_p(d->opts.control_dir);
 	if (ret != 0) {
-		snprintf(err, errlen, "cannot create control directory %s: %s",
-			 d->opts.control_dir, strerror(-ret));
+		snprintf(err, errlen, "cannot create control directory %s: %s", d->opts.control_dir,
+			 strerror(-ret));
 		return ret;
 	}
 	snprintf(url, sizeof(url), "ipc://%s", d->ctl_path);
@@ -274,7 +274,7 @@ void daemon_ctl_close(struct daemon *d)
 		uint64_t since = util_mono_ns() - d->last_ctl_ns;
 		uint64_t flush = (uint64_t)DAEMON_CTL_FLUSH_MS * 1000000u;
 		if (since < flush) {
-			struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)(flush - since) };
+			struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(flush - since)};
 			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 				;
 		}

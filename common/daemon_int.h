@@ -25,9 +25,9 @@
 enum daemon_phase {
 	DAEMON_PH_RUNNING = 0,
 	DAEMON_PH_OFFLINE_WAIT, /* graceful: waiting server_offline_delay */
-	DAEMON_PH_TASK_WAIT,    /* offline done; waiting task_wait_delay */
-	DAEMON_PH_DRAIN,        /* polling ops->alive until 0 or timeout */
-	DAEMON_PH_DONE,         /* loop told to return; ops->stop follows */
+	DAEMON_PH_TASK_WAIT,	/* offline done; waiting task_wait_delay */
+	DAEMON_PH_DRAIN,	/* polling ops->alive until 0 or timeout */
+	DAEMON_PH_DONE,		/* loop told to return; ops->stop follows */
 };
 
 struct daemon {
@@ -78,9 +78,8 @@ enum daemon_cmd {
 /* Parse argv into opts (defaults first). Returns 0 with *cmd, or -EINVAL
  * after writing "<name>: <problem>" to errbuf (exit status 2). argv is
  * borrowed: opts point into it. Resets getopt's state itself. */
-int daemon_parse_args(int argc, char **argv, const struct daemon_ops *ops,
-		      struct daemon_opts *opts, enum daemon_cmd *cmd, char *errbuf,
-		      size_t errlen) MUST_CHECK;
+int daemon_parse_args(int argc, char **argv, const struct daemon_ops *ops, struct daemon_opts *opts,
+		      enum daemon_cmd *cmd, char *errbuf, size_t errlen) MUST_CHECK;
 
 /* A group name may only use [A-Za-z0-9._-] (1..64 chars): it becomes part of
  * a socket file name. */

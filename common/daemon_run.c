@@ -38,8 +38,7 @@ static void notify_reloading(struct daemon *d)
 	char msg[96];
 
 	/* Type=notify-reload wants the monotonic time with RELOADING=1. */
-	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
-		 util_mono_ns() / 1000u);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, util_mono_ns() / 1000u);
 	daemon_notify(d, msg);
 }
 
@@ -256,8 +255,8 @@ static void daemon_on_stat(struct ev_loop *loop, ev_timer *w, int revents)
 
 int daemon_run_prepare(struct daemon *d)
 {
-	ev_signal *sigs[] = { &d->sig_hup, &d->sig_term, &d->sig_int, &d->sig_quit };
-	const int nums[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT };
+	ev_signal *sigs[] = {&d->sig_hup, &d->sig_term, &d->sig_int, &d->sig_quit};
+	const int nums[] = {SIGHUP, SIGTERM, SIGINT, SIGQUIT};
 	sigset_t set;
 
 	CHECK_OBJ(d, DAEMON_MAGIC);

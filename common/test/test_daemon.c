@@ -271,9 +271,9 @@ static void test_args_long(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(parse(&o, &cmd, err, 12, "testd", "--config-file=/y", "--group-name",
-			       "g", "--control-dir", "/c", "--pid-file", "/p", "--daemon",
-			       "--systemd", "--verbose", "--test-config"),
+	assert_int_equal(parse(&o, &cmd, err, 12, "testd", "--config-file=/y", "--group-name", "g",
+			       "--control-dir", "/c", "--pid-file", "/p", "--daemon", "--systemd",
+			       "--verbose", "--test-config"),
 			 0);
 	assert_string_equal(o.conf_path, "/y");
 	assert_string_equal(o.group, "g");
@@ -457,7 +457,8 @@ static void test_conf_errors(void **state)
 {
 	struct conf_ctx ctx;
 	struct daemon_conf dc;
-	const char *e2 = "main.yaml:2:25: error: runtime.server_offline_delay: invalid duration '1x'";
+	const char *e2 =
+		"main.yaml:2:25: error: runtime.server_offline_delay: invalid duration '1x'";
 
 	(void)state;
 	parse_conf(&ctx,
@@ -475,7 +476,8 @@ static void test_conf_errors(void **state)
 	assert_string_equal(ctx.errs[1], "main.yaml:3:3: error: runtime: unknown key 'bogus'");
 	assert_string_equal(ctx.errs[2], "main.yaml:4:18: error: runtime.thread_number: value "
 					 "5000 out of range (0..1024)");
-	assert_non_null(strstr(ctx.errs[3], "main.yaml:7:19: error: controller.local.recv_timeout: "));
+	assert_non_null(
+		strstr(ctx.errs[3], "main.yaml:7:19: error: controller.local.recv_timeout: "));
 	assert_string_equal(ctx.errs[4], "main.yaml:8:3: error: controller: unknown key 'remote'");
 	/* The defaults survive a failed key. */
 	assert_int_equal(dc.offline_delay_ms, 4000);
@@ -483,7 +485,8 @@ static void test_conf_errors(void **state)
 
 	parse_conf(&ctx, "runtime: 5\n", &dc);
 	assert_int_equal(ctx.nerr, 1);
-	assert_string_equal(ctx.errs[0], "main.yaml:1:10: error: runtime: expected a map, got a scalar");
+	assert_string_equal(ctx.errs[0],
+			    "main.yaml:1:10: error: runtime: expected a map, got a scalar");
 	conf_ctx_fini(&ctx);
 }
 
@@ -493,8 +496,8 @@ static void test_conf_log_stat(void **state)
 	struct daemon_conf dc;
 
 	(void)state;
-	assert_int_equal(parse_conf(&ctx, "log: discard\nstat:\n  target_udp: 127.0.0.1:8125\n", &dc),
-			 0);
+	assert_int_equal(
+		parse_conf(&ctx, "log: discard\nstat:\n  target_udp: 127.0.0.1:8125\n", &dc), 0);
 	assert_int_equal(ctx.nerr, 0);
 	assert_true(dc.stat.enabled);
 	assert_string_equal(dc.stat.prefix, "testd");
@@ -775,7 +778,7 @@ static void test_ctl_bad_requests(void **state)
 	G3c__Control__Reply *rep;
 	/* id = 9, then field 50 (length-delimited, empty): a member from a newer
 	 * control.proto. */
-	static const uint8_t newer[] = { 0x08, 0x09, 0x92, 0x03, 0x00 };
+	static const uint8_t newer[] = {0x08, 0x09, 0x92, 0x03, 0x00};
 	uint8_t *out = NULL;
 	size_t outlen = 0;
 

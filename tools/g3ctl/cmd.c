@@ -132,14 +132,14 @@ static int offline_show(struct g3ctl *g, const G3c__Control__Reply *rep)
 /* ---- table --------------------------------------------------------------- */
 
 const struct g3ctl_cmd g3ctl_cmds[] = {
-	{ "status", "", "pid, uptime, config, reloads, online flag, tasks, counters",
-	  status_build, status_show },
-	{ "version", "", "daemon name and version", version_build, version_show },
-	{ "reload", "", "reload the configuration (like SIGHUP); errors are printed",
-	  reload_build, reload_show },
-	{ "offline", "", "graceful stop: stop accepting, drain tasks, exit (like SIGTERM)",
-	  offline_build, offline_show },
-	{ NULL, NULL, NULL, NULL, NULL },
+	{"status", "", "pid, uptime, config, reloads, online flag, tasks, counters", status_build,
+	 status_show},
+	{"version", "", "daemon name and version", version_build, version_show},
+	{"reload", "", "reload the configuration (like SIGHUP); errors are printed", reload_build,
+	 reload_show},
+	{"offline", "", "graceful stop: stop accepting, drain tasks, exit (like SIGTERM)",
+	 offline_build, offline_show},
+	{NULL, NULL, NULL, NULL, NULL},
 };
 
 const struct g3ctl_cmd *g3ctl_find_cmd(const char *name)

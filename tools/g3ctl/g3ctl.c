@@ -20,28 +20,25 @@ static const struct rpc_service control_service = {
 };
 
 static const struct option long_opts[] = {
-	{ "daemon", required_argument, NULL, 'd' },
-	{ "group-name", required_argument, NULL, 'G' },
-	{ "control-dir", required_argument, NULL, 'C' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+	{"daemon", required_argument, NULL, 'd'},      {"group-name", required_argument, NULL, 'G'},
+	{"control-dir", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'j'},
+	{"timeout", required_argument, NULL, 't'},     {"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},	       {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: g3ctl -d DAEMON [-G GROUP] [-C DIR] [--json] [--timeout MS] "
-		   "COMMAND [ARGS]\n"
-		   "  -d, --daemon NAME       daemon to talk to (proxyd, fcgend, iplocd, ...)\n"
-		   "  -G, --group-name GROUP  its group (-G it was started with)\n"
-		   "  -C, --control-dir DIR   control socket directory (default "
-		   "$G3C_CONTROL_DIR or %s)\n"
-		   "      --json              print the answer as one JSON object\n"
-		   "      --timeout MS        give up after MS milliseconds (default %u)\n"
-		   "  -h, --help              this help;  -V, --version  g3ctl's version\n"
-		   "Commands:\n",
+	fprintf(f,
+		"Usage: g3ctl -d DAEMON [-G GROUP] [-C DIR] [--json] [--timeout MS] "
+		"COMMAND [ARGS]\n"
+		"  -d, --daemon NAME       daemon to talk to (proxyd, fcgend, iplocd, ...)\n"
+		"  -G, --group-name GROUP  its group (-G it was started with)\n"
+		"  -C, --control-dir DIR   control socket directory (default "
+		"$G3C_CONTROL_DIR or %s)\n"
+		"      --json              print the answer as one JSON object\n"
+		"      --timeout MS        give up after MS milliseconds (default %u)\n"
+		"  -h, --help              this help;  -V, --version  g3ctl's version\n"
+		"Commands:\n",
 		DAEMON_DEFAULT_CONTROL_DIR, G3CTL_DEFAULT_TIMEOUT_MS);
 	for (const struct g3ctl_cmd *c = g3ctl_cmds; c->name; c++) {
 		char head[64];
@@ -122,14 +119,14 @@ static int call(struct g3ctl *g, const struct g3ctl_cmd *cmd, G3c__Control__Requ
 	}
 	/* nanomsg would wait for a missing socket until the deadline. */
 	if (stat(path, &st) != 0) {
-		fprintf(stderr, "g3ctl: %s is not running: no control socket %s (%s)\n",
-			g->daemon, path, strerror(errno));
+		fprintf(stderr, "g3ctl: %s is not running: no control socket %s (%s)\n", g->daemon,
+			path, strerror(errno));
 		return G3CTL_EXIT_UNREACHABLE;
 	}
 	snprintf(url, sizeof(url), "ipc://%s", path);
 	errbuf[0] = '\0';
-	ret = rpc_call_sync(url, &control_service, &req->base, g->timeout_ms, &repm, &code,
-			    errbuf, sizeof(errbuf));
+	ret = rpc_call_sync(url, &control_service, &req->base, g->timeout_ms, &repm, &code, errbuf,
+			    sizeof(errbuf));
 	if (ret == -ETIMEDOUT) {
 		fprintf(stderr, "g3ctl: %s did not answer within %u ms (%s)\n", g->daemon,
 			g->timeout_ms, path);

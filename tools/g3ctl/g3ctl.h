@@ -23,8 +23,8 @@ enum g3ctl_exit {
 #define G3CTL_DEFAULT_TIMEOUT_MS 10000u
 
 struct g3ctl {
-	const char *daemon;      /* -d: "proxyd" */
-	const char *group;       /* -G: "" when not given */
+	const char *daemon;	 /* -d: "proxyd" */
+	const char *group;	 /* -G: "" when not given */
 	const char *control_dir; /* -C, else $G3C_CONTROL_DIR, else /run/g3c */
 	bool json;
 	uint32_t timeout_ms;

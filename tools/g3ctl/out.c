@@ -14,9 +14,9 @@ enum item_kind {
 	IT_BOOL,
 	IT_TIME,
 	IT_DUR,
-	IT_OBJ,  /* begins a nested object */
+	IT_OBJ,	 /* begins a nested object */
 	IT_LIST, /* begins a nested list */
-	IT_END,  /* ends the innermost one */
+	IT_END,	 /* ends the innermost one */
 };
 
 struct item {
@@ -133,9 +133,8 @@ static void fmt_time(char *buf, size_t cap, uint64_t us)
 		snprintf(buf, cap, "-");
 		return;
 	}
-	snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (unsigned)(us % 1000000u / 1000u));
+	snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(us % 1000000u / 1000u));
 }
 
 static void fmt_dur(char *buf, size_t cap, uint64_t ms)
@@ -221,9 +220,9 @@ static void human_range(const struct out *o, size_t i, size_t end, int indent, b
 {
 	size_t width = 0;
 
-	for (size_t j = i; j < end; j = (o->v[j].kind == IT_OBJ || o->v[j].kind == IT_LIST) ?
-						skip_container(o, j) :
-						j + 1) {
+	for (size_t j = i; j < end; j = (o->v[j].kind == IT_OBJ || o->v[j].kind == IT_LIST)
+						? skip_container(o, j)
+						: j + 1) {
 		if (o->v[j].key && o->v[j].kind != IT_OBJ && o->v[j].kind != IT_LIST)
 			width = MAX(width, strlen(o->v[j].key) + 1);
 	}
