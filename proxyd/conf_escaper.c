@@ -1,0 +1,154 @@
+/* Escaper objects (g3proxy §1.3): direct_fixed with the common escaper keys
+ * of §1.3.1, and dummy_deny. The other g3proxy escaper types are recognised
+ * and reported as not supported yet. */
+#include "proxyd/conf_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define EO(f) offsetof(struct escaper_conf, f)
+
+static void escaper_defaults(void *obj)
+{
+	struct escaper_conf *e = obj;
+
+	tcp_connect_defaults(&e->tcp_connect);
+	happy_eyeballs_defaults(&e->happy_eyeballs);
+	tcp_keepalive_defaults(&e->tcp_keepalive);
+	e->resolve_strategy.query = RESOLVE_IPV4_FIRST;
+	e->resolve_strategy.pick = RESOLVE_PICK_RANDOM;
+}
+
+static int direct_check(struct conf_ctx *ctx, const struct conf_node *map, void *obj)
+{
+	struct escaper_conf *e = obj;
+
+	if (e->no_ipv4 && e->no_ipv6)
+		return conf_error(ctx, map, "no_ipv4 and no_ipv6 cannot both be set");
+	if (e->resolve_strategy.set) {
+		enum resolve_query q = e->resolve_strategy.query;
+		if (e->no_ipv4 && q == RESOLVE_IPV4_ONLY)
+			return conf_error(ctx, map, "resolve_strategy Ipv4Only conflicts with no_ipv4");
+		if (e->no_ipv6 && q == RESOLVE_IPV6_ONLY)
+			return conf_error(ctx, map, "resolve_strategy Ipv6Only conflicts with no_ipv6");
+	}
+	for (size_t i = 0; i < e->bind_ips.n; i++) {
+		int fam = e->bind_ips.v[i].family;
+		if ((fam == AF_INET && e->no_ipv4) || (fam == AF_INET6 && e->no_ipv6))
+			return conf_error(ctx, map, "bind_ip has an address of a disabled family");
+	}
+	if (!e->egress_net_filter.set)
+		acl_egress_default(ctx, &e->egress_net_filter);
+	return 0;
+}
+
+#define ESCAPER_COMMON_ROWS                                                                        \
+	{.key = "name", .type = CONF_T_CUSTOM, .off = EO(name), .parse = pv_metric_name,           \
+	 .flags = CONF_F_REQUIRED},                                                                \
+	{.key = "shared_logger", .type = CONF_T_CUSTOM, .off = EO(shared_logger),                  \
+	 .parse = pv_ascii_str},                                                                   \
+	{.key = "extra_metrics_tags", .type = CONF_T_CUSTOM, .off = EO(extra_metrics_tags),        \
+	 .parse = pv_metrics_tags}
+
+static const struct conf_field direct_fixed_fields[] = {
+	ESCAPER_COMMON_ROWS,
+	{.key = "resolver", .type = CONF_T_CUSTOM, .off = EO(resolver_name),
+	 .parse = pv_metric_name, .flags = CONF_F_REQUIRED},
+	{.key = "resolve_strategy", .type = CONF_T_CUSTOM, .off = EO(resolve_strategy),
+	 .parse = pv_resolve_strategy},
+	{.key = "resolve_redirection", .type = CONF_T_CUSTOM, .off = EO(resolve_redirection),
+	 .parse = pv_resolve_redirection},
+	{.key = "bind_ip", .type = CONF_T_CUSTOM, .off = EO(bind_ips), .parse = pv_ip_list},
+	{.key = "bind_interface", .type = CONF_T_STR, .off = EO(bind_interface)},
+	{.key = "bind_foreign", .type = CONF_T_BOOL, .off = EO(bind_foreign)},
+	{.key = "bind_foreign_port", .type = CONF_T_BOOL, .off = EO(bind_foreign_port)},
+	{.key = "egress_network_filter", .type = CONF_T_CUSTOM, .off = EO(egress_net_filter),
+	 .parse = pv_acl_egress},
+	{.key = "egress_net_filter", .type = CONF_T_CUSTOM, .off = EO(egress_net_filter),
+	 .parse = pv_acl_egress},
+	{.key = "tcp_connect", .type = CONF_T_CUSTOM, .off = EO(tcp_connect),
+	 .parse = pv_tcp_connect},
+	{.key = "happy_eyeballs", .type = CONF_T_CUSTOM, .off = EO(happy_eyeballs),
+	 .parse = pv_happy_eyeballs},
+	{.key = "tcp_keepalive", .type = CONF_T_CUSTOM, .off = EO(tcp_keepalive),
+	 .parse = pv_tcp_keepalive},
+	{.key = "tcp_misc_opts", .type = CONF_T_CUSTOM, .off = EO(tcp_misc_opts),
+	 .parse = pv_tcp_misc_opts},
+	{.key = "udp_misc_opts", .type = CONF_T_CUSTOM, .off = EO(udp_misc_opts),
+	 .parse = pv_udp_misc_opts},
+	{.key = "tcp_sock_speed_limit", .type = CONF_T_CUSTOM, .off = EO(tcp_sock_speed_limit),
+	 .parse = pv_tcp_speed_limit},
+	{.key = "tcp_conn_speed_limit", .type = CONF_T_CUSTOM, .off = EO(tcp_sock_speed_limit),
+	 .parse = pv_tcp_speed_limit},
+	{.key = "tcp_conn_limit", .type = CONF_T_CUSTOM, .off = EO(tcp_sock_speed_limit),
+	 .parse = pv_tcp_speed_limit},
+	{.key = "udp_sock_speed_limit", .type = CONF_T_CUSTOM, .off = EO(udp_sock_speed_limit),
+	 .parse = pv_udp_speed_limit},
+	{.key = "udp_relay_speed_limit", .type = CONF_T_CUSTOM, .off = EO(udp_sock_speed_limit),
+	 .parse = pv_udp_speed_limit},
+	{.key = "udp_relay_limit", .type = CONF_T_CUSTOM, .off = EO(udp_sock_speed_limit),
+	 .parse = pv_udp_speed_limit},
+	{.key = "no_ipv4", .type = CONF_T_BOOL, .off = EO(no_ipv4)},
+	{.key = "no_ipv6", .type = CONF_T_BOOL, .off = EO(no_ipv6)},
+	{.key = "enable_path_selection", .type = CONF_T_BOOL, .off = EO(enable_path_selection)},
+	{.key = "use_proxy_protocol", .type = CONF_T_CUSTOM, .off = EO(use_proxy_protocol),
+	 .parse = pv_proxy_protocol},
+	{0},
+};
+
+static const struct conf_field dummy_deny_fields[] = {
+	ESCAPER_COMMON_ROWS,
+	{0},
+};
+
+static const struct conf_schema direct_fixed_schema = {
+	.name = "direct_fixed escaper",
+	.size = sizeof(struct escaper_conf),
+	.fields = direct_fixed_fields,
+	.defaults = escaper_defaults,
+	.check = direct_check,
+};
+
+static const struct conf_schema dummy_deny_schema = {
+	.name = "dummy_deny escaper",
+	.size = sizeof(struct escaper_conf),
+	.fields = dummy_deny_fields,
+	.defaults = escaper_defaults,
+};
+
+static const char *const direct_fixed_aliases[] = {"directfixed", NULL};
+static const char *const dummy_deny_aliases[] = {"dummydeny", NULL};
+
+static const struct conf_objtype escaper_types[] = {
+	{.name = "direct_fixed", .aliases = direct_fixed_aliases, .schema = &direct_fixed_schema,
+	 .tag = ESCAPER_DIRECT_FIXED},
+	{.name = "dummy_deny", .aliases = dummy_deny_aliases, .schema = &dummy_deny_schema,
+	 .tag = ESCAPER_DUMMY_DENY},
+	{0},
+};
+
+static const char *const escaper_unsupported[] = {
+	"direct_float", "direct_dynamic", "divert_tcp", "proxy_http", "proxy_https",
+	"proxy_socks5", "proxy_socks5s", "proxy_float", "proxy_dynamic", "route_upstream",
+	"route_client", "route_resolved", "route_geoip", "route_select", "route_mapping",
+	"route_query", "route_failover", "trick_float", "comply_audit", NULL,
+};
+
+int pconf_escaper_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg)
+{
+	void *p = NULL;
+	int tag = 0;
+
+	(void)idx;
+	(void)arg;
+	if (pv_expect_map(ctx, obj) < 0)
+		return -EINVAL;
+	if (pconf_type_unsupported(ctx, obj, "escaper", escaper_unsupported))
+		return -EINVAL;
+	if (conf_parse_typed(ctx, obj, "escaper", escaper_types, &p, &tag) < 0)
+		return -EINVAL;
+	struct escaper_conf *e = p;
+	e->type = tag;
+	e->node = conf_map_get(obj, "name");
+	return pconf_register(ctx, PROXYD_KIND_ESCAPER, e, e->name, e->node);
+}

@@ -1,0 +1,61 @@
+/* proxyd's runtime: N worker threads, each with its own libev loop and an
+ * ev_async through which the main thread hands it a new config or asks it
+ * to stop; plus the daemon_ops that plug proxyd into common/daemon.h.
+ *
+ * Config ownership: the runtime holds one reference to the current config
+ * and each worker holds one to the config it runs with. A reload swaps the
+ * runtime's config and queues a reference for every worker; a worker drops
+ * its old reference when it takes the new one, so an old config is freed
+ * only after the last worker (and anything else holding a ref) let it go.
+ * All functions here are called from the main thread. */
+#ifndef G3C_PROXYD_RUNTIME_H
+#define G3C_PROXYD_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/daemon.h"
+#include "common/util.h"
+#include "proxyd/config.h"
+
+struct proxyd_runtime;
+
+/* Start proxyd_conf_worker_count(conf) workers. Takes the caller's
+ * reference to conf on success; on failure nothing is started, conf is
+ * untouched (still the caller's) and err holds a message. */
+int proxyd_runtime_start(struct proxyd_conf *conf, struct proxyd_runtime **out, char *err,
+			 size_t errlen) MUST_CHECK;
+
+/* Swap in conf (takes the caller's reference) and notify every worker.
+ * The worker count is fixed at start; a different count is logged. */
+int proxyd_runtime_reload(struct proxyd_runtime *rt, struct proxyd_conf *conf) MUST_CHECK;
+
+/* Stop accepting new work (no listeners yet: only the state changes). */
+void proxyd_runtime_offline(struct proxyd_runtime *rt);
+bool proxyd_runtime_is_offline(const struct proxyd_runtime *rt);
+
+/* Tasks alive across workers: always 0 until the data plane lands. */
+uint64_t proxyd_runtime_alive(const struct proxyd_runtime *rt);
+
+/* Stop and join every worker, drop every config reference, free rt.
+ * NULL is accepted. */
+void proxyd_runtime_stop(struct proxyd_runtime *rt);
+
+/* The current config (borrowed; valid until the next reload or stop). */
+struct proxyd_conf *proxyd_runtime_conf(const struct proxyd_runtime *rt);
+unsigned proxyd_runtime_workers(const struct proxyd_runtime *rt);
+uint64_t proxyd_runtime_reloads(const struct proxyd_runtime *rt);
+/* True when every worker runs with the current config. */
+bool proxyd_runtime_synced(const struct proxyd_runtime *rt);
+/* Wait up to timeout_ms for proxyd_runtime_synced(); returns it. */
+bool proxyd_runtime_wait_synced(const struct proxyd_runtime *rt, unsigned timeout_ms);
+
+/* Report counters (the daemon `status` request). */
+void proxyd_runtime_counters(const struct proxyd_runtime *rt,
+			     void (*add)(void *arg, const char *name, uint64_t v), void *arg);
+
+/* The lifecycle callbacks for daemon_main(). */
+extern const struct daemon_ops proxyd_ops;
+
+#endif
