@@ -209,6 +209,18 @@ enum log_vkind log_field_value(const struct log_field *f, char *tmp, size_t cap,
 
 static const char hexd[] = "0123456789abcdef";
 
+/* "\u00XX" into esc (6 bytes, not NUL-terminated); returns 6. */
+static size_t esc_u00(char *esc, uint8_t c)
+{
+	esc[0] = '\\';
+	esc[1] = 'u';
+	esc[2] = '0';
+	esc[3] = '0';
+	esc[4] = hexd[c >> 4];
+	esc[5] = hexd[c & 15];
+	return 6;
+}
+
 /* A quoted JSON string. Cut at a character boundary when space runs out
  * (the closing quote always fits); false if not even `""` fit. */
 static bool w_json_str(struct log_w *w, const char *s, size_t n)
@@ -252,10 +264,7 @@ static bool w_json_str(struct log_w *w, const char *s, size_t n)
 			break;
 		default:
 			if (c < 0x20 || c == 0x7f) {
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hexd[c >> 4];
-				esc[5] = hexd[c & 15];
-				plen = 6;
+				plen = esc_u00(esc, c);
 			} else if (c < 0x80) {
 				piece = s + i;
 				plen = 1;
@@ -266,10 +275,7 @@ static bool w_json_str(struct log_w *w, const char *s, size_t n)
 					plen = adv;
 				} else {
 					/* an invalid byte stands for itself as U+00XX */
-					memcpy(esc, "\\u00", 4);
-					esc[4] = hexd[c >> 4];
-					esc[5] = hexd[c & 15];
-					plen = 6;
+					plen = esc_u00(esc, c);
 					adv = 1;
 				}
 			}

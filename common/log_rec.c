@@ -209,11 +209,14 @@ static void set_hostname(struct logger *lg)
 
 struct logger *logger_new(const struct logger_conf *conf, const char *log_type, int *err)
 {
+	static const struct logger_conf discard = {.driver = LOGGER_DISCARD};
 	struct logger *lg = xcalloc(1, sizeof(*lg));
 	int rc = 0;
 
+	if (!conf)
+		conf = &discard;
 	lg->magic = LOGGER_MAGIC;
-	lg->driver = conf ? conf->driver : LOGGER_DISCARD;
+	lg->driver = conf->driver;
 	lg->fd = -1;
 	copy_str(lg->log_type, sizeof(lg->log_type), log_type);
 	pthread_mutex_init(&lg->out_mu, NULL);

@@ -260,14 +260,14 @@ static void test_json_all_types(void **state)
 	/* NULL message: no "message" key */
 	log_rec_init(&r, lg);
 	log_rec_u64(&r, "a", 1);
-	n = log_rec_format_json(&r, NULL, buf, sizeof(buf));
+	log_rec_format_json(&r, NULL, buf, sizeof(buf));
 	expect_fmt(want, sizeof(want),
 		   "{\"daemon_name\":\"grp\",\"pid\":%P,\"log_type\":\"Task\",\"a\":1}\n");
 	assert_string_equal(buf, want);
 
 	/* a record without a logger has no log_type */
 	log_rec_init(&r, NULL);
-	n = log_rec_format_json(&r, "", buf, sizeof(buf));
+	log_rec_format_json(&r, "", buf, sizeof(buf));
 	expect_fmt(want, sizeof(want), "{\"daemon_name\":\"grp\",\"pid\":%P,\"message\":\"\"}\n");
 	assert_string_equal(buf, want);
 	logger_free(lg);

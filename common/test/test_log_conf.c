@@ -47,8 +47,11 @@ static int parse(const char *yaml, struct log_conf *lc, char **errs)
 
 static void expect_ok(const char *yaml, struct log_conf *lc)
 {
-	char *errs;
-	int rc = parse(yaml, lc, &errs);
+	char *errs = NULL;
+	int rc;
+
+	memset(lc, 0, sizeof(*lc));
+	rc = parse(yaml, lc, &errs);
 
 	if (rc)
 		fail_msg("unexpected errors: %s", errs);
@@ -58,7 +61,7 @@ static void expect_ok(const char *yaml, struct log_conf *lc)
 static void expect_err(const char *yaml, const char *want)
 {
 	struct log_conf lc;
-	char *errs;
+	char *errs = NULL;
 
 	assert_int_equal(parse(yaml, &lc, &errs), -EINVAL);
 	assert_string_equal(errs, want);

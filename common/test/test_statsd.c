@@ -261,7 +261,7 @@ static void test_long_lines(void **state)
 	statsd_count(s, "after", 1, NULL);
 	statsd_end(s);
 
-	n = recv_dgram(fd, d, sizeof(d), 2000);
+	recv_dgram(fd, d, sizeof(d), 2000);
 	snprintf(want, sizeof(want), "proxyd.before:1|c|#stat_id:%" PRIu64,
 		 statsd_client_stat_id(s));
 	assert_string_equal(d, want);
@@ -392,7 +392,7 @@ static int parse(const char *yaml, struct statsd_conf *sc, char **errs)
 
 static void expect_ok(const char *yaml, struct statsd_conf *sc)
 {
-	char *errs;
+	char *errs = NULL;
 
 	if (parse(yaml, sc, &errs))
 		fail_msg("unexpected errors: %s", errs);
@@ -403,7 +403,7 @@ static void expect_ok(const char *yaml, struct statsd_conf *sc)
 static void expect_err(const char *yaml, const char *want)
 {
 	struct statsd_conf sc;
-	char *errs;
+	char *errs = NULL;
 
 	assert_int_equal(parse(yaml, &sc, &errs), -EINVAL);
 	assert_string_equal(errs, want);
