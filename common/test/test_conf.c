@@ -2,6 +2,8 @@
  * schema tables, typed objects, error format. Includes: test_conf_include.c. */
 #include "common/test/conf_fixture.h"
 
+#include <fcntl.h>
+
 /* ---- loader ------------------------------------------------------------------- */
 
 static void test_positions(void **state)
@@ -292,6 +294,35 @@ static void test_error_cap(void **state)
 	assert_int_not_equal(load_servers(f, yaml), 0);
 	assert_int_equal(f->ctx.nerr, 25);
 	assert_errors(f, want);
+
+	/* conf_print_errors writes the same lines to stderr */
+	char path[128], got[4096];
+	snprintf(path, sizeof(path), "%s/stderr", f->dir);
+	fflush(stderr);
+	int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	close(fd);
+	conf_print_errors(&f->ctx);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	size_t n = fread(got, 1, sizeof(got) - 1, fp);
+	fclose(fp);
+	got[n] = '\0';
+	strcat(want, "\n");
+	assert_string_equal(got, want);
+
+	/* exactly one dropped error is singular */
+	reset(f);
+	for (int i = 0; i < CONF_MAX_ERRORS + 1; i++)
+		conf_error(&f->ctx, NULL, "e%d", i);
+	char *joined = conf_errors_join(&f->ctx);
+	assert_non_null(strstr(joined, "t.yaml: error: e19\n... and 1 more error"));
+	assert_null(strstr(joined, "e20"));
+	free(joined);
 }
 
 static void test_limits(void **state)
