@@ -371,9 +371,13 @@ static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 					 s->u.port.server_name);
 			} else if (next == s || next->type == SERVER_PLAIN_TCP_PORT ||
 				   next->type == SERVER_PLAIN_TLS_PORT) {
-				conf_error(ctx, s->node,
+				size_t saved = conf_path_push_key(ctx, "server");
+				conf_path_push_index(ctx, (unsigned)i);
+				conf_path_push_key(ctx, "server");
+				conf_error(ctx, conf_map_get(s->map, "server"),
 					   "port server '%s' cannot hand connections to port server '%s'",
 					   s->name, next->name);
+				conf_path_pop(ctx, saved);
 			}
 			s->u.port.server = next;
 		} else {
@@ -389,8 +393,12 @@ static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 		for (size_t j = 0; j < i; j++) {
 			const struct server_conf *o = sv->v[j];
 			if (o->listen.set && same_listen(&o->listen, &s->listen)) {
-				conf_error(ctx, s->node, "server '%s' listens on the same address as server '%s'",
-					   s->name, o->name);
+				size_t saved = conf_path_push_key(ctx, "server");
+				conf_path_push_index(ctx, (unsigned)i);
+				conf_path_push_key(ctx, "listen");
+				conf_error(ctx, conf_map_get(s->map, "listen"),
+					   "address already used by server '%s'", o->name);
+				conf_path_pop(ctx, saved);
 				break;
 			}
 		}
@@ -475,15 +483,13 @@ static struct proxyd_conf *build(struct conf_ctx *ctx, const struct conf_node *r
 	}
 	for (const struct conf_node *k = root ? root->child : NULL; k; k = k->next) {
 		int kind = kind_of_key(k);
-		char key[64];
 		size_t saved;
 
 		if (conf_key_is(k, "runtime"))
 			peek_runtime_threads(c, k->value);
 		if (daemon_conf_parse_key(ctx, k, &c->common) == 1)
 			continue;
-		conf_normalize(k->str, k->len, key, sizeof(key));
-		saved = conf_path_push_key(ctx, key);
+		saved = conf_path_push_key(ctx, k->str);
 		if (conf_key_is(k, "worker")) {
 			if (pconf_worker_parse(ctx, k->value, &c->worker) < 0)
 				log_debug("worker: invalid"); /* errors are in ctx */

@@ -456,5 +456,6 @@ int pconf_server_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsign
 	struct server_conf *s = p;
 	s->type = tag;
 	s->node = conf_map_get(obj, "name");
+	s->map = obj;
 	return pconf_register(ctx, PROXYD_KIND_SERVER, s, s->name, s->node);
 }

@@ -685,6 +685,7 @@ struct port_server_conf {
 struct server_conf {
 	const char *name;
 	const struct conf_node *node;
+	const struct conf_node *map; /* the object's map, for messages */
 	int type; /* enum server_type */
 	/* references (names as written, objects resolved after loading) */
 	const char *escaper_name;
