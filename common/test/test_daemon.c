@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,7 +30,7 @@ struct fake_conf {
 };
 
 static struct {
-	int loads, reloads, offlines, stops, frees, control_calls;
+	int loads, reloads, offlines, stops, frees, control_calls, emits;
 	int reload_ret;
 	const char *reload_err;
 	uint64_t alive;
@@ -123,6 +126,13 @@ static enum rpc_code fake_control(void *ctx, const ProtobufCMessage *req, Protob
 	F.control_ctx = ctx;
 	rpc_arena_set_error(a, "no such user group");
 	return RPC_NOT_FOUND;
+}
+
+static void fake_emit(struct daemon *d, struct statsd *s)
+{
+	(void)d;
+	F.emits++;
+	statsd_count(s, "fake.count", 3, NULL);
 }
 
 static const struct daemon_ops fake_ops = {
@@ -827,6 +837,57 @@ static void test_ctl_daemon_specific(void **state)
 	rpc_arena_free(a);
 }
 
+static void on_break(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* With `stat:` the main loop calls ops->emit_metrics every emit_interval,
+ * between statsd_begin and statsd_end, so its lines reach the target. */
+static void test_stat_timer(void **state)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t slen = sizeof(sin);
+	struct daemon_ops ops = fake_ops;
+	struct conf_ctx ctx;
+	struct daemon_conf dc;
+	struct daemon d;
+	ev_timer brk;
+	char text[128], buf[2048];
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+	snprintf(text, sizeof(text), "stat: {target_udp: '127.0.0.1:%u', emit_interval: 20ms}\n",
+		 ntohs(sin.sin_port));
+	parse_conf(&ctx, text, &dc);
+	assert_int_equal(ctx.nerr, 0);
+	conf_ctx_fini(&ctx);
+
+	ops.emit_metrics = fake_emit;
+	fake_daemon(&d, &ops);
+	d.dc.stat = dc.stat;
+	d.loop = ev_loop_new(0);
+	assert_int_equal(daemon_run_prepare(&d), 0);
+	ev_timer_init(&brk, on_break, 0.2, 0.);
+	ev_timer_start(d.loop, &brk);
+	ev_run(d.loop, 0);
+	assert_true(F.emits >= 2);
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_memory_equal(buf, "testd.fake.count:3|c", strlen("testd.fake.count:3|c"));
+	daemon_run_cleanup(&d);
+	ev_loop_destroy(d.loop);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -854,6 +915,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ctl_bad_requests, setup_file, teardown_file),
 		cmocka_unit_test_setup_teardown(test_ctl_daemon_specific, setup_file,
 						teardown_file),
+		cmocka_unit_test_setup_teardown(test_stat_timer, setup_file, teardown_file),
 	};
 
 	/* Keep the process log quiet unless something is wrong. */
