@@ -82,6 +82,13 @@ def test_test_config_bad_prints_every_error(write_conf):
     assert "configuration OK" not in r.stdout
 
 
+def test_test_config_directory(write_conf, workdir):
+    write_conf(MINIMAL_CONF, name="proxyd.yaml")
+    r = run([binary("proxyd"), "-t", "-c", str(workdir)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"{workdir}: configuration OK\n"
+
+
 def test_test_config_missing_file(workdir):
     missing = workdir / "nope.yaml"
     r = run([binary("proxyd"), "-t", "-c", str(missing)])
@@ -371,6 +378,19 @@ def test_g3ctl_stale_socket_exits_3(workdir):
     r = ctl.run("status")
     assert r.returncode == 3, r
     assert time.monotonic() - t0 < 2
+
+
+def test_g3ctl_deadline_exits_3(proxyd):
+    proxyd.signal(signal.SIGSTOP)  # socket there, nobody answering
+    try:
+        t0 = time.monotonic()
+        r = proxyd.ctl.run("status", timeout_ms=300)
+        assert r.returncode == 3, r
+        assert time.monotonic() - t0 < 3
+        assert "did not answer within 300 ms" in r.stderr
+    finally:
+        proxyd.signal(signal.SIGCONT)
+    assert proxyd.ctl.status()["pid"] == proxyd.pid  # fine once resumed
 
 
 @pytest.mark.parametrize("args", [
