@@ -286,7 +286,7 @@ static void pidfile_release(const char *path, int fd)
 
 	if (fd < 0)
 		return;
-	if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	if (path && fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino)
 		unlink(path);
 	close(fd);

@@ -69,7 +69,7 @@ static void counter_add(void *arg, const char *name, uint64_t value)
 	}
 	if (acc->n == acc->cap) {
 		acc->cap = acc->cap ? acc->cap * 2 : 32;
-		acc->v = xrealloc(acc->v, acc->cap * sizeof(*acc->v));
+		acc->v = xrealloc(acc->v, acc->cap * sizeof(G3c__Control__Counter *));
 	}
 	c = rpc_arena_alloc(acc->a, sizeof(*c));
 	g3c__control__counter__init(c);
@@ -114,8 +114,8 @@ static enum rpc_code ctl_status(struct daemon *d, G3c__Control__Reply *rep, stru
 	if (acc.truncated)
 		log_warn("status: more than %u counters, the rest left out", CTL_MAX_COUNTERS);
 	if (acc.n) {
-		s->counters = rpc_arena_alloc(a, acc.n * sizeof(*s->counters));
-		memcpy(s->counters, acc.v, acc.n * sizeof(*s->counters));
+		s->counters = rpc_arena_alloc(a, acc.n * sizeof(G3c__Control__Counter *));
+		memcpy(s->counters, acc.v, acc.n * sizeof(G3c__Control__Counter *));
 		s->n_counters = acc.n;
 	}
 	free(acc.v);
