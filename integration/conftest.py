@@ -14,16 +14,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from helpers import Ctl, Daemon  # noqa: E402
-
-# Smallest proxyd config: no servers, nothing logged, no shutdown delays so
-# stop tests finish quickly.
-MINIMAL_CONF = """\
-runtime:
-  server_offline_delay: 0
-  task_wait_delay: 0
-log: discard
-"""
+from helpers import MINIMAL_CONF, Ctl, Daemon  # noqa: E402
 
 
 @pytest.fixture

@@ -15,6 +15,15 @@ BUILD = pathlib.Path(os.environ.get("G3C_BUILD", str(REPO / "build"))).resolve()
 START_TIMEOUT = 10.0
 CTL_TIMEOUT_MS = 5000
 
+# Smallest proxyd config: no servers, nothing logged, no shutdown delays so
+# stop tests finish quickly.
+MINIMAL_CONF = """\
+runtime:
+  server_offline_delay: 0
+  task_wait_delay: 0
+log: discard
+"""
+
 
 def binary(name):
     """Absolute path of a built program in $G3C_BUILD/bin; fails the test

@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-from conftest import MINIMAL_CONF
-from helpers import Ctl, binary, pid_alive, wait_for
+from helpers import MINIMAL_CONF, Ctl, binary, pid_alive, wait_for
 
 # A stop with no delays configured must finish well within this.
 STOP_BOUND = 10.0
