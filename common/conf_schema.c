@@ -208,7 +208,7 @@ int conf_parse_map(struct conf_ctx *ctx, const struct conf_node *m, const struct
 		return conf_error(ctx, m, "expected a map, got %s", kind_name(m));
 	while (fields[nf].key)
 		nf++;
-	seen = xcalloc(nf ? nf : 1, sizeof(*seen));
+	seen = xcalloc(nf ? nf : 1, sizeof(void *));
 	for (const struct conf_node *k = m && m->kind == CONF_MAP ? m->child : NULL; k;
 	     k = k->next) {
 		size_t i, j;

@@ -39,8 +39,10 @@ int conf_get_str(struct conf_ctx *ctx, const struct conf_node *n, const char **o
 {
 	if (want_scalar(ctx, n, "a string"))
 		return -EINVAL;
-	if (strlen(n->str) != n->len)
-		return conf_error(ctx, n, "string contains a NUL byte");
+	if (strlen(n->str) != n->len) {
+		conf_error(ctx, n, "string contains a NUL byte");
+		return -EINVAL;
+	}
 	*out = n->str;
 	return 0;
 }

@@ -259,7 +259,7 @@ static int check_dups(struct conf_ctx *ctx, struct conf_node *map)
 	if (n < 2)
 		return 0;
 	refs = xcalloc(n, sizeof(*refs));
-	first = xcalloc(n, sizeof(*first));
+	first = xcalloc(n, sizeof(void *));
 	for (const struct conf_node *k = map->child; k; k = k->next, i++)
 		refs[i] = (struct keyref){k, i};
 	qsort(refs, n, sizeof(*refs), keyref_cmp);
