@@ -271,6 +271,43 @@ static void test_parse_map_direct(void **state)
 	uint32_t v;
 	assert_int_equal(conf_parse_value(&f->ctx, conf_map_get(f->root, "a"), &fld, &v), -EINVAL);
 	assert_errors(f, "t.yaml:1:4: error: value 1 out of range (2..4294967295)");
+
+	/* a list of custom values with an explicit element size */
+	reset(f);
+	assert_int_equal(load(f, "l: [a, 'b,c', 'd,e,f']\none: x,y\nbad: [1, [2]]\n"), 0);
+	struct conf_field cl = {
+		.key = "l", .type = CONF_T_LIST, .parse = parse_commas, .esize = sizeof(int)};
+	struct conf_array arr;
+	assert_int_equal(conf_parse_value(&f->ctx, conf_map_get(f->root, "l"), &cl, &arr), 0);
+	assert_int_equal(arr.n, 3);
+	assert_int_equal(((int *)arr.v)[0], 1);
+	assert_int_equal(((int *)arr.v)[2], 3);
+	assert_int_equal(conf_parse_value(&f->ctx, conf_map_get(f->root, "one"), &cl, &arr), 0);
+	assert_int_equal(arr.n, 1);
+	assert_int_equal(((int *)arr.v)[0], 2);
+	size_t saved = conf_path_push_key(&f->ctx, "bad");
+	assert_int_equal(conf_parse_value(&f->ctx, conf_map_get(f->root, "bad"), &cl, &arr),
+			 -EINVAL);
+	conf_path_pop(&f->ctx, saved);
+	assert_int_equal(arr.n, 0);
+	assert_errors(f, "t.yaml:3:10: error: bad[1]: expected a string, got a sequence");
+}
+
+/* Every object of a list is parsed even after one failed. */
+static void test_errors_collected(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(
+		load_servers(f, "server:\n- {type: foo}\n- {name: b}\n"
+				"- {name: c, type: http_proxy}\n- {name: d, type: socks_proxy, "
+				"listen: 'x:0'}\n"),
+		-EINVAL);
+	assert_int_equal(f->nsrv, 1);
+	assert_string_equal(f->srv[0]->name, "c");
+	assert_errors(f, "t.yaml:2:10: error: server[0].type: unknown server type 'foo'\n"
+			 "t.yaml:3:3: error: server[1]: missing required key 'type'\n"
+			 "t.yaml:5:40: error: server[3].listen: port 0 out of range (1..65535)");
 }
 
 static void test_error_cap(void **state)
@@ -449,6 +486,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_map_direct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors_collected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arena, setup, teardown),
