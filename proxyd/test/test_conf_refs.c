@@ -107,7 +107,7 @@ static void test_names(void **state)
 	FX_LOAD_ERR("user_group:\n  - {type: basic}\n",
 		    "t.yaml:2:5: error: user_group[0]: missing required key 'name'");
 	FX_LOAD_ERR("escaper:\n  - {name: 'x:y', type: dummy_deny}\n",
-		    "t.yaml:2:13: error: escaper[0].name: invalid name 'x:y': only letters, digits "
+		    "t.yaml:2:12: error: escaper[0].name: invalid name 'x:y': only letters, digits "
 		    "and '-', '_', '.', '/' are allowed");
 }
 
