@@ -84,7 +84,7 @@ static void rpc_table_grow(struct rpc_client *c)
 	struct rpc_call **ob = c->buckets;
 
 	c->nbuckets = old * 2;
-	c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
+	c->buckets = xcalloc(c->nbuckets, sizeof(struct rpc_call *));
 	for (unsigned i = 0; i < old; i++) {
 		struct rpc_call *k = ob[i], *next;
 		for (; k; k = next) {
@@ -536,7 +536,7 @@ struct rpc_client *rpc_client_new(struct ev_loop *loop, const char *url,
 	c->next_id = 1;
 	c->window = RPC_WINDOW_DEFAULT;
 	c->nbuckets = RPC_BUCKETS_MIN;
-	c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
+	c->buckets = xcalloc(c->nbuckets, sizeof(struct rpc_call *));
 	c->arena = rpc_arena_new();
 	ev_io_init(&c->rio, rpc_client_on_read, rfd, EV_READ);
 	ev_io_init(&c->wio, rpc_client_on_write, wfd, EV_READ);
@@ -557,12 +557,19 @@ void rpc_client_free(struct rpc_client *c)
 	ASSERT(!c->dead);
 	c->dead = true;
 	for (unsigned i = 0; i < c->nbuckets; i++) {
-		while (c->buckets[i]) {
-			struct rpc_call *k = c->buckets[i];
-			rpc_call_detach(c, k);
+		struct rpc_call *k = c->buckets[i], *next;
+
+		for (; k; k = next) {
+			next = k->hnext;
+			rpc_queue_del(c, k);
+			ev_timer_stop(c->loop, &k->timer);
+			k->sent = false;
 			rpc_call_put(c, k);
 		}
+		c->buckets[i] = NULL;
 	}
+	c->npending = 0;
+	c->inflight = 0;
 	ev_io_stop(c->loop, &c->rio);
 	ev_io_stop(c->loop, &c->wio);
 	nn_close(c->sock);

@@ -205,6 +205,8 @@ char *rpc_arena_strdup(struct rpc_arena *a, const char *s)
 	return p;
 }
 
+static char *rpc_arena_vprintf(struct rpc_arena *a, const char *fmt, va_list ap) PRINTF_FMT(2, 0);
+
 static char *rpc_arena_vprintf(struct rpc_arena *a, const char *fmt, va_list ap)
 {
 	va_list ap2;

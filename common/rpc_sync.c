@@ -45,7 +45,7 @@ int rpc_call_sync(const char *url, const struct rpc_service *svc, ProtobufCMessa
 	*rep = NULL;
 	*code = RPC_OK;
 	if (st.errlen)
-		errbuf[0] = '\0';
+		st.errbuf[0] = '\0';
 	if (rpc_url_ipc_path(url, &path)) {
 		r = rpc_ipc_probe(path);
 		if (r)
@@ -77,7 +77,7 @@ out:
 	rpc_client_free(c);
 	if (loop)
 		ev_loop_destroy(loop);
-	if (r && st.errlen && !errbuf[0])
-		snprintf(errbuf, errlen, "%s", strerror(-r));
+	if (r && st.errlen && !st.errbuf[0])
+		snprintf(st.errbuf, st.errlen, "%s", strerror(-r));
 	return r;
 }

@@ -534,6 +534,38 @@ static void test_cancel_and_free_inside_callback(void **state UNUSED)
 	ev_loop_destroy(loop);
 }
 
+/* The first reply's callback frees the client while the replies to the
+ * other calls are arriving in the same batch: none of those call back. */
+static void test_free_inside_reply_callback(void **state UNUSED)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	G3c__Rpctest__Request req = G3C__RPCTEST__REQUEST__INIT;
+	struct reentrant re = {0};
+	struct res rest[20] = {0};
+	struct rpc_server *s;
+	char url[160];
+	int err;
+
+	url_for(url, sizeof(url), "freereply.rpc");
+	s = rpc_server_new(loop, url, &rpctest_svc, rpctest_handle, NULL, &err);
+	assert_non_null(s);
+	re.c = rpc_client_new(loop, url, &rpctest_svc, &err);
+	assert_non_null(re.c);
+	echo_ok(loop, re.c, 1);
+	re.free_client = true;
+	assert_int_equal(rpc_call(re.c, &req.base, 20000, reentrant_cb, &re, NULL), 0);
+	for (unsigned i = 0; i < ARRAY_SIZE(rest); i++)
+		assert_int_equal(call_echo(re.c, "r", i, 20000, &rest[i], NULL), 0);
+	assert_true(run_until(loop, &re.first.done, 1, WAIT_S));
+	assert_int_equal(re.first.err, 0);
+	assert_int_equal(re.first.code, RPC_INVALID_ARGUMENT);
+	run_for(loop, 0.3);
+	for (unsigned i = 0; i < ARRAY_SIZE(rest); i++)
+		assert_int_equal(rest[i].done, 0);
+	rpc_server_free(s);
+	ev_loop_destroy(loop);
+}
+
 struct chain {
 	struct rpc_client *c;
 	struct res first, second;
@@ -591,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_suppresses_late_reply),
 		cmocka_unit_test(test_free_with_pending_calls_no_callbacks),
 		cmocka_unit_test(test_cancel_and_free_inside_callback),
+		cmocka_unit_test(test_free_inside_reply_callback),
 		cmocka_unit_test(test_call_from_callback),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
