@@ -19,6 +19,12 @@
 #define RUNTIME_MAGIC 0x70727474u /* "prtt" */
 #define WORKER_MAGIC 0x7077726bu  /* "pwrk" */
 
+struct worker_call {
+	struct worker_call *next;
+	proxyd_worker_fn *fn;
+	void *arg;
+};
+
 struct proxyd_worker {
 	uint32_t magic;
 	unsigned id;
@@ -30,6 +36,8 @@ struct proxyd_worker {
 	/* main → worker */
 	_Atomic(struct proxyd_conf *) pending; /* a reference for the worker to take */
 	atomic_bool stop;
+	pthread_mutex_t calls_lock;
+	struct worker_call *calls, **calls_tail;
 	/* worker-owned; published for observers */
 	struct proxyd_conf *conf;
 	_Atomic(const struct proxyd_conf *) active;
@@ -47,6 +55,30 @@ struct proxyd_runtime {
 
 /* ---- worker side --------------------------------------------------------------- */
 
+static struct worker_call *take_calls(struct proxyd_worker *wk)
+{
+	struct worker_call *c;
+
+	pthread_mutex_lock(&wk->calls_lock);
+	c = wk->calls;
+	wk->calls = NULL;
+	wk->calls_tail = &wk->calls;
+	pthread_mutex_unlock(&wk->calls_lock);
+	return c;
+}
+
+static void run_calls(struct proxyd_worker *wk)
+{
+	struct worker_call *c = take_calls(wk);
+
+	while (c != NULL) {
+		struct worker_call *next = c->next;
+		c->fn(wk->loop, wk->conf, c->arg);
+		free(c);
+		c = next;
+	}
+}
+
 static void worker_on_wake(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct proxyd_worker *wk = container_of(w, struct proxyd_worker, wake);
@@ -54,6 +86,7 @@ static void worker_on_wake(struct ev_loop *loop, ev_async *w, int revents)
 
 	(void)revents;
 	CHECK_OBJ(wk, WORKER_MAGIC);
+	run_calls(wk);
 	next = atomic_exchange(&wk->pending, NULL);
 	if (next != NULL) {
 		struct proxyd_conf *old = wk->conf;
@@ -124,6 +157,11 @@ static void worker_fini(struct proxyd_worker *wk)
 	}
 	p = atomic_exchange(&wk->pending, NULL);
 	proxyd_conf_unref(p);
+	for (struct worker_call *c = take_calls(wk), *next; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	pthread_mutex_destroy(&wk->calls_lock);
 	proxyd_conf_unref(wk->conf);
 	wk->conf = NULL;
 	atomic_store(&wk->active, NULL);
@@ -164,6 +202,9 @@ static int worker_start(struct proxyd_runtime *rt, unsigned id, char *err, size_
 	atomic_init(&wk->pending, NULL);
 	atomic_init(&wk->stop, false);
 	atomic_init(&wk->swaps, 0);
+	pthread_mutex_init(&wk->calls_lock, NULL);
+	wk->calls = NULL;
+	wk->calls_tail = &wk->calls;
 	wk->loop = ev_loop_new(EVFLAG_AUTO);
 	if (wk->loop == NULL) {
 		snprintf(err, errlen, "worker %u: cannot create an event loop", id);
@@ -254,6 +295,27 @@ int proxyd_runtime_reload(struct proxyd_runtime *rt, struct proxyd_conf *conf)
 	}
 	proxyd_conf_unref(old);
 	rt->reloads++;
+	return 0;
+}
+
+int proxyd_runtime_run_on(struct proxyd_runtime *rt, unsigned idx, proxyd_worker_fn *fn, void *arg)
+{
+	struct proxyd_worker *wk;
+	struct worker_call *c;
+
+	CHECK_OBJ(rt, RUNTIME_MAGIC);
+	if (idx >= rt->nworkers || fn == NULL)
+		return -EINVAL;
+	wk = &rt->workers[idx];
+	c = xmalloc(sizeof(*c));
+	c->next = NULL;
+	c->fn = fn;
+	c->arg = arg;
+	pthread_mutex_lock(&wk->calls_lock);
+	*wk->calls_tail = c;
+	wk->calls_tail = &c->next;
+	pthread_mutex_unlock(&wk->calls_lock);
+	ev_async_send(wk->loop, &wk->wake);
 	return 0;
 }
 

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ev.h>
+
 #include "common/daemon.h"
 #include "common/util.h"
 #include "proxyd/config.h"
@@ -50,6 +52,14 @@ uint64_t proxyd_runtime_reloads(const struct proxyd_runtime *rt);
 bool proxyd_runtime_synced(const struct proxyd_runtime *rt);
 /* Wait up to timeout_ms for proxyd_runtime_synced(); returns it. */
 bool proxyd_runtime_wait_synced(const struct proxyd_runtime *rt, unsigned timeout_ms);
+
+/* Run fn(loop, conf, arg) on worker `idx`'s thread, with that worker's
+ * loop and the config it runs with (borrowed for the call). Calls run in
+ * order; ones still queued at stop are dropped without running. Returns 0,
+ * or -EINVAL for a bad index. */
+typedef void proxyd_worker_fn(struct ev_loop *loop, struct proxyd_conf *conf, void *arg);
+int proxyd_runtime_run_on(struct proxyd_runtime *rt, unsigned idx, proxyd_worker_fn *fn,
+			  void *arg) MUST_CHECK;
 
 /* Report counters (the daemon `status` request). */
 void proxyd_runtime_counters(const struct proxyd_runtime *rt,
