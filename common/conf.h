@@ -29,12 +29,12 @@ enum conf_kind {
 
 struct conf_node {
 	enum conf_kind kind;
-	const char *file; /* path as opened; lives in the arena */
+	const char *file;   /* path as opened; lives in the arena */
 	unsigned line, col; /* 1-based */
 	/* CONF_SCALAR: the text (NUL-terminated, len excludes the NUL) */
 	const char *str;
 	size_t len;
-	bool plain;          /* unquoted scalar: "null", "~" and "" read as null */
+	bool plain; /* unquoted scalar: "null", "~" and "" read as null */
 	/* CONF_MAP: children are key scalars, each with ->value set.
 	 * CONF_SEQ: children are the items. */
 	struct conf_node *child;
@@ -49,13 +49,13 @@ struct conf_ctx {
 	struct conf_arena *arena;
 	const char *main_file; /* as given */
 	const char *base_dir;  /* directory of the main file, for relative paths */
-	unsigned nerr;          /* errors recorded (may exceed the stored ones) */
+	unsigned nerr;	       /* errors recorded (may exceed the stored ones) */
 	char *errs[CONF_MAX_ERRORS];
-	char path[512];          /* current key path, e.g. "server[0].listen" */
+	char path[512]; /* current key path, e.g. "server[0].listen" */
 	size_t pathlen;
 	/* Added by the implementation (zeroed by conf_ctx_init): */
-	bool no_includes;        /* set to refuse file includes (fuzzers, untrusted input) */
-	unsigned include_depth;  /* guard for nested conf_foreach_object includes */
+	bool no_includes;	/* set to refuse file includes (fuzzers, untrusted input) */
+	unsigned include_depth; /* guard for nested conf_foreach_object includes */
 };
 
 /* ---- context, arena, errors ------------------------------------------ */
@@ -74,7 +74,8 @@ char *conf_strndup(struct conf_ctx *ctx, const char *s, size_t n);
 
 /* Record "file:line:col: error: <path>: <message>" for node n (n may be
  * NULL: then "file: error: ..."). Always returns -EINVAL for convenience. */
-int conf_error(struct conf_ctx *ctx, const struct conf_node *n, const char *fmt, ...) PRINTF_FMT(3, 4);
+int conf_error(struct conf_ctx *ctx, const struct conf_node *n, const char *fmt, ...)
+	PRINTF_FMT(3, 4);
 /* Print every recorded error to stderr, one per line, plus a line for the
  * ones beyond CONF_MAX_ERRORS. */
 void conf_print_errors(const struct conf_ctx *ctx);
@@ -116,7 +117,8 @@ const char *conf_resolve_path(struct conf_ctx *ctx, const char *rel);
  * file; a missing file is reported at the node naming it. A non-zero return
  * from fn is remembered but iteration continues so every error is collected.
  * Returns 0 or the last error. */
-typedef int conf_object_fn(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg);
+typedef int conf_object_fn(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx,
+			   void *arg);
 int conf_foreach_object(struct conf_ctx *ctx, const char *key, const struct conf_node *val,
 			conf_object_fn *fn, void *arg) MUST_CHECK;
 
@@ -163,7 +165,8 @@ struct conf_net {
 	uint8_t prefix;
 };
 /* "10.0.0.0/8", "::1/128", or a bare IP (full prefix). Host bits must be 0. */
-int conf_get_network(struct conf_ctx *ctx, const struct conf_node *n, struct conf_net *out) MUST_CHECK;
+int conf_get_network(struct conf_ctx *ctx, const struct conf_node *n,
+		     struct conf_net *out) MUST_CHECK;
 
 struct conf_enum {
 	const char *name; /* normalised */
@@ -176,20 +179,20 @@ int conf_get_enum(struct conf_ctx *ctx, const struct conf_node *n, const struct 
 /* ---- schema tables --------------------------------------------------- */
 
 enum conf_vtype {
-	CONF_T_STR = 1, /* const char * */
-	CONF_T_PATH,    /* const char *, resolved against base_dir */
-	CONF_T_BOOL,    /* bool */
-	CONF_T_U32,     /* uint32_t within [min, max] (max 0 = UINT32_MAX) */
-	CONF_T_U64,     /* uint64_t within [min, max] (max 0 = UINT64_MAX) */
+	CONF_T_STR = 1,	 /* const char * */
+	CONF_T_PATH,	 /* const char *, resolved against base_dir */
+	CONF_T_BOOL,	 /* bool */
+	CONF_T_U32,	 /* uint32_t within [min, max] (max 0 = UINT32_MAX) */
+	CONF_T_U64,	 /* uint64_t within [min, max] (max 0 = UINT64_MAX) */
 	CONF_T_DURATION, /* uint64_t ms within [min, max] (max 0 = unbounded) */
-	CONF_T_SIZE,    /* uint64_t bytes within [min, max] (max 0 = unbounded) */
+	CONF_T_SIZE,	 /* uint64_t bytes within [min, max] (max 0 = unbounded) */
 	CONF_T_HOSTPORT, /* struct conf_hostport; min = default port */
-	CONF_T_NETWORK, /* struct conf_net */
-	CONF_T_ENUM,    /* int, from .enums */
-	CONF_T_LIST,    /* struct conf_array of .elem values (single value = list of one) */
-	CONF_T_OBJ,     /* nested map parsed with .sub into the embedded struct */
-	CONF_T_CUSTOM,  /* .parse(ctx, node, dst) */
-	CONF_T_IGNORE,  /* accepted and ignored (documented compat keys) */
+	CONF_T_NETWORK,	 /* struct conf_net */
+	CONF_T_ENUM,	 /* int, from .enums */
+	CONF_T_LIST,	 /* struct conf_array of .elem values (single value = list of one) */
+	CONF_T_OBJ,	 /* nested map parsed with .sub into the embedded struct */
+	CONF_T_CUSTOM,	 /* .parse(ctx, node, dst) */
+	CONF_T_IGNORE,	 /* accepted and ignored (documented compat keys) */
 };
 
 struct conf_array {
@@ -201,25 +204,25 @@ struct conf_schema;
 typedef int conf_parse_fn(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
 
 struct conf_field {
-	const char *key;   /* normalised; aliases are extra rows with the same off */
+	const char *key; /* normalised; aliases are extra rows with the same off */
 	enum conf_vtype type;
-	size_t off;        /* offsetof in the target struct */
+	size_t off; /* offsetof in the target struct */
 	unsigned flags;
 	uint64_t min, max;
 	const struct conf_enum *enums;
-	const struct conf_schema *sub;  /* CONF_T_OBJ, CONF_T_LIST of objects */
-	conf_parse_fn *parse;           /* CONF_T_CUSTOM, CONF_T_LIST of custom */
-	const struct conf_field *elem;  /* CONF_T_LIST: element type (off ignored) */
-	size_t esize;                   /* CONF_T_LIST: element size */
-	size_t seen_off;                /* if CONF_F_SEEN: offset of a bool set when present */
+	const struct conf_schema *sub; /* CONF_T_OBJ, CONF_T_LIST of objects */
+	conf_parse_fn *parse;	       /* CONF_T_CUSTOM, CONF_T_LIST of custom */
+	const struct conf_field *elem; /* CONF_T_LIST: element type (off ignored) */
+	size_t esize;		       /* CONF_T_LIST: element size */
+	size_t seen_off;	       /* if CONF_F_SEEN: offset of a bool set when present */
 };
 
 #define CONF_F_REQUIRED 0x1u
 #define CONF_F_SEEN 0x2u
 
 struct conf_schema {
-	const char *name;   /* for messages: "http_proxy server" */
-	size_t size;        /* sizeof the target struct */
+	const char *name;		 /* for messages: "http_proxy server" */
+	size_t size;			 /* sizeof the target struct */
 	const struct conf_field *fields; /* ended by a row with key == NULL */
 	/* Called before parsing (set defaults) and after (cross-field checks);
 	 * either may be NULL. Return 0 or -EINVAL after conf_error(). */
@@ -243,10 +246,10 @@ int conf_parse_value(struct conf_ctx *ctx, const struct conf_node *n, const stru
 /* A typed object: `type` picks the schema (types[i].name or an alias,
  * compared normalised). */
 struct conf_objtype {
-	const char *name;              /* canonical, normalised: "http_proxy" */
-	const char *const *aliases;    /* normalised, NULL-terminated, may be NULL */
+	const char *name;	    /* canonical, normalised: "http_proxy" */
+	const char *const *aliases; /* normalised, NULL-terminated, may be NULL */
 	const struct conf_schema *schema;
-	int tag;                       /* caller's discriminator */
+	int tag; /* caller's discriminator */
 };
 
 /* Read `type` from map m, find it in types (ended by name == NULL), allocate

@@ -8,7 +8,7 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define MUST_CHECK __attribute__((warn_unused_result))
 #define PRINTF_FMT(f, a) __attribute__((format(printf, f, a)))
@@ -24,10 +24,10 @@
 NORETURN void util_assert_fail(const char *file, int line, const char *expr);
 
 /* Always-on invariant check (never for validating input). */
-#define ASSERT(expr)                                                      \
-	do {                                                              \
-		if (UNLIKELY(!(expr)))                                    \
-			util_assert_fail(__FILE__, __LINE__, #expr);      \
+#define ASSERT(expr)                                                 \
+	do {                                                         \
+		if (UNLIKELY(!(expr)))                               \
+			util_assert_fail(__FILE__, __LINE__, #expr); \
 	} while (0)
 
 /* Objects that travel through void * start with `uint32_t magic`. */

@@ -69,7 +69,7 @@ static void test_assert_aborts_with_location(void **state)
 		_exit(0);
 	}
 	close(fds[1]);
-	char buf[256] = { 0 };
+	char buf[256] = {0};
 	ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
 	close(fds[0]);
 	int status = 0;
