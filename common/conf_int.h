@@ -11,7 +11,7 @@
 #define CONF_MAX_DEPTH 64
 #define CONF_MAX_SCALAR (1024u * 1024)
 /* Nodes per loaded file, counting every alias expansion. */
-#define CONF_MAX_NODES 1000000u
+#define CONF_MAX_NODES 4000000u
 #define CONF_MAX_INCLUDE_DEPTH 8
 
 /* Record an error at an explicit position (file NULL = main file, line 0 =

@@ -214,7 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct conf_ctx ctx;
 	const struct conf_node *root = NULL;
 	struct fz_top top;
-	unsigned budget = 20000;
+	unsigned budget = 2000;
 
 	conf_ctx_init(&ctx, "fuzz.yaml");
 	ctx.no_includes = true;
