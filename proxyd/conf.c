@@ -20,10 +20,8 @@ _Thread_local struct proxyd_conf *pconf_loading;
 static atomic_uint_fast64_t conf_live;
 
 static const char *const kind_names[PROXYD_KIND__COUNT] = {
-	[PROXYD_KIND_RESOLVER] = "resolver",
-	[PROXYD_KIND_ESCAPER] = "escaper",
-	[PROXYD_KIND_USER_GROUP] = "user group",
-	[PROXYD_KIND_AUDITOR] = "auditor",
+	[PROXYD_KIND_RESOLVER] = "resolver",	 [PROXYD_KIND_ESCAPER] = "escaper",
+	[PROXYD_KIND_USER_GROUP] = "user group", [PROXYD_KIND_AUDITOR] = "auditor",
 	[PROXYD_KIND_SERVER] = "server",
 };
 
@@ -54,26 +52,30 @@ struct obj_head {
 	const struct conf_node *node;
 };
 
+static_assert(offsetof(struct resolver_conf, node) == sizeof(void *), "layout");
+static_assert(offsetof(struct escaper_conf, node) == sizeof(void *), "layout");
+static_assert(offsetof(struct user_group_conf, node) == sizeof(void *), "layout");
+static_assert(offsetof(struct auditor_conf, node) == sizeof(void *), "layout");
+static_assert(offsetof(struct server_conf, node) == sizeof(void *), "layout");
+
 static const struct obj_head *head_of(enum proxyd_kind k, const void *p)
 {
 	switch (k) {
-	case PROXYD_KIND_RESOLVER: {
-		const struct resolver_conf *r = p;
-		static_assert(offsetof(struct resolver_conf, node) == sizeof(void *), "layout");
-		return (const struct obj_head *)(const void *)&r->name;
-	}
+	case PROXYD_KIND_RESOLVER:
+		return (const struct obj_head *)(const void *)&((const struct resolver_conf *)p)
+			->name;
 	case PROXYD_KIND_ESCAPER:
-		static_assert(offsetof(struct escaper_conf, node) == sizeof(void *), "layout");
-		return (const struct obj_head *)(const void *)&((const struct escaper_conf *)p)->name;
+		return (const struct obj_head *)(const void *)&((const struct escaper_conf *)p)
+			->name;
 	case PROXYD_KIND_USER_GROUP:
-		static_assert(offsetof(struct user_group_conf, node) == sizeof(void *), "layout");
-		return (const struct obj_head *)(const void *)&((const struct user_group_conf *)p)->name;
+		return (const struct obj_head *)(const void *)&((const struct user_group_conf *)p)
+			->name;
 	case PROXYD_KIND_AUDITOR:
-		static_assert(offsetof(struct auditor_conf, node) == sizeof(void *), "layout");
-		return (const struct obj_head *)(const void *)&((const struct auditor_conf *)p)->name;
+		return (const struct obj_head *)(const void *)&((const struct auditor_conf *)p)
+			->name;
 	default:
-		static_assert(offsetof(struct server_conf, node) == sizeof(void *), "layout");
-		return (const struct obj_head *)(const void *)&((const struct server_conf *)p)->name;
+		return (const struct obj_head *)(const void *)&((const struct server_conf *)p)
+			->name;
 	}
 }
 
@@ -101,7 +103,8 @@ int pconf_register(struct conf_ctx *ctx, enum proxyd_kind k, void *obj, const ch
 	prev = find(c, k, name);
 	if (prev != NULL) {
 		const struct conf_node *pn = head_of(k, prev)->node;
-		return conf_error(ctx, name_node, "duplicate %s name '%s' (first defined at %s:%u:%u)",
+		return conf_error(ctx, name_node,
+				  "duplicate %s name '%s' (first defined at %s:%u:%u)",
 				  kind_names[k], name, pn->file, pn->line, pn->col);
 	}
 	obj_vec_push(&c->objs[k], obj);
@@ -197,12 +200,14 @@ static int worker_kv(struct conf_ctx *ctx, const struct conf_node *k, const stru
 	}
 	if (conf_key_is(k, "sched_affinity")) {
 		if (v->kind == CONF_MAP) {
-			w->affinity = conf_alloc(ctx, (v->nchild ? v->nchild : 1) * sizeof(*w->affinity));
+			w->affinity =
+				conf_alloc(ctx, (v->nchild ? v->nchild : 1) * sizeof(*w->affinity));
 			w->n_affinity = 0;
 			return pv_foreach_kv(ctx, v, affinity_kv, w);
 		}
 		if (!pv_is_bool_literal(v))
-			return conf_error(ctx, v, "expected a bool or a map of thread id to CPU set");
+			return conf_error(ctx, v,
+					  "expected a bool or a map of thread id to CPU set");
 		return conf_get_bool(ctx, v, &w->sched_affinity_auto);
 	}
 	if (conf_key_is(k, "max_io_events_per_tick")) {
@@ -267,7 +272,7 @@ static void *fallback(struct conf_ctx *ctx, struct proxyd_conf *c, enum proxyd_k
 }
 
 static const struct resolver_conf *ref_resolver(struct conf_ctx *ctx, struct proxyd_conf *c,
-						 const char *name, const char *user)
+						const char *name, const char *user)
 {
 	struct resolver_conf *r = find(c, PROXYD_KIND_RESOLVER, name);
 
@@ -282,7 +287,7 @@ static const struct resolver_conf *ref_resolver(struct conf_ctx *ctx, struct pro
 }
 
 static const struct escaper_conf *ref_escaper(struct conf_ctx *ctx, struct proxyd_conf *c,
-					       const char *name, const char *user)
+					      const char *name, const char *user)
 {
 	struct escaper_conf *e = find(c, PROXYD_KIND_ESCAPER, name);
 
@@ -365,17 +370,19 @@ static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 		struct server_conf *s = sv->v[i];
 		snprintf(who, sizeof(who), "server '%s'", s->name);
 		if (s->type == SERVER_PLAIN_TCP_PORT || s->type == SERVER_PLAIN_TLS_PORT) {
-			const struct server_conf *next = find(c, PROXYD_KIND_SERVER, s->u.port.server_name);
+			const struct server_conf *next =
+				find(c, PROXYD_KIND_SERVER, s->u.port.server_name);
 			if (next == NULL) {
-				log_warn("%s: server '%s' not found, connections will be closed", who,
-					 s->u.port.server_name);
+				log_warn("%s: server '%s' not found, connections will be closed",
+					 who, s->u.port.server_name);
 			} else if (next == s || next->type == SERVER_PLAIN_TCP_PORT ||
 				   next->type == SERVER_PLAIN_TLS_PORT) {
 				size_t saved = conf_path_push_key(ctx, "server");
 				conf_path_push_index(ctx, (unsigned)i);
 				conf_path_push_key(ctx, "server");
 				conf_error(ctx, conf_map_get(s->map, "server"),
-					   "port server '%s' cannot hand connections to port server '%s'",
+					   "port server '%s' cannot hand connections to port "
+					   "server '%s'",
 					   s->name, next->name);
 				conf_path_pop(ctx, saved);
 			}
@@ -408,10 +415,8 @@ static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 /* ---- the main file ------------------------------------------------------------- */
 
 static const char *const list_keys[PROXYD_KIND__COUNT] = {
-	[PROXYD_KIND_RESOLVER] = "resolver",
-	[PROXYD_KIND_ESCAPER] = "escaper",
-	[PROXYD_KIND_USER_GROUP] = "user_group",
-	[PROXYD_KIND_AUDITOR] = "auditor",
+	[PROXYD_KIND_RESOLVER] = "resolver",	 [PROXYD_KIND_ESCAPER] = "escaper",
+	[PROXYD_KIND_USER_GROUP] = "user_group", [PROXYD_KIND_AUDITOR] = "auditor",
 	[PROXYD_KIND_SERVER] = "server",
 };
 
@@ -494,10 +499,11 @@ static struct proxyd_conf *build(struct conf_ctx *ctx, const struct conf_node *r
 			if (pconf_worker_parse(ctx, k->value, &c->worker) < 0)
 				log_debug("worker: invalid"); /* errors are in ctx */
 		} else if (kind < 0) {
-			conf_error(ctx, k,
-				   "unknown top-level key '%s' (expected runtime, worker, log, stat, "
-				   "controller, resolver, escaper, server, user_group or auditor)",
-				   k->str);
+			conf_error(
+				ctx, k,
+				"unknown top-level key '%s' (expected runtime, worker, log, stat, "
+				"controller, resolver, escaper, server, user_group or auditor)",
+				k->str);
 		} else if (lists[kind] != NULL) {
 			conf_error(ctx, k, "'%s' repeats '%s' (both name the %s list)", k->str,
 				   list_key[kind]->str, kind_names[kind]);
@@ -539,8 +545,8 @@ struct proxyd_conf *proxyd_conf_load(struct conf_ctx *ctx, const char *path)
 	return build(ctx, root);
 }
 
-struct proxyd_conf *proxyd_conf_load_buffer(struct conf_ctx *ctx, const char *name, const char *data,
-					    size_t len)
+struct proxyd_conf *proxyd_conf_load_buffer(struct conf_ctx *ctx, const char *name,
+					    const char *data, size_t len)
 {
 	const struct conf_node *root = NULL;
 

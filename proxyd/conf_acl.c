@@ -51,10 +51,10 @@ int pv_acl_action(struct conf_ctx *ctx, const struct conf_node *n, enum acl_acti
 	} tab[] = {
 		{"forbid_log", ACL_FORBID_LOG}, {"deny_log", ACL_FORBID_LOG},
 		{"reject_log", ACL_FORBID_LOG}, {"forbid", ACL_FORBID},
-		{"deny", ACL_FORBID},           {"reject", ACL_FORBID},
+		{"deny", ACL_FORBID},		{"reject", ACL_FORBID},
 		{"permit_log", ACL_PERMIT_LOG}, {"allow_log", ACL_PERMIT_LOG},
 		{"accept_log", ACL_PERMIT_LOG}, {"permit", ACL_PERMIT},
-		{"allow", ACL_PERMIT},          {"accept", ACL_PERMIT},
+		{"allow", ACL_PERMIT},		{"accept", ACL_PERMIT},
 	};
 	char s[32];
 
@@ -99,18 +99,20 @@ static int acl_kv(struct conf_ctx *ctx, const struct conf_node *k, const struct 
 
 	if (conf_key_is(k, "default")) {
 		if (pv_acl_action(ctx, v, &act) < 0)
-			return conf_error(ctx, v,
-					  "invalid acl action '%s': use forbid, forbid_log, permit or "
-					  "permit_log",
-					  v->kind == CONF_SCALAR ? v->str : "");
+			return conf_error(
+				ctx, v,
+				"invalid acl action '%s': use forbid, forbid_log, permit or "
+				"permit_log",
+				v->kind == CONF_SCALAR ? v->str : "");
 		*w->missed = act;
 		return 0;
 	}
 	if (pv_acl_action(ctx, k, &act) < 0)
-		return conf_error(ctx, k,
-				  "unknown acl action '%s': use default, forbid, forbid_log, permit or "
-				  "permit_log",
-				  k->str);
+		return conf_error(
+			ctx, k,
+			"unknown acl action '%s': use default, forbid, forbid_log, permit or "
+			"permit_log",
+			k->str);
 	if (conf_is_null(v))
 		return 0;
 	struct acl_walk sub = *w;
@@ -287,9 +289,10 @@ static int port_rec(struct conf_ctx *ctx, const struct conf_node *n, enum acl_ac
 			    port_num(dash + 1, len - (size_t)(dash - s) - 1, &hi) < 0)
 				return conf_error(ctx, n, "invalid port range '%s'", n->str);
 			if (hi <= lo)
-				return conf_error(ctx, n,
-						  "invalid port range '%s': end must be greater than start",
-						  n->str);
+				return conf_error(
+					ctx, n,
+					"invalid port range '%s': end must be greater than start",
+					n->str);
 		} else {
 			if (port_num(s, len, &lo) < 0)
 				return conf_error(ctx, n, "invalid port '%s'", n->str);
@@ -351,7 +354,8 @@ static int child_rec(struct conf_ctx *ctx, const struct conf_node *n, enum acl_a
 	socklen_t sl;
 
 	if (n->len && n->str[0] == '.')
-		return conf_error(ctx, n, "invalid domain '%s': a leading '.' is not allowed", n->str);
+		return conf_error(ctx, n, "invalid domain '%s': a leading '.' is not allowed",
+				  n->str);
 	if (!pv_host_ok(n->str, n->len) || n->str[0] == '*' || pv_parse_ip(n->str, &ss, &sl))
 		return conf_error(ctx, n, "invalid domain '%s'", n->str);
 	struct acl_str_rec *r = build_add(b);
@@ -480,8 +484,8 @@ static int req_rec(struct conf_ctx *ctx, const struct conf_node *n, enum acl_act
 		   struct acl_build *b)
 {
 	static const char *const names[PROXY_REQ__COUNT] = {
-		"httpforward",     "httpsforward",    "ftpoverhttp",
-		"httpconnect",     "sockstcpconnect", "socksudpassociate",
+		"httpforward", "httpsforward",	  "ftpoverhttp",
+		"httpconnect", "sockstcpconnect", "socksudpassociate",
 	};
 	char tmp[64], s[64];
 	size_t j = 0;

@@ -24,7 +24,8 @@ static int inspect_action(struct conf_ctx *ctx, const struct conf_node *n, enum 
 			return 0;
 		}
 	}
-	return conf_error(ctx, n, "invalid inspect action '%s': use intercept, bypass, block or detour",
+	return conf_error(ctx, n,
+			  "invalid inspect action '%s': use intercept, bypass, block or detour",
 			  n->str);
 }
 
@@ -75,8 +76,8 @@ static int policy_rec(struct conf_ctx *ctx, const struct conf_node *it, unsigned
 }
 
 /* {intercept: record | list, bypass: ..., ...} */
-static int policy_rule_kv(struct conf_ctx *ctx, const struct conf_node *k, const struct conf_node *v,
-			  void *arg)
+static int policy_rule_kv(struct conf_ctx *ctx, const struct conf_node *k,
+			  const struct conf_node *v, void *arg)
 {
 	struct policy_arg *a = arg;
 
@@ -122,24 +123,41 @@ static int inspect_policy(struct conf_ctx *ctx, const struct conf_node *n, void 
 	return inspect_action(ctx, n, &p->def);
 }
 
-#define RAW_MAP(k, f) {.key = k, .type = CONF_T_CUSTOM, .off = AUO(f), .parse = pv_raw_map}
-#define RAW_ANY(k, f) {.key = k, .type = CONF_T_CUSTOM, .off = AUO(f), .parse = pv_raw_any}
-#define POLICY(k, f) {.key = k, .type = CONF_T_CUSTOM, .off = AUO(f), .parse = inspect_policy}
+#define RAW_MAP(k, f)                                                               \
+	{                                                                           \
+		.key = k, .type = CONF_T_CUSTOM, .off = AUO(f), .parse = pv_raw_map \
+	}
+#define RAW_ANY(k, f)                                                               \
+	{                                                                           \
+		.key = k, .type = CONF_T_CUSTOM, .off = AUO(f), .parse = pv_raw_any \
+	}
+#define POLICY(k, f)                                                                    \
+	{                                                                               \
+		.key = k, .type = CONF_T_CUSTOM, .off = AUO(f), .parse = inspect_policy \
+	}
 
 static const struct conf_field auditor_fields[] = {
-	{.key = "name", .type = CONF_T_CUSTOM, .off = AUO(name), .parse = pv_metric_name,
+	{.key = "name",
+	 .type = CONF_T_CUSTOM,
+	 .off = AUO(name),
+	 .parse = pv_metric_name,
 	 .flags = CONF_F_REQUIRED},
 	RAW_MAP("protocol_inspection", protocol_inspection),
 	RAW_MAP("server_tcp_portmap", server_tcp_portmap),
 	RAW_MAP("client_tcp_portmap", client_tcp_portmap),
 	RAW_ANY("tls_cert_agent", tls_cert_agent),
 	RAW_ANY("tls_cert_generator", tls_cert_agent),
-	{.key = "tls_ticketer", .type = CONF_T_CUSTOM, .off = AUO(tls_ticketer),
+	{.key = "tls_ticketer",
+	 .type = CONF_T_CUSTOM,
+	 .off = AUO(tls_ticketer),
 	 .parse = pv_tls_ticketer},
 	RAW_MAP("tls_interception_client", tls_interception_client),
 	RAW_MAP("tls_interception_server", tls_interception_server),
 	RAW_ANY("tls_stream_dump", tls_stream_dump),
-	{.key = "log_uri_max_chars", .type = CONF_T_U32, .off = AUO(log_uri_max_chars), .min = 1,
+	{.key = "log_uri_max_chars",
+	 .type = CONF_T_U32,
+	 .off = AUO(log_uri_max_chars),
+	 .min = 1,
 	 .max = UINT32_MAX},
 	RAW_MAP("h1_interception", h1_interception),
 	POLICY("h2_inspect_policy", h2_inspect_policy),
@@ -152,9 +170,13 @@ static const struct conf_field auditor_fields[] = {
 	RAW_ANY("icap_reqmod_service", icap_reqmod_service),
 	RAW_ANY("icap_respmod_service", icap_respmod_service),
 	RAW_ANY("stream_detour_service", stream_detour_service),
-	{.key = "task_audit_ratio", .type = CONF_T_CUSTOM, .off = AUO(task_audit_ratio),
+	{.key = "task_audit_ratio",
+	 .type = CONF_T_CUSTOM,
+	 .off = AUO(task_audit_ratio),
 	 .parse = pv_random_ratio},
-	{.key = "application_audit_ratio", .type = CONF_T_CUSTOM, .off = AUO(task_audit_ratio),
+	{.key = "application_audit_ratio",
+	 .type = CONF_T_CUSTOM,
+	 .off = AUO(task_audit_ratio),
 	 .parse = pv_random_ratio},
 	{0},
 };

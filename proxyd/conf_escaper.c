@@ -28,9 +28,11 @@ static int direct_check(struct conf_ctx *ctx, const struct conf_node *map, void 
 	if (e->resolve_strategy.set) {
 		enum resolve_query q = e->resolve_strategy.query;
 		if (e->no_ipv4 && q == RESOLVE_IPV4_ONLY)
-			return conf_error(ctx, map, "resolve_strategy Ipv4Only conflicts with no_ipv4");
+			return conf_error(ctx, map,
+					  "resolve_strategy Ipv4Only conflicts with no_ipv4");
 		if (e->no_ipv6 && q == RESOLVE_IPV6_ONLY)
-			return conf_error(ctx, map, "resolve_strategy Ipv6Only conflicts with no_ipv6");
+			return conf_error(ctx, map,
+					  "resolve_strategy Ipv6Only conflicts with no_ipv6");
 	}
 	for (size_t i = 0; i < e->bind_ips.n; i++) {
 		int fam = e->bind_ips.v[i].family;
@@ -43,55 +45,97 @@ static int direct_check(struct conf_ctx *ctx, const struct conf_node *map, void 
 }
 
 #define ESCAPER_COMMON_ROWS                                                                        \
-	{.key = "name", .type = CONF_T_CUSTOM, .off = EO(name), .parse = pv_metric_name,           \
+	{.key = "name",                                                                            \
+	 .type = CONF_T_CUSTOM,                                                                    \
+	 .off = EO(name),                                                                          \
+	 .parse = pv_metric_name,                                                                  \
 	 .flags = CONF_F_REQUIRED},                                                                \
-	{.key = "shared_logger", .type = CONF_T_CUSTOM, .off = EO(shared_logger),                  \
-	 .parse = pv_ascii_str},                                                                   \
-	{.key = "extra_metrics_tags", .type = CONF_T_CUSTOM, .off = EO(extra_metrics_tags),        \
-	 .parse = pv_metrics_tags}
+		{.key = "shared_logger",                                                           \
+		 .type = CONF_T_CUSTOM,                                                            \
+		 .off = EO(shared_logger),                                                         \
+		 .parse = pv_ascii_str},                                                           \
+	{                                                                                          \
+		.key = "extra_metrics_tags", .type = CONF_T_CUSTOM, .off = EO(extra_metrics_tags), \
+		.parse = pv_metrics_tags                                                           \
+	}
 
 static const struct conf_field direct_fixed_fields[] = {
 	ESCAPER_COMMON_ROWS,
-	{.key = "resolver", .type = CONF_T_CUSTOM, .off = EO(resolver_name),
-	 .parse = pv_metric_name, .flags = CONF_F_REQUIRED},
-	{.key = "resolve_strategy", .type = CONF_T_CUSTOM, .off = EO(resolve_strategy),
+	{.key = "resolver",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(resolver_name),
+	 .parse = pv_metric_name,
+	 .flags = CONF_F_REQUIRED},
+	{.key = "resolve_strategy",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(resolve_strategy),
 	 .parse = pv_resolve_strategy},
-	{.key = "resolve_redirection", .type = CONF_T_CUSTOM, .off = EO(resolve_redirection),
+	{.key = "resolve_redirection",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(resolve_redirection),
 	 .parse = pv_resolve_redirection},
 	{.key = "bind_ip", .type = CONF_T_CUSTOM, .off = EO(bind_ips), .parse = pv_ip_list},
 	{.key = "bind_interface", .type = CONF_T_STR, .off = EO(bind_interface)},
 	{.key = "bind_foreign", .type = CONF_T_BOOL, .off = EO(bind_foreign)},
 	{.key = "bind_foreign_port", .type = CONF_T_BOOL, .off = EO(bind_foreign_port)},
-	{.key = "egress_network_filter", .type = CONF_T_CUSTOM, .off = EO(egress_net_filter),
+	{.key = "egress_network_filter",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(egress_net_filter),
 	 .parse = pv_acl_egress},
-	{.key = "egress_net_filter", .type = CONF_T_CUSTOM, .off = EO(egress_net_filter),
+	{.key = "egress_net_filter",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(egress_net_filter),
 	 .parse = pv_acl_egress},
-	{.key = "tcp_connect", .type = CONF_T_CUSTOM, .off = EO(tcp_connect),
+	{.key = "tcp_connect",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(tcp_connect),
 	 .parse = pv_tcp_connect},
-	{.key = "happy_eyeballs", .type = CONF_T_CUSTOM, .off = EO(happy_eyeballs),
+	{.key = "happy_eyeballs",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(happy_eyeballs),
 	 .parse = pv_happy_eyeballs},
-	{.key = "tcp_keepalive", .type = CONF_T_CUSTOM, .off = EO(tcp_keepalive),
+	{.key = "tcp_keepalive",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(tcp_keepalive),
 	 .parse = pv_tcp_keepalive},
-	{.key = "tcp_misc_opts", .type = CONF_T_CUSTOM, .off = EO(tcp_misc_opts),
+	{.key = "tcp_misc_opts",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(tcp_misc_opts),
 	 .parse = pv_tcp_misc_opts},
-	{.key = "udp_misc_opts", .type = CONF_T_CUSTOM, .off = EO(udp_misc_opts),
+	{.key = "udp_misc_opts",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(udp_misc_opts),
 	 .parse = pv_udp_misc_opts},
-	{.key = "tcp_sock_speed_limit", .type = CONF_T_CUSTOM, .off = EO(tcp_sock_speed_limit),
+	{.key = "tcp_sock_speed_limit",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(tcp_sock_speed_limit),
 	 .parse = pv_tcp_speed_limit},
-	{.key = "tcp_conn_speed_limit", .type = CONF_T_CUSTOM, .off = EO(tcp_sock_speed_limit),
+	{.key = "tcp_conn_speed_limit",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(tcp_sock_speed_limit),
 	 .parse = pv_tcp_speed_limit},
-	{.key = "tcp_conn_limit", .type = CONF_T_CUSTOM, .off = EO(tcp_sock_speed_limit),
+	{.key = "tcp_conn_limit",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(tcp_sock_speed_limit),
 	 .parse = pv_tcp_speed_limit},
-	{.key = "udp_sock_speed_limit", .type = CONF_T_CUSTOM, .off = EO(udp_sock_speed_limit),
+	{.key = "udp_sock_speed_limit",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(udp_sock_speed_limit),
 	 .parse = pv_udp_speed_limit},
-	{.key = "udp_relay_speed_limit", .type = CONF_T_CUSTOM, .off = EO(udp_sock_speed_limit),
+	{.key = "udp_relay_speed_limit",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(udp_sock_speed_limit),
 	 .parse = pv_udp_speed_limit},
-	{.key = "udp_relay_limit", .type = CONF_T_CUSTOM, .off = EO(udp_sock_speed_limit),
+	{.key = "udp_relay_limit",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(udp_sock_speed_limit),
 	 .parse = pv_udp_speed_limit},
 	{.key = "no_ipv4", .type = CONF_T_BOOL, .off = EO(no_ipv4)},
 	{.key = "no_ipv6", .type = CONF_T_BOOL, .off = EO(no_ipv6)},
 	{.key = "enable_path_selection", .type = CONF_T_BOOL, .off = EO(enable_path_selection)},
-	{.key = "use_proxy_protocol", .type = CONF_T_CUSTOM, .off = EO(use_proxy_protocol),
+	{.key = "use_proxy_protocol",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(use_proxy_protocol),
 	 .parse = pv_proxy_protocol},
 	{0},
 };
@@ -120,18 +164,22 @@ static const char *const direct_fixed_aliases[] = {"directfixed", NULL};
 static const char *const dummy_deny_aliases[] = {"dummydeny", NULL};
 
 static const struct conf_objtype escaper_types[] = {
-	{.name = "direct_fixed", .aliases = direct_fixed_aliases, .schema = &direct_fixed_schema,
+	{.name = "direct_fixed",
+	 .aliases = direct_fixed_aliases,
+	 .schema = &direct_fixed_schema,
 	 .tag = ESCAPER_DIRECT_FIXED},
-	{.name = "dummy_deny", .aliases = dummy_deny_aliases, .schema = &dummy_deny_schema,
+	{.name = "dummy_deny",
+	 .aliases = dummy_deny_aliases,
+	 .schema = &dummy_deny_schema,
 	 .tag = ESCAPER_DUMMY_DENY},
 	{0},
 };
 
 static const char *const escaper_unsupported[] = {
-	"direct_float", "direct_dynamic", "divert_tcp", "proxy_http", "proxy_https",
-	"proxy_socks5", "proxy_socks5s", "proxy_float", "proxy_dynamic", "route_upstream",
-	"route_client", "route_resolved", "route_geoip", "route_select", "route_mapping",
-	"route_query", "route_failover", "trick_float", "comply_audit", NULL,
+	"direct_float", "direct_dynamic", "divert_tcp",	 "proxy_http",	  "proxy_https",
+	"proxy_socks5", "proxy_socks5s",  "proxy_float", "proxy_dynamic", "route_upstream",
+	"route_client", "route_resolved", "route_geoip", "route_select",  "route_mapping",
+	"route_query",	"route_failover", "trick_float", "comply_audit",  NULL,
 };
 
 int pconf_escaper_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg)

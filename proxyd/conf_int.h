@@ -46,11 +46,14 @@ int pv_expect_scalar(struct conf_ctx *ctx, const struct conf_node *n);
 
 bool pv_metric_name_ok(const char *s, size_t len);
 int pv_metric_name(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* const char * */
-int pv_str_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst);    /* str_list */
-int pv_host_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst);   /* str_list of hosts */
-int pv_ascii_str(struct conf_ctx *ctx, const struct conf_node *n, void *dst);   /* const char * */
-int pv_http_server_id(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* const char * */
-int pv_http_header_name(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* const char * */
+int pv_str_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst);	/* str_list */
+int pv_host_list(struct conf_ctx *ctx, const struct conf_node *n,
+		 void *dst); /* str_list of hosts */
+int pv_ascii_str(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* const char * */
+int pv_http_server_id(struct conf_ctx *ctx, const struct conf_node *n,
+		      void *dst); /* const char * */
+int pv_http_header_name(struct conf_ctx *ctx, const struct conf_node *n,
+			void *dst);						 /* const char * */
 int pv_metrics_tags(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* metrics_tags */
 int pv_tcp_keepalive(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
 int pv_tcp_misc_opts(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
@@ -67,20 +70,20 @@ int pv_global_stream_limit(struct conf_ctx *ctx, const struct conf_node *n, void
 int pv_global_datagram_limit(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
 int pv_rate_limit(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
 int pv_random_ratio(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
-int pv_scale(struct conf_ctx *ctx, const struct conf_node *n, void *dst);       /* double */
+int pv_scale(struct conf_ctx *ctx, const struct conf_node *n, void *dst);	/* double */
 int pv_pick_policy(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* int */
 int pv_resolve_strategy(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
 int pv_resolve_redirection(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
 int pv_proxy_protocol(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* uint8_t */
-int pv_rfc3339(struct conf_ctx *ctx, const struct conf_node *n, void *dst);       /* int64_t */
-int pv_raw_map(struct conf_ctx *ctx, const struct conf_node *n, void *dst);  /* const conf_node * */
-int pv_raw_any(struct conf_ctx *ctx, const struct conf_node *n, void *dst);  /* map or scalar */
-int pv_ip_addr(struct conf_ctx *ctx, const struct conf_node *n, void *dst);  /* sockaddr_storage */
+int pv_rfc3339(struct conf_ctx *ctx, const struct conf_node *n, void *dst);	   /* int64_t */
+int pv_raw_map(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* const conf_node * */
+int pv_raw_any(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* map or scalar */
+int pv_ip_addr(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* sockaddr_storage */
 int pv_ipv4_addr(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
 int pv_ipv6_addr(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
 /* Lists of IPs (struct ip_list); pv_net_list takes networks. */
 int pv_net_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
-int pv_ip_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst);  /* ip_list */
+int pv_ip_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* ip_list */
 int pv_ipv4_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
 int pv_ipv6_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
 
@@ -96,12 +99,13 @@ void http_keepalive_defaults(struct http_keepalive_conf *h);
 /* ---- conf_acl.c ------------------------------------------------------- */
 
 int pv_acl_action(struct conf_ctx *ctx, const struct conf_node *n, enum acl_action *out);
-int pv_acl_egress(struct conf_ctx *ctx, const struct conf_node *n, void *dst);  /* acl_net_rule */
-int pv_acl_ingress(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* acl_net_rule */
-int pv_acl_network(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* acl_net_rule */
-int pv_acl_port(struct conf_ctx *ctx, const struct conf_node *n, void *dst);    /* acl_port_rule */
+int pv_acl_egress(struct conf_ctx *ctx, const struct conf_node *n, void *dst);	 /* acl_net_rule */
+int pv_acl_ingress(struct conf_ctx *ctx, const struct conf_node *n, void *dst);	 /* acl_net_rule */
+int pv_acl_network(struct conf_ctx *ctx, const struct conf_node *n, void *dst);	 /* acl_net_rule */
+int pv_acl_port(struct conf_ctx *ctx, const struct conf_node *n, void *dst);	 /* acl_port_rule */
 int pv_acl_host_set(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* acl_host_set */
-int pv_acl_user_agent(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* acl_str_rule */
+int pv_acl_user_agent(struct conf_ctx *ctx, const struct conf_node *n,
+		      void *dst); /* acl_str_rule */
 int pv_acl_proxy_request(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
 /* The escaper default when egress_network_filter is absent: permit with the
  * built-in forbids. */
@@ -109,16 +113,19 @@ void acl_egress_default(struct conf_ctx *ctx, struct acl_net_rule *r);
 
 /* ---- conf_tls.c ------------------------------------------------------- */
 
-int pv_tls_server(struct conf_ctx *ctx, const struct conf_node *n, void *dst);  /* tls_server_conf */
-int pv_tls_client(struct conf_ctx *ctx, const struct conf_node *n, void *dst);  /* tls_client_conf */
-int pv_tls_ticketer(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* tls_ticketer_conf */
+int pv_tls_server(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* tls_server_conf */
+int pv_tls_client(struct conf_ctx *ctx, const struct conf_node *n, void *dst); /* tls_client_conf */
+int pv_tls_ticketer(struct conf_ctx *ctx, const struct conf_node *n,
+		    void *dst); /* tls_ticketer_conf */
 void tls_client_defaults(struct tls_client_conf *t);
 
 /* ---- per-kind object parsers (called for each hybrid-list object) ----- */
 
-int pconf_resolver_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg);
+int pconf_resolver_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx,
+			 void *arg);
 int pconf_escaper_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg);
-int pconf_user_group_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg);
+int pconf_user_group_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx,
+			   void *arg);
 int pconf_auditor_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg);
 int pconf_server_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg);
 

@@ -20,9 +20,17 @@ struct speed_raw {
 
 #define SR(f) offsetof(struct speed_raw, f)
 static const struct conf_field tcp_speed_fields[] = {
-	{.key = "shift_millis", .type = CONF_T_U32, .off = SR(shift), .max = 12,
-	 .flags = CONF_F_SEEN, .seen_off = SR(shift_seen)},
-	{.key = "shift", .type = CONF_T_U32, .off = SR(shift), .max = 12, .flags = CONF_F_SEEN,
+	{.key = "shift_millis",
+	 .type = CONF_T_U32,
+	 .off = SR(shift),
+	 .max = 12,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = SR(shift_seen)},
+	{.key = "shift",
+	 .type = CONF_T_U32,
+	 .off = SR(shift),
+	 .max = 12,
+	 .flags = CONF_F_SEEN,
 	 .seen_off = SR(shift_seen)},
 	{.key = "upload", .type = CONF_T_SIZE, .off = SR(up)},
 	{.key = "north", .type = CONF_T_SIZE, .off = SR(up)},
@@ -36,9 +44,17 @@ static const struct conf_field tcp_speed_fields[] = {
 };
 
 static const struct conf_field udp_speed_fields[] = {
-	{.key = "shift_millis", .type = CONF_T_U32, .off = SR(shift), .max = 12,
-	 .flags = CONF_F_SEEN, .seen_off = SR(shift_seen)},
-	{.key = "shift", .type = CONF_T_U32, .off = SR(shift), .max = 12, .flags = CONF_F_SEEN,
+	{.key = "shift_millis",
+	 .type = CONF_T_U32,
+	 .off = SR(shift),
+	 .max = 12,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = SR(shift_seen)},
+	{.key = "shift",
+	 .type = CONF_T_U32,
+	 .off = SR(shift),
+	 .max = 12,
+	 .flags = CONF_F_SEEN,
 	 .seen_off = SR(shift_seen)},
 	{.key = "upload", .type = CONF_T_SIZE, .off = SR(up)},
 	{.key = "north", .type = CONF_T_SIZE, .off = SR(up)},
@@ -125,22 +141,46 @@ struct bucket_raw {
 #define BR(f) offsetof(struct bucket_raw, f)
 static const struct conf_field stream_bucket_fields[] = {
 	{.key = "replenish_interval", .type = CONF_T_DURATION, .off = BR(interval_ms), .min = 1},
-	{.key = "replenish_bytes", .type = CONF_T_SIZE, .off = BR(bytes), .min = 1,
-	 .flags = CONF_F_REQUIRED | CONF_F_SEEN, .seen_off = BR(bytes_seen)},
-	{.key = "max_burst_bytes", .type = CONF_T_SIZE, .off = BR(burst_bytes), .min = 1,
-	 .flags = CONF_F_SEEN, .seen_off = BR(burst_bytes_seen)},
+	{.key = "replenish_bytes",
+	 .type = CONF_T_SIZE,
+	 .off = BR(bytes),
+	 .min = 1,
+	 .flags = CONF_F_REQUIRED | CONF_F_SEEN,
+	 .seen_off = BR(bytes_seen)},
+	{.key = "max_burst_bytes",
+	 .type = CONF_T_SIZE,
+	 .off = BR(burst_bytes),
+	 .min = 1,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = BR(burst_bytes_seen)},
 	{0},
 };
 static const struct conf_field datagram_bucket_fields[] = {
 	{.key = "replenish_interval", .type = CONF_T_DURATION, .off = BR(interval_ms), .min = 1},
-	{.key = "replenish_bytes", .type = CONF_T_SIZE, .off = BR(bytes), .min = 1,
-	 .flags = CONF_F_SEEN, .seen_off = BR(bytes_seen)},
-	{.key = "replenish_packets", .type = CONF_T_SIZE, .off = BR(pkts), .min = 1,
-	 .flags = CONF_F_SEEN, .seen_off = BR(pkts_seen)},
-	{.key = "max_burst_bytes", .type = CONF_T_SIZE, .off = BR(burst_bytes), .min = 1,
-	 .flags = CONF_F_SEEN, .seen_off = BR(burst_bytes_seen)},
-	{.key = "max_burst_packets", .type = CONF_T_SIZE, .off = BR(burst_pkts), .min = 1,
-	 .flags = CONF_F_SEEN, .seen_off = BR(burst_pkts_seen)},
+	{.key = "replenish_bytes",
+	 .type = CONF_T_SIZE,
+	 .off = BR(bytes),
+	 .min = 1,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = BR(bytes_seen)},
+	{.key = "replenish_packets",
+	 .type = CONF_T_SIZE,
+	 .off = BR(pkts),
+	 .min = 1,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = BR(pkts_seen)},
+	{.key = "max_burst_bytes",
+	 .type = CONF_T_SIZE,
+	 .off = BR(burst_bytes),
+	 .min = 1,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = BR(burst_bytes_seen)},
+	{.key = "max_burst_packets",
+	 .type = CONF_T_SIZE,
+	 .off = BR(burst_pkts),
+	 .min = 1,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = BR(burst_pkts_seen)},
 	{0},
 };
 #undef BR
@@ -155,8 +195,8 @@ static const struct conf_schema datagram_bucket_schema = {
 	.fields = datagram_bucket_fields,
 };
 
-static int bucket_parse(struct conf_ctx *ctx, const struct conf_node *n, const struct conf_schema *s,
-			struct bucket_raw *r)
+static int bucket_parse(struct conf_ctx *ctx, const struct conf_node *n,
+			const struct conf_schema *s, struct bucket_raw *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->interval_ms = 1000;
@@ -216,9 +256,9 @@ static int rate_str(struct conf_ctx *ctx, const struct conf_node *n, uint64_t *r
 		const char *s;
 		uint64_t ns;
 	} units[] = {
-		{"s", NS_PER_S},         {"sec", NS_PER_S},        {"second", NS_PER_S},
-		{"m", 60 * NS_PER_S},    {"min", 60 * NS_PER_S},   {"minute", 60 * NS_PER_S},
-		{"h", 3600 * NS_PER_S},  {"hour", 3600 * NS_PER_S},
+		{"s", NS_PER_S},	{"sec", NS_PER_S},	   {"second", NS_PER_S},
+		{"m", 60 * NS_PER_S},	{"min", 60 * NS_PER_S},	   {"minute", 60 * NS_PER_S},
+		{"h", 3600 * NS_PER_S}, {"hour", 3600 * NS_PER_S},
 	};
 	const char *s = n->str;
 	uint64_t v = 0;
@@ -319,7 +359,8 @@ int pv_rate_limit(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 				return -EINVAL;
 		}
 		if (q->replenish_interval_ns == 0)
-			return conf_error(ctx, n, "a rate limit quota needs 'rate' or 'replenish_interval'");
+			return conf_error(
+				ctx, n, "a rate limit quota needs 'rate' or 'replenish_interval'");
 		if (burst != NULL) {
 			uint64_t b;
 			size_t saved = conf_path_push_key(ctx, "max_burst");

@@ -60,7 +60,8 @@ static int listen_addr_str(struct conf_ctx *ctx, const struct conf_node *n, stru
 	if (s[0] == '[') {
 		const char *rb = strchr(s, ']');
 		if (rb == NULL || rb[1] != ':')
-			return conf_error(ctx, n, "invalid listen address '%s': expected [ipv6]:port", s);
+			return conf_error(ctx, n,
+					  "invalid listen address '%s': expected [ipv6]:port", s);
 		hlen = (size_t)(rb - s - 1);
 		if (hlen >= sizeof(host))
 			return conf_error(ctx, n, "invalid listen address '%s'", s);
@@ -69,10 +70,12 @@ static int listen_addr_str(struct conf_ctx *ctx, const struct conf_node *n, stru
 	} else {
 		const char *colon = strrchr(s, ':');
 		if (colon == NULL)
-			return conf_error(ctx, n, "invalid listen address '%s': expected ip:port", s);
+			return conf_error(ctx, n, "invalid listen address '%s': expected ip:port",
+					  s);
 		if (memchr(s, ':', (size_t)(colon - s)) != NULL)
 			return conf_error(ctx, n,
-					  "invalid listen address '%s': write IPv6 as [addr]:port", s);
+					  "invalid listen address '%s': write IPv6 as [addr]:port",
+					  s);
 		hlen = (size_t)(colon - s);
 		if (hlen >= sizeof(host))
 			return conf_error(ctx, n, "invalid listen address '%s'", s);
@@ -81,8 +84,8 @@ static int listen_addr_str(struct conf_ctx *ctx, const struct conf_node *n, stru
 	}
 	host[hlen] = '\0';
 	if (!pv_parse_ip(host, &l->addr, &l->addrlen))
-		return conf_error(ctx, n, "invalid listen address '%s': '%s' is not an IP address", s,
-				  host);
+		return conf_error(ctx, n, "invalid listen address '%s': '%s' is not an IP address",
+				  s, host);
 	if (port_parse(ctx, n, port, strlen(port), &p) < 0)
 		return -EINVAL;
 	set_port(&l->addr, p);
@@ -108,28 +111,56 @@ static int listen_address_field(struct conf_ctx *ctx, const struct conf_node *n,
 }
 
 static const struct conf_field listen_fields[] = {
-	{.key = "address", .type = CONF_T_CUSTOM, .off = 0, .parse = listen_address_field,
+	{.key = "address",
+	 .type = CONF_T_CUSTOM,
+	 .off = 0,
+	 .parse = listen_address_field,
 	 .flags = CONF_F_REQUIRED},
 	{.key = "interface", .type = CONF_T_STR, .off = offsetof(struct listen_conf, interface)},
-	{.key = "keepalive", .type = CONF_T_CUSTOM, .off = offsetof(struct listen_conf, keepalive),
-	 .parse = pv_tcp_keepalive, .flags = CONF_F_SEEN,
+	{.key = "keepalive",
+	 .type = CONF_T_CUSTOM,
+	 .off = offsetof(struct listen_conf, keepalive),
+	 .parse = pv_tcp_keepalive,
+	 .flags = CONF_F_SEEN,
 	 .seen_off = offsetof(struct listen_conf, has_keepalive)},
-	{.key = "max_segment_size", .type = CONF_T_U32, .off = offsetof(struct listen_conf, mss),
-	 .min = 0, .max = UINT32_MAX, .flags = CONF_F_SEEN,
+	{.key = "max_segment_size",
+	 .type = CONF_T_U32,
+	 .off = offsetof(struct listen_conf, mss),
+	 .min = 0,
+	 .max = UINT32_MAX,
+	 .flags = CONF_F_SEEN,
 	 .seen_off = offsetof(struct listen_conf, has_mss)},
-	{.key = "mss", .type = CONF_T_U32, .off = offsetof(struct listen_conf, mss), .min = 0,
-	 .max = UINT32_MAX, .flags = CONF_F_SEEN, .seen_off = offsetof(struct listen_conf, has_mss)},
-	{.key = "backlog", .type = CONF_T_U32, .off = offsetof(struct listen_conf, backlog),
-	 .min = 0, .max = UINT32_MAX},
-	{.key = "netfilter_mark", .type = CONF_T_U32,
-	 .off = offsetof(struct listen_conf, netfilter_mark), .min = 0, .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN, .seen_off = offsetof(struct listen_conf, has_mark)},
+	{.key = "mss",
+	 .type = CONF_T_U32,
+	 .off = offsetof(struct listen_conf, mss),
+	 .min = 0,
+	 .max = UINT32_MAX,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = offsetof(struct listen_conf, has_mss)},
+	{.key = "backlog",
+	 .type = CONF_T_U32,
+	 .off = offsetof(struct listen_conf, backlog),
+	 .min = 0,
+	 .max = UINT32_MAX},
+	{.key = "netfilter_mark",
+	 .type = CONF_T_U32,
+	 .off = offsetof(struct listen_conf, netfilter_mark),
+	 .min = 0,
+	 .max = UINT32_MAX,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = offsetof(struct listen_conf, has_mark)},
 	{.key = "ipv6_only", .type = CONF_T_BOOL, .off = offsetof(struct listen_conf, ipv6_only)},
-	{.key = "instance", .type = CONF_T_U32, .off = offsetof(struct listen_conf, instance),
-	 .min = 1, .max = 1024},
-	{.key = "scale", .type = CONF_T_CUSTOM, .off = offsetof(struct listen_conf, scale),
+	{.key = "instance",
+	 .type = CONF_T_U32,
+	 .off = offsetof(struct listen_conf, instance),
+	 .min = 1,
+	 .max = 1024},
+	{.key = "scale",
+	 .type = CONF_T_CUSTOM,
+	 .off = offsetof(struct listen_conf, scale),
 	 .parse = pv_scale},
-	{.key = "follow_cpu_affinity", .type = CONF_T_BOOL,
+	{.key = "follow_cpu_affinity",
+	 .type = CONF_T_BOOL,
 	 .off = offsetof(struct listen_conf, follow_cpu_affinity)},
 	{0},
 };
@@ -203,12 +234,17 @@ void http_keepalive_defaults(struct http_keepalive_conf *h)
 
 static const struct conf_field tcp_keepalive_fields[] = {
 	{.key = "enable", .type = CONF_T_BOOL, .off = offsetof(struct tcp_keepalive_conf, enable)},
-	{.key = "idle_time", .type = CONF_T_DURATION,
+	{.key = "idle_time",
+	 .type = CONF_T_DURATION,
 	 .off = offsetof(struct tcp_keepalive_conf, idle_time_ms)},
-	{.key = "probe_interval", .type = CONF_T_DURATION,
+	{.key = "probe_interval",
+	 .type = CONF_T_DURATION,
 	 .off = offsetof(struct tcp_keepalive_conf, probe_interval_ms)},
-	{.key = "probe_count", .type = CONF_T_U32,
-	 .off = offsetof(struct tcp_keepalive_conf, probe_count), .min = 0, .max = UINT32_MAX},
+	{.key = "probe_count",
+	 .type = CONF_T_U32,
+	 .off = offsetof(struct tcp_keepalive_conf, probe_count),
+	 .min = 0,
+	 .max = UINT32_MAX},
 	{0},
 };
 static const struct conf_schema tcp_keepalive_schema = {
@@ -233,7 +269,8 @@ int pv_tcp_keepalive(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 
 static const struct conf_field http_keepalive_fields[] = {
 	{.key = "enable", .type = CONF_T_BOOL, .off = offsetof(struct http_keepalive_conf, enable)},
-	{.key = "idle_expire", .type = CONF_T_DURATION,
+	{.key = "idle_expire",
+	 .type = CONF_T_DURATION,
 	 .off = offsetof(struct http_keepalive_conf, idle_expire_ms)},
 	{0},
 };
@@ -269,51 +306,126 @@ static int u8_value(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 
 #define TMO(f) offsetof(struct tcp_misc_opts, f)
 static const struct conf_field tcp_misc_fields[] = {
-	{.key = "no_delay", .type = CONF_T_BOOL, .off = TMO(no_delay), .flags = CONF_F_SEEN,
+	{.key = "no_delay",
+	 .type = CONF_T_BOOL,
+	 .off = TMO(no_delay),
+	 .flags = CONF_F_SEEN,
 	 .seen_off = TMO(has_no_delay)},
-	{.key = "mss", .type = CONF_T_U32, .off = TMO(mss), .max = UINT32_MAX, .flags = CONF_F_SEEN,
+	{.key = "mss",
+	 .type = CONF_T_U32,
+	 .off = TMO(mss),
+	 .max = UINT32_MAX,
+	 .flags = CONF_F_SEEN,
 	 .seen_off = TMO(has_mss)},
-	{.key = "max_segment_size", .type = CONF_T_U32, .off = TMO(mss), .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN, .seen_off = TMO(has_mss)},
-	{.key = "ttl", .type = CONF_T_U32, .off = TMO(ttl), .max = 255, .flags = CONF_F_SEEN,
+	{.key = "max_segment_size",
+	 .type = CONF_T_U32,
+	 .off = TMO(mss),
+	 .max = UINT32_MAX,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = TMO(has_mss)},
+	{.key = "ttl",
+	 .type = CONF_T_U32,
+	 .off = TMO(ttl),
+	 .max = 255,
+	 .flags = CONF_F_SEEN,
 	 .seen_off = TMO(has_ttl)},
-	{.key = "time_to_live", .type = CONF_T_U32, .off = TMO(ttl), .max = 255,
-	 .flags = CONF_F_SEEN, .seen_off = TMO(has_ttl)},
-	{.key = "hop_limit", .type = CONF_T_U32, .off = TMO(hop_limit), .max = 255,
-	 .flags = CONF_F_SEEN, .seen_off = TMO(has_hop_limit)},
-	{.key = "tos", .type = CONF_T_CUSTOM, .parse = u8_value, .off = TMO(tos), .flags = CONF_F_SEEN,
+	{.key = "time_to_live",
+	 .type = CONF_T_U32,
+	 .off = TMO(ttl),
+	 .max = 255,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = TMO(has_ttl)},
+	{.key = "hop_limit",
+	 .type = CONF_T_U32,
+	 .off = TMO(hop_limit),
+	 .max = 255,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = TMO(has_hop_limit)},
+	{.key = "tos",
+	 .type = CONF_T_CUSTOM,
+	 .parse = u8_value,
+	 .off = TMO(tos),
+	 .flags = CONF_F_SEEN,
 	 .seen_off = TMO(has_tos)},
-	{.key = "type_of_service", .type = CONF_T_CUSTOM, .parse = u8_value, .off = TMO(tos), .flags = CONF_F_SEEN,
+	{.key = "type_of_service",
+	 .type = CONF_T_CUSTOM,
+	 .parse = u8_value,
+	 .off = TMO(tos),
+	 .flags = CONF_F_SEEN,
 	 .seen_off = TMO(has_tos)},
-	{.key = "traffic_class", .type = CONF_T_CUSTOM, .parse = u8_value, .off = TMO(traffic_class),
-	 .flags = CONF_F_SEEN, .seen_off = TMO(has_traffic_class)},
+	{.key = "traffic_class",
+	 .type = CONF_T_CUSTOM,
+	 .parse = u8_value,
+	 .off = TMO(traffic_class),
+	 .flags = CONF_F_SEEN,
+	 .seen_off = TMO(has_traffic_class)},
 	{.key = "congestion_control", .type = CONF_T_STR, .off = TMO(congestion_control)},
-	{.key = "mark", .type = CONF_T_U32, .off = TMO(mark), .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN, .seen_off = TMO(has_mark)},
-	{.key = "netfilter_mark", .type = CONF_T_U32, .off = TMO(mark), .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN, .seen_off = TMO(has_mark)},
+	{.key = "mark",
+	 .type = CONF_T_U32,
+	 .off = TMO(mark),
+	 .max = UINT32_MAX,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = TMO(has_mark)},
+	{.key = "netfilter_mark",
+	 .type = CONF_T_U32,
+	 .off = TMO(mark),
+	 .max = UINT32_MAX,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = TMO(has_mark)},
 	{0},
 };
 #undef TMO
 
 #define UMO(f) offsetof(struct udp_misc_opts, f)
 static const struct conf_field udp_misc_fields[] = {
-	{.key = "ttl", .type = CONF_T_U32, .off = UMO(ttl), .max = 255, .flags = CONF_F_SEEN,
+	{.key = "ttl",
+	 .type = CONF_T_U32,
+	 .off = UMO(ttl),
+	 .max = 255,
+	 .flags = CONF_F_SEEN,
 	 .seen_off = UMO(has_ttl)},
-	{.key = "time_to_live", .type = CONF_T_U32, .off = UMO(ttl), .max = 255,
-	 .flags = CONF_F_SEEN, .seen_off = UMO(has_ttl)},
-	{.key = "hop_limit", .type = CONF_T_U32, .off = UMO(hop_limit), .max = 255,
-	 .flags = CONF_F_SEEN, .seen_off = UMO(has_hop_limit)},
-	{.key = "tos", .type = CONF_T_CUSTOM, .parse = u8_value, .off = UMO(tos), .flags = CONF_F_SEEN,
+	{.key = "time_to_live",
+	 .type = CONF_T_U32,
+	 .off = UMO(ttl),
+	 .max = 255,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = UMO(has_ttl)},
+	{.key = "hop_limit",
+	 .type = CONF_T_U32,
+	 .off = UMO(hop_limit),
+	 .max = 255,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = UMO(has_hop_limit)},
+	{.key = "tos",
+	 .type = CONF_T_CUSTOM,
+	 .parse = u8_value,
+	 .off = UMO(tos),
+	 .flags = CONF_F_SEEN,
 	 .seen_off = UMO(has_tos)},
-	{.key = "type_of_service", .type = CONF_T_CUSTOM, .parse = u8_value, .off = UMO(tos), .flags = CONF_F_SEEN,
+	{.key = "type_of_service",
+	 .type = CONF_T_CUSTOM,
+	 .parse = u8_value,
+	 .off = UMO(tos),
+	 .flags = CONF_F_SEEN,
 	 .seen_off = UMO(has_tos)},
-	{.key = "traffic_class", .type = CONF_T_CUSTOM, .parse = u8_value, .off = UMO(traffic_class),
-	 .flags = CONF_F_SEEN, .seen_off = UMO(has_traffic_class)},
-	{.key = "mark", .type = CONF_T_U32, .off = UMO(mark), .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN, .seen_off = UMO(has_mark)},
-	{.key = "netfilter_mark", .type = CONF_T_U32, .off = UMO(mark), .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN, .seen_off = UMO(has_mark)},
+	{.key = "traffic_class",
+	 .type = CONF_T_CUSTOM,
+	 .parse = u8_value,
+	 .off = UMO(traffic_class),
+	 .flags = CONF_F_SEEN,
+	 .seen_off = UMO(has_traffic_class)},
+	{.key = "mark",
+	 .type = CONF_T_U32,
+	 .off = UMO(mark),
+	 .max = UINT32_MAX,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = UMO(has_mark)},
+	{.key = "netfilter_mark",
+	 .type = CONF_T_U32,
+	 .off = UMO(mark),
+	 .max = UINT32_MAX,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = UMO(has_mark)},
 	{0},
 };
 #undef UMO
@@ -344,10 +456,14 @@ int pv_udp_misc_opts(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 }
 
 static const struct conf_field tcp_connect_fields[] = {
-	{.key = "max_retry", .type = CONF_T_U32, .off = offsetof(struct tcp_connect_conf, max_retry),
+	{.key = "max_retry",
+	 .type = CONF_T_U32,
+	 .off = offsetof(struct tcp_connect_conf, max_retry),
 	 .max = 16},
-	{.key = "each_timeout", .type = CONF_T_DURATION,
-	 .off = offsetof(struct tcp_connect_conf, each_timeout_ms), .min = 1},
+	{.key = "each_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = offsetof(struct tcp_connect_conf, each_timeout_ms),
+	 .min = 1},
 	{0},
 };
 static const struct conf_schema tcp_connect_schema = {
@@ -366,12 +482,19 @@ int pv_tcp_connect(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 #define HEO(f) offsetof(struct happy_eyeballs_conf, f)
 static const struct conf_field happy_eyeballs_fields[] = {
 	{.key = "resolution_delay", .type = CONF_T_DURATION, .off = HEO(resolution_delay_ms)},
-	{.key = "second_resolution_timeout", .type = CONF_T_DURATION,
+	{.key = "second_resolution_timeout",
+	 .type = CONF_T_DURATION,
 	 .off = HEO(second_resolution_timeout_ms)},
-	{.key = "first_address_family_count", .type = CONF_T_U32,
-	 .off = HEO(first_address_family_count), .min = 1, .max = 64},
-	{.key = "connection_attempt_delay", .type = CONF_T_DURATION,
-	 .off = HEO(connection_attempt_delay_ms), .min = 100, .max = 2000},
+	{.key = "first_address_family_count",
+	 .type = CONF_T_U32,
+	 .off = HEO(first_address_family_count),
+	 .min = 1,
+	 .max = 64},
+	{.key = "connection_attempt_delay",
+	 .type = CONF_T_DURATION,
+	 .off = HEO(connection_attempt_delay_ms),
+	 .min = 100,
+	 .max = 2000},
 	{0},
 };
 #undef HEO
@@ -412,9 +535,17 @@ int pv_socket_buffer(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 }
 
 static const struct conf_field port_range_fields[] = {
-	{.key = "start", .type = CONF_T_U32, .off = 0, .min = 1, .max = 65535,
+	{.key = "start",
+	 .type = CONF_T_U32,
+	 .off = 0,
+	 .min = 1,
+	 .max = 65535,
 	 .flags = CONF_F_REQUIRED},
-	{.key = "end", .type = CONF_T_U32, .off = sizeof(uint32_t), .min = 1, .max = 65535,
+	{.key = "end",
+	 .type = CONF_T_U32,
+	 .off = sizeof(uint32_t),
+	 .min = 1,
+	 .max = 65535,
 	 .flags = CONF_F_REQUIRED},
 	{0},
 };
@@ -445,8 +576,9 @@ int pv_port_range(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 		se[1] = b;
 	}
 	if (se[1] <= se[0])
-		return conf_error(ctx, n, "invalid port range %u-%u: end must be greater than start",
-				  se[0], se[1]);
+		return conf_error(ctx, n,
+				  "invalid port range %u-%u: end must be greater than start", se[0],
+				  se[1]);
 	r->start = (uint16_t)se[0];
 	r->end = (uint16_t)se[1];
 	return 0;
@@ -465,4 +597,3 @@ int pv_proxy_protocol(struct conf_ctx *ctx, const struct conf_node *n, void *dst
 	*(uint8_t *)dst = (uint8_t)v;
 	return 0;
 }
-

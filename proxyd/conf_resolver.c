@@ -84,7 +84,8 @@ static int servers_parse(struct conf_ctx *ctx, const struct conf_node *n, void *
 	if (pv_foreach_item(ctx, n, server_item, &a) < 0)
 		return -EINVAL;
 	if (a.n == 0)
-		return conf_error(ctx, n, "empty nameserver list (omit 'server' to use /etc/resolv.conf)");
+		return conf_error(ctx, n,
+				  "empty nameserver list (omit 'server' to use /etc/resolv.conf)");
 	r->servers = a.v;
 	r->n_servers = a.n;
 	return 0;
@@ -100,41 +101,70 @@ static int resolver_check(struct conf_ctx *ctx, const struct conf_node *map, voi
 	return 0;
 }
 
-#define RESOLVER_NAME_ROW                                                                          \
-	{.key = "name", .type = CONF_T_CUSTOM, .off = RO(name), .parse = pv_metric_name,           \
-	 .flags = CONF_F_REQUIRED}
+#define RESOLVER_NAME_ROW                                                                       \
+	{                                                                                       \
+		.key = "name", .type = CONF_T_CUSTOM, .off = RO(name), .parse = pv_metric_name, \
+		.flags = CONF_F_REQUIRED                                                        \
+	}
 
 static const struct conf_field c_ares_fields[] = {
 	RESOLVER_NAME_ROW,
 	{.key = "graceful_stop_wait", .type = CONF_T_DURATION, .off = RO(graceful_stop_wait_ms)},
-	{.key = "protective_query_timeout", .type = CONF_T_DURATION,
-	 .off = RO(protective_query_timeout_ms), .min = 1},
-	{.key = "positive_min_ttl", .type = CONF_T_U32, .off = RO(positive_min_ttl),
+	{.key = "protective_query_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = RO(protective_query_timeout_ms),
+	 .min = 1},
+	{.key = "positive_min_ttl",
+	 .type = CONF_T_U32,
+	 .off = RO(positive_min_ttl),
 	 .max = UINT32_MAX},
-	{.key = "positive_max_ttl", .type = CONF_T_U32, .off = RO(positive_max_ttl),
+	{.key = "positive_max_ttl",
+	 .type = CONF_T_U32,
+	 .off = RO(positive_max_ttl),
 	 .max = UINT32_MAX},
-	{.key = "negative_min_ttl", .type = CONF_T_U32, .off = RO(negative_min_ttl),
+	{.key = "negative_min_ttl",
+	 .type = CONF_T_U32,
+	 .off = RO(negative_min_ttl),
 	 .max = UINT32_MAX},
 	{.key = "negative_ttl", .type = CONF_T_U32, .off = RO(negative_min_ttl), .max = UINT32_MAX},
 	{.key = "server", .type = CONF_T_CUSTOM, .off = RO(servers), .parse = servers_parse},
-	{.key = "each_timeout", .type = CONF_T_U32, .off = RO(each_timeout_ms), .min = 1,
+	{.key = "each_timeout",
+	 .type = CONF_T_U32,
+	 .off = RO(each_timeout_ms),
+	 .min = 1,
 	 .max = UINT32_MAX},
 	{.key = "each_tries", .type = CONF_T_U32, .off = RO(each_tries), .min = 1, .max = 64},
 	{.key = "max_timeout", .type = CONF_T_U32, .off = RO(max_timeout_ms), .max = UINT32_MAX},
 	/* g3 spells it "quires"; accept the corrected spelling too */
-	{.key = "udp_max_quires", .type = CONF_T_U32, .off = RO(udp_max_queries),
+	{.key = "udp_max_quires",
+	 .type = CONF_T_U32,
+	 .off = RO(udp_max_queries),
 	 .max = UINT32_MAX},
-	{.key = "udp_max_queries", .type = CONF_T_U32, .off = RO(udp_max_queries),
+	{.key = "udp_max_queries",
+	 .type = CONF_T_U32,
+	 .off = RO(udp_max_queries),
 	 .max = UINT32_MAX},
 	{.key = "round_robin", .type = CONF_T_BOOL, .off = RO(round_robin)},
-	{.key = "socket_send_buffer_size", .type = CONF_T_U32, .off = RO(socket_send_buffer_size),
+	{.key = "socket_send_buffer_size",
+	 .type = CONF_T_U32,
+	 .off = RO(socket_send_buffer_size),
 	 .max = UINT32_MAX},
-	{.key = "socket_recv_buffer_size", .type = CONF_T_U32, .off = RO(socket_recv_buffer_size),
+	{.key = "socket_recv_buffer_size",
+	 .type = CONF_T_U32,
+	 .off = RO(socket_recv_buffer_size),
 	 .max = UINT32_MAX},
-	{.key = "bind_ipv4", .type = CONF_T_CUSTOM, .off = RO(bind_ipv4), .parse = pv_ipv4_addr,
-	 .flags = CONF_F_SEEN, .seen_off = RO(has_bind_ipv4)},
-	{.key = "bind_ipv6", .type = CONF_T_CUSTOM, .off = RO(bind_ipv6), .parse = pv_ipv6_addr,
-	 .flags = CONF_F_SEEN, .seen_off = RO(has_bind_ipv6)},
+	{.key = "bind_ipv4",
+	 .type = CONF_T_CUSTOM,
+	 .off = RO(bind_ipv4),
+	 .parse = pv_ipv4_addr,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = RO(has_bind_ipv4)},
+	{.key = "bind_ipv6",
+	 .type = CONF_T_CUSTOM,
+	 .off = RO(bind_ipv6),
+	 .parse = pv_ipv6_addr,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = RO(has_bind_ipv6)},
 	{0},
 };
 
@@ -162,9 +192,13 @@ static const char *const c_ares_aliases[] = {"c_ares", "cares", NULL};
 static const char *const deny_all_aliases[] = {"denyall", NULL};
 
 static const struct conf_objtype resolver_types[] = {
-	{.name = "c_ares", .aliases = c_ares_aliases, .schema = &c_ares_schema,
+	{.name = "c_ares",
+	 .aliases = c_ares_aliases,
+	 .schema = &c_ares_schema,
 	 .tag = RESOLVER_C_ARES},
-	{.name = "deny_all", .aliases = deny_all_aliases, .schema = &deny_all_schema,
+	{.name = "deny_all",
+	 .aliases = deny_all_aliases,
+	 .schema = &deny_all_schema,
 	 .tag = RESOLVER_DENY_ALL},
 	{0},
 };

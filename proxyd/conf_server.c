@@ -9,35 +9,59 @@
 #include <string.h>
 
 #define SVO(f) offsetof(struct server_conf, f)
-#define C(k, f, fn) {.key = k, .type = CONF_T_CUSTOM, .off = SVO(f), .parse = fn}
+#define C(k, f, fn)                                                         \
+	{                                                                   \
+		.key = k, .type = CONF_T_CUSTOM, .off = SVO(f), .parse = fn \
+	}
 
 /* ---- nested maps: ftp_client, username_params, transmute_udp_echo_ip ------ */
 
 #define FO(f) offsetof(struct ftp_client_conf, f)
 static const struct conf_field ftp_control_fields[] = {
-	{.key = "max_line_len", .type = CONF_T_U32, .off = FO(control_max_line_len), .min = 1,
+	{.key = "max_line_len",
+	 .type = CONF_T_U32,
+	 .off = FO(control_max_line_len),
+	 .min = 1,
 	 .max = UINT32_MAX},
-	{.key = "max_multi_lines", .type = CONF_T_U32, .off = FO(control_max_multi_lines),
-	 .min = 1, .max = UINT32_MAX},
-	{.key = "command_timeout", .type = CONF_T_DURATION, .off = FO(control_command_timeout_ms),
+	{.key = "max_multi_lines",
+	 .type = CONF_T_U32,
+	 .off = FO(control_max_multi_lines),
+	 .min = 1,
+	 .max = UINT32_MAX},
+	{.key = "command_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = FO(control_command_timeout_ms),
 	 .min = 1},
 	{0},
 };
 static const struct conf_field ftp_transfer_fields[] = {
-	{.key = "list_max_line_len", .type = CONF_T_U32, .off = FO(transfer_list_max_line_len),
-	 .min = 1, .max = UINT32_MAX},
-	{.key = "list_max_entries", .type = CONF_T_U32, .off = FO(transfer_list_max_entries),
-	 .min = 1, .max = UINT32_MAX},
-	{.key = "list_all_timeout", .type = CONF_T_DURATION,
-	 .off = FO(transfer_list_all_timeout_ms), .min = 1, .max = 300000},
-	{.key = "end_wait_timeout", .type = CONF_T_DURATION,
-	 .off = FO(transfer_end_wait_timeout_ms), .min = 1},
+	{.key = "list_max_line_len",
+	 .type = CONF_T_U32,
+	 .off = FO(transfer_list_max_line_len),
+	 .min = 1,
+	 .max = UINT32_MAX},
+	{.key = "list_max_entries",
+	 .type = CONF_T_U32,
+	 .off = FO(transfer_list_max_entries),
+	 .min = 1,
+	 .max = UINT32_MAX},
+	{.key = "list_all_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = FO(transfer_list_all_timeout_ms),
+	 .min = 1,
+	 .max = 300000},
+	{.key = "end_wait_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = FO(transfer_end_wait_timeout_ms),
+	 .min = 1},
 	{0},
 };
-static const struct conf_schema ftp_control_schema = {
-	.name = "ftp control", .size = sizeof(struct ftp_client_conf), .fields = ftp_control_fields};
-static const struct conf_schema ftp_transfer_schema = {
-	.name = "ftp transfer", .size = sizeof(struct ftp_client_conf), .fields = ftp_transfer_fields};
+static const struct conf_schema ftp_control_schema = {.name = "ftp control",
+						      .size = sizeof(struct ftp_client_conf),
+						      .fields = ftp_control_fields};
+static const struct conf_schema ftp_transfer_schema = {.name = "ftp transfer",
+						       .size = sizeof(struct ftp_client_conf),
+						       .fields = ftp_transfer_fields};
 
 /* The control / transfer rows point at their first member; the sub-schemas
  * are relative to the whole ftp_client_conf. */
@@ -61,12 +85,21 @@ static int ftp_transfer(struct conf_ctx *ctx, const struct conf_node *n, void *d
 }
 
 static const struct conf_field ftp_client_fields[] = {
-	{.key = "control", .type = CONF_T_CUSTOM, .off = FO(control_max_line_len),
+	{.key = "control",
+	 .type = CONF_T_CUSTOM,
+	 .off = FO(control_max_line_len),
 	 .parse = ftp_control},
-	{.key = "transfer", .type = CONF_T_CUSTOM, .off = FO(transfer_list_max_line_len),
+	{.key = "transfer",
+	 .type = CONF_T_CUSTOM,
+	 .off = FO(transfer_list_max_line_len),
 	 .parse = ftp_transfer},
-	{.key = "connect_timeout", .type = CONF_T_DURATION, .off = FO(connect_timeout_ms), .min = 1},
-	{.key = "greeting_timeout", .type = CONF_T_DURATION, .off = FO(greeting_timeout_ms),
+	{.key = "connect_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = FO(connect_timeout_ms),
+	 .min = 1},
+	{.key = "greeting_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = FO(greeting_timeout_ms),
 	 .min = 1},
 	{.key = "always_try_epsv", .type = CONF_T_BOOL, .off = FO(always_try_epsv)},
 	{0},
@@ -98,10 +131,14 @@ static int ftp_client(struct conf_ctx *ctx, const struct conf_node *n, void *dst
 
 #define UPO(f) offsetof(struct username_params_conf, f)
 static const struct conf_field username_params_fields[] = {
-	{.key = "keys_for_host", .type = CONF_T_CUSTOM, .off = UPO(keys_for_host),
+	{.key = "keys_for_host",
+	 .type = CONF_T_CUSTOM,
+	 .off = UPO(keys_for_host),
 	 .parse = pv_str_list},
 	{.key = "require_hierarchy", .type = CONF_T_BOOL, .off = UPO(require_hierarchy)},
-	{.key = "floating_keys", .type = CONF_T_CUSTOM, .off = UPO(floating_keys),
+	{.key = "floating_keys",
+	 .type = CONF_T_CUSTOM,
+	 .off = UPO(floating_keys),
 	 .parse = pv_str_list},
 	{.key = "reject_unknown_keys", .type = CONF_T_BOOL, .off = UPO(reject_unknown_keys)},
 	{.key = "reject_duplicate_keys", .type = CONF_T_BOOL, .off = UPO(reject_duplicate_keys)},
@@ -146,7 +183,8 @@ static int username_params(struct conf_ctx *ctx, const struct conf_node *n, void
 		if (f == NULL) {
 			rc = conf_error(ctx, k, "unknown key '%s' in username_params", k->str);
 		} else {
-			bool is_port = strcmp(key, "http_port") == 0 || strcmp(key, "socks5_port") == 0;
+			bool is_port =
+				strcmp(key, "http_port") == 0 || strcmp(key, "socks5_port") == 0;
 			void *base = is_port ? (void *)&ports : (void *)u;
 			if (conf_parse_value(ctx, k->value, f, (char *)base + f->off) < 0)
 				rc = -EINVAL;
@@ -175,11 +213,13 @@ static int transmute_kv(struct conf_ctx *ctx, const struct conf_node *k, const s
 
 static int transmute_udp_echo_ip(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 {
-	struct socks_proxy_conf *s = container_of(dst, struct socks_proxy_conf, transmute_udp_echo_ip);
+	struct socks_proxy_conf *s =
+		container_of(dst, struct socks_proxy_conf, transmute_udp_echo_ip);
 
 	s->n_transmute = 0;
 	if (n->kind == CONF_MAP) {
-		s->transmute_map = conf_alloc(ctx, (n->nchild ? n->nchild : 1) * sizeof(*s->transmute_map));
+		s->transmute_map =
+			conf_alloc(ctx, (n->nchild ? n->nchild : 1) * sizeof(*s->transmute_map));
 		s->transmute_udp_echo_ip = true;
 		return pv_foreach_kv(ctx, n, transmute_kv, s);
 	}
@@ -190,48 +230,70 @@ static int transmute_udp_echo_ip(struct conf_ctx *ctx, const struct conf_node *n
 
 /* ---- schemas ------------------------------------------------------------------ */
 
-#define NAME_ROW                                                                                   \
-	{.key = "name", .type = CONF_T_CUSTOM, .off = SVO(name), .parse = pv_metric_name,          \
-	 .flags = CONF_F_REQUIRED}
+#define NAME_ROW                                                                                 \
+	{                                                                                        \
+		.key = "name", .type = CONF_T_CUSTOM, .off = SVO(name), .parse = pv_metric_name, \
+		.flags = CONF_F_REQUIRED                                                         \
+	}
 
 /* Keys every proxy server (http_proxy, socks_proxy) takes. */
-#define PROXY_COMMON_ROWS                                                                          \
-	NAME_ROW,                                                                                  \
-	{.key = "escaper", .type = CONF_T_CUSTOM, .off = SVO(escaper_name),                        \
-	 .parse = pv_metric_name, .flags = CONF_F_REQUIRED},                                       \
-	C("auditor", auditor_name, pv_metric_name),                                                \
-	C("user_group", user_group_name, pv_metric_name),                                          \
-	C("shared_logger", shared_logger, pv_ascii_str),                                           \
-	{.key = "listen_in_worker", .type = CONF_T_BOOL, .off = SVO(listen_in_worker)},            \
-	C("listen", listen, pv_listen),                                                            \
-	C("ingress_network_filter", ingress_net_filter, pv_acl_ingress),                           \
-	C("ingress_net_filter", ingress_net_filter, pv_acl_ingress),                               \
-	C("dst_host_filter_set", dst_host_filter_set, pv_acl_host_set),                            \
-	C("dst_port_filter", dst_port_filter, pv_acl_port),                                        \
-	C("tcp_sock_speed_limit", tcp_sock_speed_limit, pv_tcp_speed_limit),                       \
-	C("tcp_conn_speed_limit", tcp_sock_speed_limit, pv_tcp_speed_limit),                       \
-	C("tcp_conn_limit", tcp_sock_speed_limit, pv_tcp_speed_limit),                             \
-	C("conn_limit", tcp_sock_speed_limit, pv_tcp_speed_limit),                                 \
-	{.key = "tcp_copy_buffer_size", .type = CONF_T_SIZE, .off = SVO(tcp_copy_buffer_size),     \
-	 .min = 4096},                                                                             \
-	{.key = "tcp_copy_yield_size", .type = CONF_T_SIZE, .off = SVO(tcp_copy_yield_size),       \
-	 .min = 262144},                                                                           \
-	C("tcp_misc_opts", tcp_misc_opts, pv_tcp_misc_opts),                                       \
-	{.key = "task_idle_check_interval", .type = CONF_T_DURATION,                               \
-	 .off = SVO(task_idle_check_interval_ms), .min = 2000, .max = 1800000},                    \
-	{.key = "task_idle_check_duration", .type = CONF_T_DURATION,                               \
-	 .off = SVO(task_idle_check_interval_ms), .min = 2000, .max = 1800000},                    \
-	{.key = "task_idle_max_count", .type = CONF_T_U32, .off = SVO(task_idle_max_count),        \
-	 .min = 1, .max = UINT32_MAX},                                                             \
-	{.key = "flush_task_log_on_created", .type = CONF_T_BOOL,                                  \
-	 .off = SVO(flush_task_log_on_created)},                                                   \
-	{.key = "flush_task_log_on_connected", .type = CONF_T_BOOL,                                \
-	 .off = SVO(flush_task_log_on_connected)},                                                 \
-	{.key = "task_log_flush_interval", .type = CONF_T_DURATION,                                \
-	 .off = SVO(task_log_flush_interval_ms), .min = 1},                                        \
-	C("extra_metrics_tags", extra_metrics_tags, pv_metrics_tags),                              \
-	C("username_params", username_params, username_params),                                    \
-	C("username_params_to_escaper_addr", username_params, username_params)
+#define PROXY_COMMON_ROWS                                                                       \
+	NAME_ROW,                                                                               \
+		{.key = "escaper",                                                              \
+		 .type = CONF_T_CUSTOM,                                                         \
+		 .off = SVO(escaper_name),                                                      \
+		 .parse = pv_metric_name,                                                       \
+		 .flags = CONF_F_REQUIRED},                                                     \
+		C("auditor", auditor_name, pv_metric_name),                                     \
+		C("user_group", user_group_name, pv_metric_name),                               \
+		C("shared_logger", shared_logger, pv_ascii_str),                                \
+		{.key = "listen_in_worker", .type = CONF_T_BOOL, .off = SVO(listen_in_worker)}, \
+		C("listen", listen, pv_listen),                                                 \
+		C("ingress_network_filter", ingress_net_filter, pv_acl_ingress),                \
+		C("ingress_net_filter", ingress_net_filter, pv_acl_ingress),                    \
+		C("dst_host_filter_set", dst_host_filter_set, pv_acl_host_set),                 \
+		C("dst_port_filter", dst_port_filter, pv_acl_port),                             \
+		C("tcp_sock_speed_limit", tcp_sock_speed_limit, pv_tcp_speed_limit),            \
+		C("tcp_conn_speed_limit", tcp_sock_speed_limit, pv_tcp_speed_limit),            \
+		C("tcp_conn_limit", tcp_sock_speed_limit, pv_tcp_speed_limit),                  \
+		C("conn_limit", tcp_sock_speed_limit, pv_tcp_speed_limit),                      \
+		{.key = "tcp_copy_buffer_size",                                                 \
+		 .type = CONF_T_SIZE,                                                           \
+		 .off = SVO(tcp_copy_buffer_size),                                              \
+		 .min = 4096},                                                                  \
+		{.key = "tcp_copy_yield_size",                                                  \
+		 .type = CONF_T_SIZE,                                                           \
+		 .off = SVO(tcp_copy_yield_size),                                               \
+		 .min = 262144},                                                                \
+		C("tcp_misc_opts", tcp_misc_opts, pv_tcp_misc_opts),                            \
+		{.key = "task_idle_check_interval",                                             \
+		 .type = CONF_T_DURATION,                                                       \
+		 .off = SVO(task_idle_check_interval_ms),                                       \
+		 .min = 2000,                                                                   \
+		 .max = 1800000},                                                               \
+		{.key = "task_idle_check_duration",                                             \
+		 .type = CONF_T_DURATION,                                                       \
+		 .off = SVO(task_idle_check_interval_ms),                                       \
+		 .min = 2000,                                                                   \
+		 .max = 1800000},                                                               \
+		{.key = "task_idle_max_count",                                                  \
+		 .type = CONF_T_U32,                                                            \
+		 .off = SVO(task_idle_max_count),                                               \
+		 .min = 1,                                                                      \
+		 .max = UINT32_MAX},                                                            \
+		{.key = "flush_task_log_on_created",                                            \
+		 .type = CONF_T_BOOL,                                                           \
+		 .off = SVO(flush_task_log_on_created)},                                        \
+		{.key = "flush_task_log_on_connected",                                          \
+		 .type = CONF_T_BOOL,                                                           \
+		 .off = SVO(flush_task_log_on_connected)},                                      \
+		{.key = "task_log_flush_interval",                                              \
+		 .type = CONF_T_DURATION,                                                       \
+		 .off = SVO(task_log_flush_interval_ms),                                        \
+		 .min = 1},                                                                     \
+		C("extra_metrics_tags", extra_metrics_tags, pv_metrics_tags),                   \
+		C("username_params", username_params, username_params),                         \
+		C("username_params_to_escaper_addr", username_params, username_params)
 
 #define HO(f) SVO(u.http.f)
 static const struct conf_field http_proxy_fields[] = {
@@ -243,35 +305,55 @@ static const struct conf_field http_proxy_fields[] = {
 	C("auth_realm", u.http.auth_realm, pv_ascii_str),
 	C("tls_client", u.http.tls_client, pv_tls_client),
 	C("ftp_client", u.http.ftp_client, ftp_client),
-	{.key = "req_header_recv_timeout", .type = CONF_T_DURATION,
-	 .off = HO(req_header_recv_timeout_ms), .min = 1},
-	{.key = "rsp_header_recv_timeout", .type = CONF_T_DURATION,
-	 .off = HO(rsp_header_recv_timeout_ms), .min = 1},
-	{.key = "req_header_max_size", .type = CONF_T_SIZE, .off = HO(req_header_max_size),
+	{.key = "req_header_recv_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = HO(req_header_recv_timeout_ms),
 	 .min = 1},
-	{.key = "rsp_header_max_size", .type = CONF_T_SIZE, .off = HO(rsp_header_max_size),
+	{.key = "rsp_header_recv_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = HO(rsp_header_recv_timeout_ms),
 	 .min = 1},
-	{.key = "log_uri_max_chars", .type = CONF_T_U32, .off = HO(log_uri_max_chars), .min = 1,
+	{.key = "req_header_max_size",
+	 .type = CONF_T_SIZE,
+	 .off = HO(req_header_max_size),
+	 .min = 1},
+	{.key = "rsp_header_max_size",
+	 .type = CONF_T_SIZE,
+	 .off = HO(rsp_header_max_size),
+	 .min = 1},
+	{.key = "log_uri_max_chars",
+	 .type = CONF_T_U32,
+	 .off = HO(log_uri_max_chars),
+	 .min = 1,
 	 .max = UINT32_MAX},
-	{.key = "pipeline_size", .type = CONF_T_U32, .off = HO(pipeline_size), .min = 1,
+	{.key = "pipeline_size",
+	 .type = CONF_T_U32,
+	 .off = HO(pipeline_size),
+	 .min = 1,
 	 .max = UINT32_MAX},
-	{.key = "pipeline_read_idle_timeout", .type = CONF_T_DURATION,
-	 .off = HO(pipeline_read_idle_timeout_ms), .min = 1},
+	{.key = "pipeline_read_idle_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = HO(pipeline_read_idle_timeout_ms),
+	 .min = 1},
 	{.key = "no_early_error_reply", .type = CONF_T_BOOL, .off = HO(no_early_error_reply)},
 	{.key = "allow_custom_host", .type = CONF_T_BOOL, .off = HO(allow_custom_host)},
-	{.key = "drop_default_port_in_host", .type = CONF_T_BOOL,
+	{.key = "drop_default_port_in_host",
+	 .type = CONF_T_BOOL,
 	 .off = HO(drop_default_port_in_host)},
-	{.key = "body_line_max_length", .type = CONF_T_U32, .off = HO(body_line_max_length),
-	 .min = 1, .max = UINT32_MAX},
+	{.key = "body_line_max_length",
+	 .type = CONF_T_U32,
+	 .off = HO(body_line_max_length),
+	 .min = 1,
+	 .max = UINT32_MAX},
 	C("http_forward_upstream_keepalive", u.http.http_forward_upstream_keepalive,
 	  pv_http_keepalive),
-	{.key = "http_forward_mark_upstream", .type = CONF_T_BOOL,
+	{.key = "http_forward_mark_upstream",
+	 .type = CONF_T_BOOL,
 	 .off = HO(http_forward_mark_upstream)},
 	{.key = "echo_chained_info", .type = CONF_T_BOOL, .off = HO(echo_chained_info)},
 	C("untrusted_read_speed_limit", u.http.untrusted_read_speed_limit, pv_tcp_speed_limit),
 	C("untrusted_read_limit", u.http.untrusted_read_speed_limit, pv_tcp_speed_limit),
-	C("egress_path_selection_header", u.http.egress_path_selection_header,
-	  pv_http_header_name),
+	C("egress_path_selection_header", u.http.egress_path_selection_header, pv_http_header_name),
 	C("path_selection_header", u.http.egress_path_selection_header, pv_http_header_name),
 	{.key = "steal_forwarded_for", .type = CONF_T_BOOL, .off = HO(steal_forwarded_for)},
 	{0},
@@ -285,23 +367,39 @@ static const struct conf_field socks_proxy_fields[] = {
 	C("udp_relay_speed_limit", udp_sock_speed_limit, pv_udp_speed_limit),
 	C("udp_relay_limit", udp_sock_speed_limit, pv_udp_speed_limit),
 	C("relay_limit", udp_sock_speed_limit, pv_udp_speed_limit),
-	{.key = "udp_relay_packet_size", .type = CONF_T_SIZE, .off = SVO(udp_relay_packet_size),
-	 .min = 1, .max = 16384},
-	{.key = "udp_relay_yield_size", .type = CONF_T_SIZE, .off = SVO(udp_relay_yield_size),
+	{.key = "udp_relay_packet_size",
+	 .type = CONF_T_SIZE,
+	 .off = SVO(udp_relay_packet_size),
+	 .min = 1,
+	 .max = 16384},
+	{.key = "udp_relay_yield_size",
+	 .type = CONF_T_SIZE,
+	 .off = SVO(udp_relay_yield_size),
 	 .min = 1},
-	{.key = "udp_relay_batch_size", .type = CONF_T_U32, .off = SVO(udp_relay_batch_size),
-	 .min = 1, .max = 1024},
+	{.key = "udp_relay_batch_size",
+	 .type = CONF_T_U32,
+	 .off = SVO(udp_relay_batch_size),
+	 .min = 1,
+	 .max = 1024},
 	C("udp_misc_opts", udp_misc_opts, pv_udp_misc_opts),
 	{.key = "use_udp_associate", .type = CONF_T_BOOL, .off = SO(use_udp_associate)},
 	{.key = "enable_udp_associate", .type = CONF_T_BOOL, .off = SO(use_udp_associate)},
-	{.key = "negotiation_timeout", .type = CONF_T_DURATION, .off = SO(negotiation_timeout_ms),
+	{.key = "negotiation_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = SO(negotiation_timeout_ms),
 	 .min = 1},
-	{.key = "udp_client_initial_timeout", .type = CONF_T_DURATION,
-	 .off = SO(udp_client_initial_timeout_ms), .min = 1},
+	{.key = "udp_client_initial_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = SO(udp_client_initial_timeout_ms),
+	 .min = 1},
 	C("udp_bind_ipv4", u.socks.udp_bind_ipv4, pv_ipv4_list),
 	C("udp_bind_ipv6", u.socks.udp_bind_ipv6, pv_ipv6_list),
-	{.key = "udp_bind_port_range", .type = CONF_T_CUSTOM, .off = SO(udp_bind_port_range),
-	 .parse = pv_port_range, .flags = CONF_F_SEEN, .seen_off = SO(has_udp_bind_port_range)},
+	{.key = "udp_bind_port_range",
+	 .type = CONF_T_CUSTOM,
+	 .off = SO(udp_bind_port_range),
+	 .parse = pv_port_range,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = SO(has_udp_bind_port_range)},
 	C("udp_socket_buffer", u.socks.udp_socket_buffer, pv_socket_buffer),
 	C("transmute_udp_echo_ip", u.socks.transmute_udp_echo_ip, transmute_udp_echo_ip),
 	C("auto_reply_local_ip_map", u.socks.transmute_udp_echo_ip, transmute_udp_echo_ip),
@@ -310,20 +408,28 @@ static const struct conf_field socks_proxy_fields[] = {
 #undef SO
 
 #define PO(f) SVO(u.port.f)
-#define PORT_COMMON_ROWS                                                                           \
-	NAME_ROW,                                                                                  \
-	{.key = "listen", .type = CONF_T_CUSTOM, .off = SVO(listen), .parse = pv_listen,           \
-	 .flags = CONF_F_REQUIRED},                                                                \
-	{.key = "server", .type = CONF_T_CUSTOM, .off = PO(server_name), .parse = pv_metric_name,  \
-	 .flags = CONF_F_REQUIRED},                                                                \
-	{.key = "listen_in_worker", .type = CONF_T_BOOL, .off = SVO(listen_in_worker)},            \
-	C("proxy_protocol", u.port.proxy_protocol, pv_proxy_protocol),                             \
-	{.key = "proxy_protocol_read_timeout", .type = CONF_T_DURATION,                            \
-	 .off = PO(proxy_protocol_read_timeout_ms), .min = 1},                                     \
-	C("ingress_network_filter", ingress_net_filter, pv_acl_ingress),                           \
-	C("ingress_net_filter", ingress_net_filter, pv_acl_ingress),                               \
-	C("tcp_misc_opts", tcp_misc_opts, pv_tcp_misc_opts),                                       \
-	C("extra_metrics_tags", extra_metrics_tags, pv_metrics_tags)
+#define PORT_COMMON_ROWS                                                                        \
+	NAME_ROW,                                                                               \
+		{.key = "listen",                                                               \
+		 .type = CONF_T_CUSTOM,                                                         \
+		 .off = SVO(listen),                                                            \
+		 .parse = pv_listen,                                                            \
+		 .flags = CONF_F_REQUIRED},                                                     \
+		{.key = "server",                                                               \
+		 .type = CONF_T_CUSTOM,                                                         \
+		 .off = PO(server_name),                                                        \
+		 .parse = pv_metric_name,                                                       \
+		 .flags = CONF_F_REQUIRED},                                                     \
+		{.key = "listen_in_worker", .type = CONF_T_BOOL, .off = SVO(listen_in_worker)}, \
+		C("proxy_protocol", u.port.proxy_protocol, pv_proxy_protocol),                  \
+		{.key = "proxy_protocol_read_timeout",                                          \
+		 .type = CONF_T_DURATION,                                                       \
+		 .off = PO(proxy_protocol_read_timeout_ms),                                     \
+		 .min = 1},                                                                     \
+		C("ingress_network_filter", ingress_net_filter, pv_acl_ingress),                \
+		C("ingress_net_filter", ingress_net_filter, pv_acl_ingress),                    \
+		C("tcp_misc_opts", tcp_misc_opts, pv_tcp_misc_opts),                            \
+		C("extra_metrics_tags", extra_metrics_tags, pv_metrics_tags)
 
 static const struct conf_field plain_tcp_port_fields[] = {
 	PORT_COMMON_ROWS,
@@ -332,8 +438,11 @@ static const struct conf_field plain_tcp_port_fields[] = {
 
 static const struct conf_field plain_tls_port_fields[] = {
 	PORT_COMMON_ROWS,
-	{.key = "tls_server", .type = CONF_T_CUSTOM, .off = SVO(tls_server),
-	 .parse = pv_tls_server, .flags = CONF_F_REQUIRED},
+	{.key = "tls_server",
+	 .type = CONF_T_CUSTOM,
+	 .off = SVO(tls_server),
+	 .parse = pv_tls_server,
+	 .flags = CONF_F_REQUIRED},
 	C("tls_ticketer", tls_ticketer, pv_tls_ticketer),
 	{0},
 };
@@ -422,22 +531,32 @@ static const char *const tcp_port_aliases[] = {"plain_tcp", NULL};
 static const char *const tls_port_aliases[] = {"plain_tls", NULL};
 
 static const struct conf_objtype server_types[] = {
-	{.name = "http_proxy", .aliases = http_aliases, .schema = &http_proxy_schema,
+	{.name = "http_proxy",
+	 .aliases = http_aliases,
+	 .schema = &http_proxy_schema,
 	 .tag = SERVER_HTTP_PROXY},
-	{.name = "socks_proxy", .aliases = socks_aliases, .schema = &socks_proxy_schema,
+	{.name = "socks_proxy",
+	 .aliases = socks_aliases,
+	 .schema = &socks_proxy_schema,
 	 .tag = SERVER_SOCKS_PROXY},
-	{.name = "plain_tcp_port", .aliases = tcp_port_aliases, .schema = &plain_tcp_port_schema,
+	{.name = "plain_tcp_port",
+	 .aliases = tcp_port_aliases,
+	 .schema = &plain_tcp_port_schema,
 	 .tag = SERVER_PLAIN_TCP_PORT},
-	{.name = "plain_tls_port", .aliases = tls_port_aliases, .schema = &plain_tls_port_schema,
+	{.name = "plain_tls_port",
+	 .aliases = tls_port_aliases,
+	 .schema = &plain_tls_port_schema,
 	 .tag = SERVER_PLAIN_TLS_PORT},
 	{0},
 };
 
 static const char *const server_unsupported[] = {
-	"intelli_proxy", "ppdp_tcp_port", "native_tls_port", "native_tls", "plain_quic_port",
-	"tcp_stream", "tcpstream", "tls_stream", "tlsstream", "sni_proxy", "sniproxy",
-	"tcp_tproxy", "tcptproxy", "http_rproxy", "http_gateway", "http_reverse_proxy",
-	"dummy_close", NULL,
+	"intelli_proxy",      "ppdp_tcp_port",	 "native_tls_port",
+	"native_tls",	      "plain_quic_port", "tcp_stream",
+	"tcpstream",	      "tls_stream",	 "tlsstream",
+	"sni_proxy",	      "sniproxy",	 "tcp_tproxy",
+	"tcptproxy",	      "http_rproxy",	 "http_gateway",
+	"http_reverse_proxy", "dummy_close",	 NULL,
 };
 
 int pconf_server_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg)

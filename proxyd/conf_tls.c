@@ -56,6 +56,8 @@ static int pem_text(struct conf_ctx *ctx, const struct conf_node *n, const char 
 		*src = "<inline>";
 		return 0;
 	}
+	if (ctx->no_includes)
+		return conf_error(ctx, n, "file paths are not allowed here: give the PEM inline");
 	*src = conf_resolve_path(ctx, n->str);
 	return read_file(ctx, n, *src, pem);
 }
@@ -126,7 +128,8 @@ static int certs_parse(struct conf_ctx *ctx, const struct conf_node *n, const ch
 	struct certs_arg a = {NULL, NULL};
 
 	if (conf_is_null(n) || n->kind == CONF_MAP)
-		return conf_error(ctx, n, "expected a certificate file, PEM text or a list of them");
+		return conf_error(ctx, n,
+				  "expected a certificate file, PEM text or a list of them");
 	if (pv_foreach_item(ctx, n, cert_item, &a) < 0)
 		return -EINVAL;
 	if (a.pem == NULL)
@@ -160,7 +163,8 @@ static int pair_check(struct conf_ctx *ctx, const struct conf_node *at, struct t
 	int ok;
 
 	if (p->cert_pem == NULL || p->key_pem == NULL)
-		return conf_error(ctx, at, "a certificate pair needs both certificate and private_key");
+		return conf_error(ctx, at,
+				  "a certificate pair needs both certificate and private_key");
 	bio = BIO_new_mem_buf(p->cert_pem, -1);
 	x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 	BIO_free(bio);
@@ -260,7 +264,8 @@ int pv_tls_server(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 		t->pairs = all;
 	}
 	if (t->n_pairs == 0)
-		return conf_error(ctx, n, "tls_server needs cert_pairs or certificate + private_key");
+		return conf_error(ctx, n,
+				  "tls_server needs cert_pairs or certificate + private_key");
 	t->set = true;
 	return 0;
 }
@@ -282,9 +287,9 @@ static int tls_version(struct conf_ctx *ctx, const struct conf_node *n, bool all
 		const char *s;
 		enum tls_version v;
 	} tab[] = {
-		{"tls1.0", TLS_VER_1_0}, {"1.0", TLS_VER_1_0}, {"tls1.1", TLS_VER_1_1},
-		{"1.1", TLS_VER_1_1},    {"tls1.2", TLS_VER_1_2}, {"1.2", TLS_VER_1_2},
-		{"tls1.3", TLS_VER_1_3}, {"1.3", TLS_VER_1_3}, {"tlcp", TLS_VER_TLCP},
+		{"tls1.0", TLS_VER_1_0},   {"1.0", TLS_VER_1_0},      {"tls1.1", TLS_VER_1_1},
+		{"1.1", TLS_VER_1_1},	   {"tls1.2", TLS_VER_1_2},   {"1.2", TLS_VER_1_2},
+		{"tls1.3", TLS_VER_1_3},   {"1.3", TLS_VER_1_3},      {"tlcp", TLS_VER_TLCP},
 		{"tls_v1.0", TLS_VER_1_0}, {"tls_v1.1", TLS_VER_1_1}, {"tls_v1.2", TLS_VER_1_2},
 		{"tls_v1.3", TLS_VER_1_3},
 	};
@@ -299,7 +304,8 @@ static int tls_version(struct conf_ctx *ctx, const struct conf_node *n, bool all
 		if (tab[i].v == TLS_VER_TLCP && !allow_tlcp)
 			break;
 		if (tab[i].v == TLS_VER_TLCP)
-			return conf_error(ctx, n, "protocol 'tlcp' is not supported (needs Tongsuo)");
+			return conf_error(ctx, n,
+					  "protocol 'tlcp' is not supported (needs Tongsuo)");
 		*out = tab[i].v;
 		return 0;
 	}

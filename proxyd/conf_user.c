@@ -38,10 +38,11 @@ static int crypt_check(struct conf_ctx *ctx, const struct conf_node *n)
 		hash_len = 86;
 		salt_max = 16;
 	} else {
-		return conf_error(ctx, n,
-				  "unsupported token '%.8s...': use a crypt(5) string ($1$, $5$ or $6$) "
-				  "or a fast_hash / xcrypt_hash map",
-				  s);
+		return conf_error(
+			ctx, n,
+			"unsupported token '%.8s...': use a crypt(5) string ($1$, $5$ or $6$) "
+			"or a fast_hash / xcrypt_hash map",
+			s);
 	}
 	p = s + 3;
 	if (s[1] != '1' && strncmp(p, "rounds=", 7) == 0) {
@@ -58,12 +59,15 @@ static int crypt_check(struct conf_ctx *ctx, const struct conf_node *n)
 	dollar = strchr(salt, '$');
 	if (dollar == NULL)
 		return conf_error(ctx, n, "invalid crypt(5) token: missing hash");
-	if (dollar == salt || (size_t)(dollar - salt) > salt_max || !crypt_chars(salt, (size_t)(dollar - salt)))
+	if (dollar == salt || (size_t)(dollar - salt) > salt_max ||
+	    !crypt_chars(salt, (size_t)(dollar - salt)))
 		return conf_error(ctx, n, "invalid crypt(5) token: bad salt");
 	p = dollar + 1;
 	if (strlen(p) != hash_len || !crypt_chars(p, hash_len))
-		return conf_error(ctx, n, "invalid crypt(5) token: the hash must be %zu characters of [./0-9A-Za-z]",
-				  hash_len);
+		return conf_error(
+			ctx, n,
+			"invalid crypt(5) token: the hash must be %zu characters of [./0-9A-Za-z]",
+			hash_len);
 	return 0;
 }
 
@@ -73,8 +77,8 @@ static int hex_decode(struct conf_ctx *ctx, const struct conf_node *n, const cha
 	if (pv_expect_scalar(ctx, n) < 0)
 		return -EINVAL;
 	if (n->len != 2 * nbytes)
-		return conf_error(ctx, n, "invalid %s '%s': expected %zu hex characters", what, n->str,
-				  2 * nbytes);
+		return conf_error(ctx, n, "invalid %s '%s': expected %zu hex characters", what,
+				  n->str, 2 * nbytes);
 	for (size_t i = 0; i < nbytes; i++) {
 		int v = 0;
 		for (int j = 0; j < 2; j++) {
@@ -147,8 +151,8 @@ static int token_parse(struct conf_ctx *ctx, const struct conf_node *n, struct u
 			if (conf_key_is(k, "type"))
 				continue;
 			if (!conf_key_is(k, "value"))
-				return conf_error(ctx, k, "unknown key '%s' in an xcrypt_hash token",
-						  k->str);
+				return conf_error(
+					ctx, k, "unknown key '%s' in an xcrypt_hash token", k->str);
 			val = k->value;
 		}
 		if (val == NULL)
@@ -165,14 +169,16 @@ static int token_parse(struct conf_ctx *ctx, const struct conf_node *n, struct u
 		return 0;
 	}
 	if (strcmp(tname, "fast_hash") != 0 && strcmp(tname, "fasthash") != 0)
-		return conf_error(ctx, type, "unknown token type '%s': use fast_hash or xcrypt_hash",
+		return conf_error(ctx, type,
+				  "unknown token type '%s': use fast_hash or xcrypt_hash",
 				  type->str);
 	if (pv_foreach_kv(ctx, n, fast_hash_kv, t) < 0)
 		return -EINVAL;
 	if (conf_map_get(n, "salt") == NULL)
 		return conf_error(ctx, n, "a fast_hash token needs 'salt'");
 	if (!t->has_md5 && !t->has_sha1 && !t->has_blake3)
-		return conf_error(ctx, n, "a fast_hash token needs at least one of md5, sha1, blake3");
+		return conf_error(ctx, n,
+				  "a fast_hash token needs at least one of md5, sha1, blake3");
 	t->type = USER_TOKEN_FAST_HASH;
 	return 0;
 }
@@ -191,9 +197,9 @@ static int username(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 
 static int fact_item(struct conf_ctx *ctx, const struct conf_node *it, unsigned idx, void *arg)
 {
-	static const char *const prefixes[] = {"ip:", "net:", "domain:", "exact-domain:",
-					       "exact_domain:", "child-domain:", "child_domain:",
-					       NULL};
+	static const char *const prefixes[] = {
+		"ip:",		 "net:",	  "domain:",	   "exact-domain:",
+		"exact_domain:", "child-domain:", "child_domain:", NULL};
 	struct str_list *l = arg;
 
 	if (pv_expect_scalar(ctx, it) < 0)
@@ -205,9 +211,10 @@ static int fact_item(struct conf_ctx *ctx, const struct conf_node *it, unsigned 
 			return 0;
 		}
 	}
-	return conf_error(ctx, it,
-			  "invalid fact '%s': use ip:, net:, domain:, exact-domain: or child-domain:",
-			  it->str);
+	return conf_error(
+		ctx, it,
+		"invalid fact '%s': use ip:, net:, domain:, exact-domain: or child-domain:",
+		it->str);
 }
 
 static int facts_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
@@ -221,15 +228,22 @@ static int facts_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst
 
 #define AO(f) offsetof(struct user_audit_conf, f)
 static const struct conf_field audit_fields[] = {
-	{.key = "enable_protocol_inspection", .type = CONF_T_BOOL,
+	{.key = "enable_protocol_inspection",
+	 .type = CONF_T_BOOL,
 	 .off = AO(enable_protocol_inspection)},
-	{.key = "prohibit_unknown_protocol", .type = CONF_T_BOOL,
+	{.key = "prohibit_unknown_protocol",
+	 .type = CONF_T_BOOL,
 	 .off = AO(prohibit_unknown_protocol)},
-	{.key = "prohibit_timeout_protocol", .type = CONF_T_BOOL,
+	{.key = "prohibit_timeout_protocol",
+	 .type = CONF_T_BOOL,
 	 .off = AO(prohibit_timeout_protocol)},
-	{.key = "task_audit_ratio", .type = CONF_T_CUSTOM, .off = AO(task_audit_ratio),
+	{.key = "task_audit_ratio",
+	 .type = CONF_T_CUSTOM,
+	 .off = AO(task_audit_ratio),
 	 .parse = pv_random_ratio},
-	{.key = "application_audit_ratio", .type = CONF_T_CUSTOM, .off = AO(task_audit_ratio),
+	{.key = "application_audit_ratio",
+	 .type = CONF_T_CUSTOM,
+	 .off = AO(task_audit_ratio),
 	 .parse = pv_random_ratio},
 	{0},
 };
@@ -260,25 +274,43 @@ static int site_check(struct conf_ctx *ctx, const struct conf_node *map, void *o
 	struct user_site_conf *s = obj;
 
 	if (s->exact_match.n == 0 && s->child_match.n == 0 && s->subnet_match.n == 0)
-		return conf_error(ctx, map, "a site needs exact_match, child_match or subnet_match");
+		return conf_error(ctx, map,
+				  "a site needs exact_match, child_match or subnet_match");
 	return 0;
 }
 
 static const struct conf_field site_fields[] = {
-	{.key = "id", .type = CONF_T_CUSTOM, .off = SO(id), .parse = pv_metric_name,
+	{.key = "id",
+	 .type = CONF_T_CUSTOM,
+	 .off = SO(id),
+	 .parse = pv_metric_name,
 	 .flags = CONF_F_REQUIRED},
-	{.key = "exact_match", .type = CONF_T_CUSTOM, .off = SO(exact_match), .parse = pv_host_list},
-	{.key = "child_match", .type = CONF_T_CUSTOM, .off = SO(child_match), .parse = pv_host_list},
-	{.key = "subnet_match", .type = CONF_T_CUSTOM, .off = SO(subnet_match),
+	{.key = "exact_match",
+	 .type = CONF_T_CUSTOM,
+	 .off = SO(exact_match),
+	 .parse = pv_host_list},
+	{.key = "child_match",
+	 .type = CONF_T_CUSTOM,
+	 .off = SO(child_match),
+	 .parse = pv_host_list},
+	{.key = "subnet_match",
+	 .type = CONF_T_CUSTOM,
+	 .off = SO(subnet_match),
 	 .parse = pv_net_list},
 	{.key = "emit_stats", .type = CONF_T_BOOL, .off = SO(emit_stats)},
-	{.key = "duration_stats", .type = CONF_T_CUSTOM, .off = SO(duration_stats),
+	{.key = "duration_stats",
+	 .type = CONF_T_CUSTOM,
+	 .off = SO(duration_stats),
 	 .parse = pv_raw_map},
-	{.key = "resolve_strategy", .type = CONF_T_CUSTOM, .off = SO(resolve_strategy),
+	{.key = "resolve_strategy",
+	 .type = CONF_T_CUSTOM,
+	 .off = SO(resolve_strategy),
 	 .parse = pv_resolve_strategy},
 	{.key = "tls_client", .type = CONF_T_CUSTOM, .off = SO(tls_client), .parse = pv_tls_client},
-	{.key = "http_rsp_header_recv_timeout", .type = CONF_T_DURATION,
-	 .off = SO(http_rsp_header_recv_timeout_ms), .flags = CONF_F_SEEN,
+	{.key = "http_rsp_header_recv_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = SO(http_rsp_header_recv_timeout_ms),
+	 .flags = CONF_F_SEEN,
 	 .seen_off = SO(has_http_rsp_header_recv_timeout)},
 	{0},
 };
@@ -312,7 +344,8 @@ static int explicit_sites(struct conf_ctx *ctx, const struct conf_node *n, void 
 	if (n->kind != CONF_SEQ)
 		return conf_error(ctx, n, "expected a sequence of sites, got %s", pv_kind_name(n));
 	u->n_sites = n->nchild;
-	u->explicit_sites = conf_alloc(ctx, (n->nchild ? n->nchild : 1) * sizeof(struct user_site_conf));
+	u->explicit_sites =
+		conf_alloc(ctx, (n->nchild ? n->nchild : 1) * sizeof(struct user_site_conf));
 	a.v = u->explicit_sites;
 	return pv_foreach_item(ctx, n, site_item, &a);
 }
@@ -376,18 +409,29 @@ static int egress_value_map(struct conf_ctx *ctx, const struct conf_node *n, voi
 }
 
 #define UO(f) offsetof(struct user_conf, f)
-#define CUSTOM(k, f, fn) {.key = k, .type = CONF_T_CUSTOM, .off = UO(f), .parse = fn}
-#define CUSTOM_SEEN(k, f, fn, s)                                                                   \
-	{.key = k, .type = CONF_T_CUSTOM, .off = UO(f), .parse = fn, .flags = CONF_F_SEEN,         \
-	 .seen_off = UO(s)}
+#define CUSTOM(k, f, fn)                                                   \
+	{                                                                  \
+		.key = k, .type = CONF_T_CUSTOM, .off = UO(f), .parse = fn \
+	}
+#define CUSTOM_SEEN(k, f, fn, s)                                                                  \
+	{                                                                                         \
+		.key = k, .type = CONF_T_CUSTOM, .off = UO(f), .parse = fn, .flags = CONF_F_SEEN, \
+		.seen_off = UO(s)                                                                 \
+	}
 
 static const struct conf_field user_fields[] = {
-	{.key = "name", .type = CONF_T_CUSTOM, .off = UO(name), .parse = username,
+	{.key = "name",
+	 .type = CONF_T_CUSTOM,
+	 .off = UO(name),
+	 .parse = username,
 	 .flags = CONF_F_REQUIRED},
 	CUSTOM("match_by_facts", match_by_facts, facts_list),
 	CUSTOM_SEEN("expire", expire_unix, pv_rfc3339, has_expire),
-	{.key = "block_and_delay", .type = CONF_T_DURATION, .off = UO(block_and_delay_ms),
-	 .flags = CONF_F_SEEN, .seen_off = UO(has_block_and_delay)},
+	{.key = "block_and_delay",
+	 .type = CONF_T_DURATION,
+	 .off = UO(block_and_delay_ms),
+	 .flags = CONF_F_SEEN,
+	 .seen_off = UO(has_block_and_delay)},
 	CUSTOM("ingress_network_filter", ingress_net_filter, pv_acl_ingress),
 	CUSTOM("ingress_net_filter", ingress_net_filter, pv_acl_ingress),
 	CUSTOM("proxy_request_filter", proxy_request_filter, pv_acl_proxy_request),
@@ -414,26 +458,45 @@ static const struct conf_field user_fields[] = {
 	CUSTOM("tcp_client_misc_opts", tcp_client_misc_opts, pv_tcp_misc_opts),
 	CUSTOM("udp_client_misc_opts", udp_client_misc_opts, pv_udp_misc_opts),
 	CUSTOM("http_upstream_keepalive", http_upstream_keepalive, pv_http_keepalive),
-	{.key = "http_rsp_header_recv_timeout", .type = CONF_T_DURATION,
-	 .off = UO(http_rsp_header_recv_timeout_ms), .flags = CONF_F_SEEN,
+	{.key = "http_rsp_header_recv_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = UO(http_rsp_header_recv_timeout_ms),
+	 .flags = CONF_F_SEEN,
 	 .seen_off = UO(has_http_rsp_header_recv_timeout)},
 	CUSTOM("connection_rate_limit", connection_rate_limit, pv_rate_limit),
 	CUSTOM("tcp_conn_rate_limit", connection_rate_limit, pv_rate_limit),
 	CUSTOM("tcp_conn_limit_quota", connection_rate_limit, pv_rate_limit),
 	CUSTOM("request_rate_limit", request_rate_limit, pv_rate_limit),
 	CUSTOM("request_limit_quota", request_rate_limit, pv_rate_limit),
-	{.key = "request_max_alive", .type = CONF_T_U64, .off = UO(request_max_alive),
-	 .max = UINT64_MAX, .flags = CONF_F_SEEN, .seen_off = UO(has_request_max_alive)},
-	{.key = "request_alive_max", .type = CONF_T_U64, .off = UO(request_max_alive),
-	 .max = UINT64_MAX, .flags = CONF_F_SEEN, .seen_off = UO(has_request_max_alive)},
+	{.key = "request_max_alive",
+	 .type = CONF_T_U64,
+	 .off = UO(request_max_alive),
+	 .max = UINT64_MAX,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = UO(has_request_max_alive)},
+	{.key = "request_alive_max",
+	 .type = CONF_T_U64,
+	 .off = UO(request_max_alive),
+	 .max = UINT64_MAX,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = UO(has_request_max_alive)},
 	CUSTOM("resolve_strategy", resolve_strategy, pv_resolve_strategy),
 	CUSTOM("resolve_redirection", resolve_redirection, pv_resolve_redirection),
 	CUSTOM("log_rate_limit", log_rate_limit, pv_rate_limit),
 	CUSTOM("log_limit_quota", log_rate_limit, pv_rate_limit),
-	{.key = "log_uri_max_chars", .type = CONF_T_U32, .off = UO(log_uri_max_chars),
-	 .max = UINT32_MAX, .flags = CONF_F_SEEN, .seen_off = UO(has_log_uri_max_chars)},
-	{.key = "task_idle_max_count", .type = CONF_T_U32, .off = UO(task_idle_max_count),
-	 .min = 1, .max = UINT32_MAX, .flags = CONF_F_SEEN, .seen_off = UO(has_task_idle_max_count)},
+	{.key = "log_uri_max_chars",
+	 .type = CONF_T_U32,
+	 .off = UO(log_uri_max_chars),
+	 .max = UINT32_MAX,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = UO(has_log_uri_max_chars)},
+	{.key = "task_idle_max_count",
+	 .type = CONF_T_U32,
+	 .off = UO(task_idle_max_count),
+	 .min = 1,
+	 .max = UINT32_MAX,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = UO(has_task_idle_max_count)},
 	{.key = "socks_use_udp_associate", .type = CONF_T_BOOL, .off = UO(socks_use_udp_associate)},
 	CUSTOM("audit", audit, user_audit),
 	CUSTOM("explicit_sites", explicit_sites, explicit_sites),
@@ -496,7 +559,8 @@ static int user_item(struct conf_ctx *ctx, const struct conf_node *it, unsigned 
 	for (unsigned i = 0; i < idx; i++) {
 		const struct user_conf *o = &g->static_users[i];
 		if (o->name && u->name && strcmp(o->name, u->name) == 0)
-			return conf_error(ctx, u->node, "duplicate user '%s' (first defined at %s:%u:%u)",
+			return conf_error(ctx, u->node,
+					  "duplicate user '%s' (first defined at %s:%u:%u)",
 					  u->name, o->node->file, o->node->line, o->node->col);
 	}
 	return 0;
@@ -552,7 +616,8 @@ static int source_str(struct conf_ctx *ctx, const struct conf_node *n, struct us
 			return conf_error(ctx, n, "a file:// user source needs an absolute path");
 		if (q != NULL) {
 			if (strncmp(q + 1, "format=", 7) != 0)
-				return conf_error(ctx, n, "unknown user source parameter in '%s'", s);
+				return conf_error(ctx, n, "unknown user source parameter in '%s'",
+						  s);
 			if (source_format(ctx, n, q + 8, strlen(q + 8), &g->source_format) < 0)
 				return -EINVAL;
 		}
@@ -603,7 +668,8 @@ static int source_parse(struct conf_ctx *ctx, const struct conf_node *n, void *d
 		return -EINVAL;
 	conf_normalize(type->str, type->len, t, sizeof(t));
 	if (strcmp(t, "file") != 0)
-		return conf_error(ctx, type, "user source type '%s' is not supported yet", type->str);
+		return conf_error(ctx, type, "user source type '%s' is not supported yet",
+				  type->str);
 	if (pv_foreach_kv(ctx, n, source_kv, g) < 0)
 		return -EINVAL;
 	if (g->source_path == NULL)
@@ -620,15 +686,26 @@ static int cache_path(struct conf_ctx *ctx, const struct conf_node *n, void *dst
 }
 
 static const struct conf_field basic_fields[] = {
-	{.key = "name", .type = CONF_T_CUSTOM, .off = GO(name), .parse = pv_metric_name,
+	{.key = "name",
+	 .type = CONF_T_CUSTOM,
+	 .off = GO(name),
+	 .parse = pv_metric_name,
 	 .flags = CONF_F_REQUIRED},
-	{.key = "static_users", .type = CONF_T_CUSTOM, .off = GO(static_users),
+	{.key = "static_users",
+	 .type = CONF_T_CUSTOM,
+	 .off = GO(static_users),
 	 .parse = static_users},
-	{.key = "anonymous_user", .type = CONF_T_CUSTOM, .off = GO(anonymous_user),
-	 .parse = anonymous_user, .flags = CONF_F_SEEN, .seen_off = GO(has_anonymous_user)},
+	{.key = "anonymous_user",
+	 .type = CONF_T_CUSTOM,
+	 .off = GO(anonymous_user),
+	 .parse = anonymous_user,
+	 .flags = CONF_F_SEEN,
+	 .seen_off = GO(has_anonymous_user)},
 	{.key = "source", .type = CONF_T_CUSTOM, .off = GO(source_path), .parse = source_parse},
 	{.key = "cache", .type = CONF_T_CUSTOM, .off = GO(cache_path), .parse = cache_path},
-	{.key = "refresh_interval", .type = CONF_T_DURATION, .off = GO(refresh_interval_ms),
+	{.key = "refresh_interval",
+	 .type = CONF_T_DURATION,
+	 .off = GO(refresh_interval_ms),
 	 .min = 1},
 	{0},
 };
@@ -650,7 +727,9 @@ static const struct conf_schema basic_schema = {
 static const char *const basic_aliases[] = {"hashed_user", NULL};
 
 static const struct conf_objtype group_types[] = {
-	{.name = "basic", .aliases = basic_aliases, .schema = &basic_schema,
+	{.name = "basic",
+	 .aliases = basic_aliases,
+	 .schema = &basic_schema,
 	 .tag = USER_GROUP_BASIC},
 	{0},
 };

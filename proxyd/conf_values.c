@@ -116,7 +116,8 @@ int pv_metric_name(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 		return -EINVAL;
 	if (!pv_metric_name_ok(n->str, n->len))
 		return conf_error(ctx, n,
-				  "invalid name '%s': only letters, digits and '-', '_', '.', '/' are allowed",
+				  "invalid name '%s': only letters, digits and '-', '_', '.', '/' "
+				  "are allowed",
 				  n->str);
 	*(const char **)dst = n->str;
 	return 0;
@@ -140,8 +141,10 @@ int pv_http_server_id(struct conf_ctx *ctx, const struct conf_node *n, void *dst
 	for (size_t i = 0; i < n->len; i++) {
 		char c = n->str[i];
 		if (c < 0x20 || c > 0x7e || c == ';' || c == ',')
-			return conf_error(ctx, n, "invalid server id '%s': printable ASCII without ';' or ','",
-					  n->str);
+			return conf_error(
+				ctx, n,
+				"invalid server id '%s': printable ASCII without ';' or ','",
+				n->str);
 	}
 	*(const char **)dst = n->str;
 	return 0;
@@ -235,7 +238,8 @@ int pv_host_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 	return pv_foreach_item(ctx, n, host_item, l);
 }
 
-static int tag_kv(struct conf_ctx *ctx, const struct conf_node *k, const struct conf_node *v, void *arg)
+static int tag_kv(struct conf_ctx *ctx, const struct conf_node *k, const struct conf_node *v,
+		  void *arg)
 {
 	struct metrics_tags *t = arg;
 
@@ -367,7 +371,8 @@ static int ip_item(struct conf_ctx *ctx, const struct conf_node *it, unsigned id
 	return 0;
 }
 
-static int ip_list_parse(struct conf_ctx *ctx, const struct conf_node *n, struct ip_list *l, int family)
+static int ip_list_parse(struct conf_ctx *ctx, const struct conf_node *n, struct ip_list *l,
+			 int family)
 {
 	struct ip_list_arg a = {l, family};
 
@@ -434,7 +439,8 @@ int pv_scale(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 	if (pv_expect_scalar(ctx, n) < 0)
 		return -EINVAL;
 	if (!ratio_parse(n->str, &v))
-		return conf_error(ctx, n, "invalid scale '%s': use a float, \"n%%\" or \"n/d\"", n->str);
+		return conf_error(ctx, n, "invalid scale '%s': use a float, \"n%%\" or \"n/d\"",
+				  n->str);
 	*(double *)dst = v;
 	return 0;
 }
@@ -452,9 +458,10 @@ int pv_random_ratio(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 			return -EINVAL;
 		v = b ? 1.0 : 0.0;
 	} else if (!ratio_parse(n->str, &v) || v > 1.0) {
-		return conf_error(ctx, n,
-				  "invalid ratio '%s': use 0..1 as a float, \"n/d\", \"n%%\" or a bool",
-				  n->str);
+		return conf_error(
+			ctx, n,
+			"invalid ratio '%s': use 0..1 as a float, \"n/d\", \"n%%\" or a bool",
+			n->str);
 	}
 	r->set = true;
 	r->v = v;
@@ -482,9 +489,9 @@ int pv_pick_policy(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 		const char *name;
 		int v;
 	} tab[] = {
-		{"random", PICK_RANDOM},     {"serial", PICK_SERIAL},
-		{"sequence", PICK_SERIAL},   {"roundrobin", PICK_ROUND_ROBIN},
-		{"rr", PICK_ROUND_ROBIN},    {"ketama", PICK_KETAMA},
+		{"random", PICK_RANDOM},	 {"serial", PICK_SERIAL},
+		{"sequence", PICK_SERIAL},	 {"roundrobin", PICK_ROUND_ROBIN},
+		{"rr", PICK_ROUND_ROBIN},	 {"ketama", PICK_KETAMA},
 		{"rendezvous", PICK_RENDEZVOUS}, {"jumphash", PICK_JUMP_HASH},
 	};
 	char s[64];
@@ -548,9 +555,13 @@ static int rs_pick_field(struct conf_ctx *ctx, const struct conf_node *n, void *
 }
 
 static const struct conf_field resolve_strategy_fields[] = {
-	{.key = "query", .type = CONF_T_CUSTOM, .off = offsetof(struct resolve_strategy, query),
+	{.key = "query",
+	 .type = CONF_T_CUSTOM,
+	 .off = offsetof(struct resolve_strategy, query),
 	 .parse = rs_query_field},
-	{.key = "pick", .type = CONF_T_CUSTOM, .off = offsetof(struct resolve_strategy, pick),
+	{.key = "pick",
+	 .type = CONF_T_CUSTOM,
+	 .off = offsetof(struct resolve_strategy, pick),
 	 .parse = rs_pick_field},
 	{0},
 };
@@ -585,14 +596,16 @@ static int redirect_target(struct conf_ctx *ctx, const struct conf_node *n,
 
 	if (n->kind == CONF_SEQ) {
 		if (domain_only)
-			return conf_error(ctx, n, "a parent rule redirects to a domain, not to IPs");
+			return conf_error(ctx, n,
+					  "a parent rule redirects to a domain, not to IPs");
 		return pv_ip_list(ctx, n, &r->to_ips);
 	}
 	if (pv_expect_scalar(ctx, n) < 0)
 		return -EINVAL;
 	if (pv_parse_ip(n->str, &ss, &sl)) {
 		if (domain_only)
-			return conf_error(ctx, n, "a parent rule redirects to a domain, not to IPs");
+			return conf_error(ctx, n,
+					  "a parent rule redirects to a domain, not to IPs");
 		return pv_ip_list(ctx, n, &r->to_ips);
 	}
 	if (!pv_host_ok(n->str, n->len))
@@ -629,7 +642,8 @@ static int redirect_item(struct conf_ctx *ctx, const struct conf_node *it, unsig
 		if (!conf_key_is(k, "exact") && !conf_key_is(k, "parent") && !conf_key_is(k, "to"))
 			return conf_error(ctx, k, "unknown key '%s' in a redirection rule", k->str);
 	if ((exact == NULL) == (parent == NULL))
-		return conf_error(ctx, it, "a redirection rule needs exactly one of 'exact' or 'parent'");
+		return conf_error(ctx, it,
+				  "a redirection rule needs exactly one of 'exact' or 'parent'");
 	if (to == NULL)
 		return conf_error(ctx, it, "a redirection rule needs 'to'");
 	r->parent = parent != NULL;
@@ -677,7 +691,8 @@ int pv_rfc3339(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 
 	if (pv_expect_scalar(ctx, n) < 0)
 		return -EINVAL;
-	if (sscanf(n->str, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) != 6 ||
+	if (sscanf(n->str, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) !=
+		    6 ||
 	    used != 19)
 		goto bad;
 	p = n->str + used;

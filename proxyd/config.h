@@ -51,9 +51,9 @@ struct metrics_tags {
 /* tcp keepalive: bool (enable), duration (idle_time, enabled) or map. */
 struct tcp_keepalive_conf {
 	bool enable;
-	uint64_t idle_time_ms;      /* 60s */
+	uint64_t idle_time_ms;	    /* 60s */
 	uint64_t probe_interval_ms; /* 0 = OS default */
-	uint32_t probe_count;       /* 0 = OS default */
+	uint32_t probe_count;	    /* 0 = OS default */
 };
 
 /* tcp misc sock opts; each option applies only when its has_ flag is set. */
@@ -72,12 +72,12 @@ struct udp_misc_opts {
 };
 
 struct tcp_connect_conf {
-	uint32_t max_retry;     /* 2 ⇒ 3 tries */
+	uint32_t max_retry;	  /* 2 ⇒ 3 tries */
 	uint64_t each_timeout_ms; /* 30s */
 };
 
 struct happy_eyeballs_conf {
-	uint64_t resolution_delay_ms;          /* 50ms */
+	uint64_t resolution_delay_ms;	       /* 50ms */
 	uint64_t second_resolution_timeout_ms; /* 2s */
 	uint32_t first_address_family_count;   /* 1 */
 	uint64_t connection_attempt_delay_ms;  /* 250ms, 100ms..2s */
@@ -85,7 +85,7 @@ struct happy_eyeballs_conf {
 
 /* http keepalive: bool, duration (idle_expire, enabled) or map. */
 struct http_keepalive_conf {
-	bool enable;           /* true */
+	bool enable;		 /* true */
 	uint64_t idle_expire_ms; /* 60s */
 };
 
@@ -103,23 +103,23 @@ struct listen_conf {
 	bool set;
 	struct sockaddr_storage addr; /* [::]:port for a bare port */
 	socklen_t addrlen;
-	const char *interface;       /* SO_BINDTODEVICE; NULL = unset */
+	const char *interface; /* SO_BINDTODEVICE; NULL = unset */
 	bool has_keepalive;
 	struct tcp_keepalive_conf keepalive;
 	bool has_mss, has_mark;
 	uint32_t mss;
 	uint32_t netfilter_mark;
-	uint32_t backlog;            /* 4096; values < 8 take the default */
+	uint32_t backlog; /* 4096; values < 8 take the default */
 	bool ipv6_only;
-	uint32_t instance;           /* 1 */
-	double scale;                /* 0 = not scaled */
+	uint32_t instance; /* 1 */
+	double scale;	   /* 0 = not scaled */
 	bool follow_cpu_affinity;
 };
 
 /* Per-socket speed limit: bytes per 2^shift_millis ms slice. */
 struct tcp_speed_limit {
 	bool set;
-	uint8_t shift_millis; /* 10 when given as a bare size */
+	uint8_t shift_millis;	   /* 10 when given as a bare size */
 	uint64_t upload, download; /* 0 = delay forever (as g3) */
 };
 
@@ -135,7 +135,7 @@ struct global_stream_limit {
 	bool set;
 	uint64_t replenish_interval_ms; /* 1s */
 	uint64_t replenish_bytes;
-	uint64_t max_burst_bytes;       /* = replenish_bytes */
+	uint64_t max_burst_bytes; /* = replenish_bytes */
 };
 
 struct global_datagram_limit {
@@ -186,9 +186,9 @@ struct resolve_strategy {
 
 /* resolve redirection: exact host → IPs or a host; parent domain → domain. */
 struct resolve_redirect_rule {
-	bool parent;          /* false: exact */
-	const char *domain;   /* lower case */
-	const char *to_host;  /* replacement domain, or NULL when to_ips is used */
+	bool parent;	     /* false: exact */
+	const char *domain;  /* lower case */
+	const char *to_host; /* replacement domain, or NULL when to_ips is used */
 	struct ip_list to_ips;
 };
 struct resolve_redirection {
@@ -234,7 +234,7 @@ struct acl_port_rule {
 /* exact host / child domain / user-agent product: strings (lower case). */
 struct acl_str_rec {
 	const char *s;
-	bool is_ip;                   /* exact host rules: an IP literal */
+	bool is_ip;		      /* exact host rules: an IP literal */
 	struct sockaddr_storage addr; /* valid when is_ip */
 	enum acl_action action;
 };
@@ -294,8 +294,8 @@ struct tls_cert_pair {
 
 struct tls_ticketer_conf {
 	bool set;
-	uint64_t check_interval_ms; /* 5min */
-	uint32_t local_lifetime;    /* 12h in seconds */
+	uint64_t check_interval_ms;	/* 5min */
+	uint32_t local_lifetime;	/* 12h in seconds */
 	const struct conf_node *source; /* remote source map, kept raw */
 };
 
@@ -307,7 +307,7 @@ struct tls_server_conf {
 	bool enable_client_auth;
 	bool no_session_ticket;
 	bool no_session_cache;
-	const char *ca_pem; /* client auth CAs (PEM, concatenated) or NULL */
+	const char *ca_pem;	       /* client auth CAs (PEM, concatenated) or NULL */
 	uint64_t handshake_timeout_ms; /* 10s */
 };
 
@@ -349,17 +349,17 @@ struct tls_client_conf {
 #define PROXYD_MAX_WORKERS 256
 
 struct worker_affinity {
-	unsigned thread;     /* worker index */
+	unsigned thread; /* worker index */
 	uint32_t ncpu;
 	uint16_t *cpus;
 };
 
 struct worker_conf {
-	bool present;               /* the `worker` key was given */
-	uint32_t thread_number;     /* 0 = CPU count */
+	bool present;			    /* the `worker` key was given */
+	uint32_t thread_number;		    /* 0 = CPU count */
 	uint32_t thread_number_per_runtime; /* 1 */
-	uint64_t thread_stack_size; /* 0 = system default */
-	bool sched_affinity_auto;   /* sched_affinity: true */
+	uint64_t thread_stack_size;	    /* 0 = system default */
+	bool sched_affinity_auto;	    /* sched_affinity: true */
 	struct worker_affinity *affinity;
 	size_t n_affinity;
 	uint32_t max_io_events_per_tick; /* 1024 */
@@ -376,21 +376,21 @@ enum resolver_type {
 struct resolver_conf {
 	const char *name;
 	const struct conf_node *node; /* the `name` value, for messages */
-	int type;                     /* enum resolver_type */
-	bool internal;                /* a fallback made for a missing name */
+	int type;		      /* enum resolver_type */
+	bool internal;		      /* a fallback made for a missing name */
 	/* cache runtime (common keys) */
-	uint64_t graceful_stop_wait_ms;       /* 30s */
+	uint64_t graceful_stop_wait_ms;	      /* 30s */
 	uint64_t protective_query_timeout_ms; /* 60s */
-	uint32_t positive_min_ttl;            /* 30 */
-	uint32_t positive_max_ttl;            /* 3600 */
-	uint32_t negative_min_ttl;            /* 30 */
+	uint32_t positive_min_ttl;	      /* 30 */
+	uint32_t positive_max_ttl;	      /* 3600 */
+	uint32_t negative_min_ttl;	      /* 30 */
 	/* c_ares */
 	struct conf_hostport *servers; /* empty = /etc/resolv.conf */
 	size_t n_servers;
-	uint32_t each_timeout_ms;      /* 2000 */
-	uint32_t each_tries;           /* 3 */
-	uint32_t max_timeout_ms;       /* 0 = not set */
-	uint32_t udp_max_queries;      /* 0 = unlimited */
+	uint32_t each_timeout_ms; /* 2000 */
+	uint32_t each_tries;	  /* 3 */
+	uint32_t max_timeout_ms;  /* 0 = not set */
+	uint32_t udp_max_queries; /* 0 = unlimited */
 	bool round_robin;
 	uint32_t socket_send_buffer_size, socket_recv_buffer_size; /* 0 = unset */
 	bool has_bind_ipv4, has_bind_ipv6;
@@ -459,8 +459,8 @@ struct user_audit_conf {
 
 struct user_site_conf {
 	const char *id;
-	struct str_list exact_match;  /* hosts */
-	struct str_list child_match;  /* domains */
+	struct str_list exact_match; /* hosts */
+	struct str_list child_match; /* domains */
 	struct ip_list subnet_match; /* networks */
 	bool emit_stats;
 	const struct conf_node *duration_stats; /* raw map */
@@ -472,8 +472,8 @@ struct user_site_conf {
 
 struct egress_path_entry {
 	const char *escaper;
-	const char *value;              /* id map: string id */
-	const struct conf_node *json;   /* value map: raw value */
+	const char *value;	      /* id map: string id */
+	const struct conf_node *json; /* value map: raw value */
 };
 
 struct user_conf {
@@ -559,14 +559,14 @@ enum inspect_action {
 };
 
 struct inspect_policy_rec {
-	const char *host;          /* exact / child: lower case */
+	const char *host; /* exact / child: lower case */
 	bool child;
 	bool subnet;
-	struct conf_net net;       /* subnet */
+	struct conf_net net; /* subnet */
 	enum inspect_action action;
 };
 struct inspect_policy {
-	enum inspect_action def;   /* intercept */
+	enum inspect_action def; /* intercept */
 	struct inspect_policy_rec *v;
 	size_t n;
 };
@@ -576,7 +576,7 @@ struct auditor_conf {
 	const struct conf_node *node;
 	bool internal;
 	struct random_ratio task_audit_ratio; /* 1.0 */
-	uint32_t log_uri_max_chars;           /* 1024 */
+	uint32_t log_uri_max_chars;	      /* 1024 */
 	struct inspect_policy h2_inspect_policy, websocket_inspect_policy;
 	struct inspect_policy smtp_inspect_policy, imap_inspect_policy;
 	/* Accepted and kept raw until their features land (maps, or a string
@@ -610,48 +610,48 @@ enum server_type {
 struct username_params_conf {
 	bool set;
 	struct str_list keys_for_host;
-	bool require_hierarchy;   /* true */
+	bool require_hierarchy; /* true */
 	struct str_list floating_keys;
-	bool reject_unknown_keys; /* true */
+	bool reject_unknown_keys;   /* true */
 	bool reject_duplicate_keys; /* true */
-	const char *separator;    /* "-" */
+	const char *separator;	    /* "-" */
 	const char *domain_suffix;
-	uint16_t http_port;       /* 10000 */
-	uint16_t socks5_port;     /* 10000 */
+	uint16_t http_port;   /* 10000 */
+	uint16_t socks5_port; /* 10000 */
 	const char *resolve_sticky_key;
 	bool strip_suffix_for_auth; /* true */
 };
 
 struct ftp_client_conf {
-	uint32_t control_max_line_len;   /* 2048 */
-	uint32_t control_max_multi_lines; /* 128 */
-	uint64_t control_command_timeout_ms; /* 10s */
-	uint32_t transfer_list_max_line_len; /* 2048 */
-	uint32_t transfer_list_max_entries;  /* 1024 */
+	uint32_t control_max_line_len;	       /* 2048 */
+	uint32_t control_max_multi_lines;      /* 128 */
+	uint64_t control_command_timeout_ms;   /* 10s */
+	uint32_t transfer_list_max_line_len;   /* 2048 */
+	uint32_t transfer_list_max_entries;    /* 1024 */
 	uint64_t transfer_list_all_timeout_ms; /* 120s, max 300s */
 	uint64_t transfer_end_wait_timeout_ms; /* 10s */
-	uint64_t connect_timeout_ms;   /* 30s */
-	uint64_t greeting_timeout_ms;  /* 10s */
-	bool always_try_epsv;          /* true */
+	uint64_t connect_timeout_ms;	       /* 30s */
+	uint64_t greeting_timeout_ms;	       /* 10s */
+	bool always_try_epsv;		       /* true */
 };
 
 struct http_proxy_conf {
 	struct str_list local_server_name;
 	const char *server_id;
-	const char *auth_realm; /* "proxy" */
+	const char *auth_realm;		   /* "proxy" */
 	struct tls_client_conf tls_client; /* always set (defaults) */
 	struct ftp_client_conf ftp_client;
-	uint64_t req_header_recv_timeout_ms; /* 30s */
-	uint64_t rsp_header_recv_timeout_ms; /* 60s */
-	uint64_t req_header_max_size;        /* 64KiB */
-	uint64_t rsp_header_max_size;        /* 64KiB */
-	uint32_t log_uri_max_chars;          /* 1024 */
-	uint32_t pipeline_size;              /* 10 */
+	uint64_t req_header_recv_timeout_ms;	/* 30s */
+	uint64_t rsp_header_recv_timeout_ms;	/* 60s */
+	uint64_t req_header_max_size;		/* 64KiB */
+	uint64_t rsp_header_max_size;		/* 64KiB */
+	uint32_t log_uri_max_chars;		/* 1024 */
+	uint32_t pipeline_size;			/* 10 */
 	uint64_t pipeline_read_idle_timeout_ms; /* 5min */
 	bool no_early_error_reply;
-	bool allow_custom_host;              /* true */
+	bool allow_custom_host; /* true */
 	bool drop_default_port_in_host;
-	uint32_t body_line_max_length;       /* 8192 */
+	uint32_t body_line_max_length; /* 8192 */
 	struct http_keepalive_conf http_forward_upstream_keepalive;
 	bool http_forward_mark_upstream;
 	bool echo_chained_info;
@@ -662,7 +662,7 @@ struct http_proxy_conf {
 
 struct socks_proxy_conf {
 	bool use_udp_associate;
-	uint64_t negotiation_timeout_ms;        /* 4s */
+	uint64_t negotiation_timeout_ms;	/* 4s */
 	uint64_t udp_client_initial_timeout_ms; /* 30s */
 	struct ip_list udp_bind_ipv4, udp_bind_ipv6;
 	bool has_udp_bind_port_range;
@@ -671,14 +671,14 @@ struct socks_proxy_conf {
 	bool transmute_udp_echo_ip; /* enabled (bool true or a map) */
 	struct {
 		struct sockaddr_storage from, to;
-	} *transmute_map;
+	} * transmute_map;
 	size_t n_transmute;
 };
 
 struct port_server_conf {
-	const char *server_name;         /* next server */
-	const struct server_conf *server; /* resolved; NULL if missing */
-	uint8_t proxy_protocol;          /* 0, 1, 2 */
+	const char *server_name;		 /* next server */
+	const struct server_conf *server;	 /* resolved; NULL if missing */
+	uint8_t proxy_protocol;			 /* 0, 1, 2 */
 	uint64_t proxy_protocol_read_timeout_ms; /* 5s */
 };
 
@@ -686,14 +686,14 @@ struct server_conf {
 	const char *name;
 	const struct conf_node *node;
 	const struct conf_node *map; /* the object's map, for messages */
-	int type; /* enum server_type */
+	int type;		     /* enum server_type */
 	/* references (names as written, objects resolved after loading) */
 	const char *escaper_name;
 	const char *user_group_name;
 	const char *auditor_name;
-	const struct escaper_conf *escaper;       /* never NULL after loading (proxy servers) */
+	const struct escaper_conf *escaper;	  /* never NULL after loading (proxy servers) */
 	const struct user_group_conf *user_group; /* NULL = no auth */
-	const struct auditor_conf *auditor;       /* never NULL after loading (proxy servers) */
+	const struct auditor_conf *auditor;	  /* never NULL after loading (proxy servers) */
 	/* common keys */
 	struct listen_conf listen;
 	bool listen_in_worker;
@@ -705,15 +705,15 @@ struct server_conf {
 	struct acl_port_rule dst_port_filter;
 	struct tcp_speed_limit tcp_sock_speed_limit;
 	struct udp_speed_limit udp_sock_speed_limit;
-	uint64_t tcp_copy_buffer_size; /* 16K, min 4K */
-	uint64_t tcp_copy_yield_size;  /* 1M, min 256K */
+	uint64_t tcp_copy_buffer_size;	/* 16K, min 4K */
+	uint64_t tcp_copy_yield_size;	/* 1M, min 256K */
 	uint64_t udp_relay_packet_size; /* 4K, max 16K */
-	uint64_t udp_relay_yield_size;  /* 1M */
-	uint32_t udp_relay_batch_size;  /* 8 */
+	uint64_t udp_relay_yield_size;	/* 1M */
+	uint32_t udp_relay_batch_size;	/* 8 */
 	struct tcp_misc_opts tcp_misc_opts;
 	struct udp_misc_opts udp_misc_opts;
 	uint64_t task_idle_check_interval_ms; /* 60s, 2s..30min */
-	uint32_t task_idle_max_count;         /* 5 */
+	uint32_t task_idle_max_count;	      /* 5 */
 	bool flush_task_log_on_created;
 	bool flush_task_log_on_connected;
 	uint64_t task_log_flush_interval_ms; /* 0 = not set */
@@ -756,9 +756,9 @@ struct proxyd_conf {
 	size_t n_regexes, cap_regexes;
 	/* The auditor of servers without an `auditor` key (internal). */
 	const struct auditor_conf *default_auditor;
-	uint32_t runtime_thread_number;      /* runtime.thread_number, 0 = unset */
+	uint32_t runtime_thread_number;	     /* runtime.thread_number, 0 = unset */
 	unsigned loaded[PROXYD_KIND__COUNT]; /* objects from the file(s) */
-	unsigned fallbacks;                  /* internal objects made for missing names */
+	unsigned fallbacks;		     /* internal objects made for missing names */
 };
 
 /* Load and validate `path` (file or directory) with ctx (initialised by the
@@ -767,8 +767,8 @@ struct proxyd_conf {
 struct proxyd_conf *proxyd_conf_load(struct conf_ctx *ctx, const char *path) MUST_CHECK;
 /* Same from a YAML buffer (tests, fuzzers); `name` is the file name shown in
  * messages and relative paths resolve against the current directory. */
-struct proxyd_conf *proxyd_conf_load_buffer(struct conf_ctx *ctx, const char *name, const char *data,
-					    size_t len) MUST_CHECK;
+struct proxyd_conf *proxyd_conf_load_buffer(struct conf_ctx *ctx, const char *name,
+					    const char *data, size_t len) MUST_CHECK;
 
 struct proxyd_conf *proxyd_conf_ref(struct proxyd_conf *c);
 /* Drop a reference; the last one frees everything. NULL is accepted. */

@@ -387,10 +387,8 @@ void proxyd_runtime_counters(const struct proxyd_runtime *rt,
 			     void (*add)(void *arg, const char *name, uint64_t v), void *arg)
 {
 	static const char *const names[PROXYD_KIND__COUNT] = {
-		[PROXYD_KIND_RESOLVER] = "resolvers",
-		[PROXYD_KIND_ESCAPER] = "escapers",
-		[PROXYD_KIND_USER_GROUP] = "user_groups",
-		[PROXYD_KIND_AUDITOR] = "auditors",
+		[PROXYD_KIND_RESOLVER] = "resolvers",	  [PROXYD_KIND_ESCAPER] = "escapers",
+		[PROXYD_KIND_USER_GROUP] = "user_groups", [PROXYD_KIND_AUDITOR] = "auditors",
 		[PROXYD_KIND_SERVER] = "servers",
 	};
 	uint64_t swaps = 0;

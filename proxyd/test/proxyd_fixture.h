@@ -89,29 +89,29 @@ static inline struct proxyd_conf *fx_load_path(struct fx_load *l, const char *pa
 }
 
 /* Assert a YAML text loads without any error; prints the errors if not. */
-#define FX_LOAD_OK(l, yaml)                                                                        \
-	do {                                                                                       \
-		if (fx_load_str((l), (yaml)) == NULL || (l)->errs[0] != '\0')                      \
-			fail_msg("expected a clean load, got:\n%s", (l)->errs);                    \
+#define FX_LOAD_OK(l, yaml)                                                     \
+	do {                                                                    \
+		if (fx_load_str((l), (yaml)) == NULL || (l)->errs[0] != '\0')   \
+			fail_msg("expected a clean load, got:\n%s", (l)->errs); \
 	} while (0)
 
 /* Assert a YAML text fails with exactly this joined error text. */
-#define FX_LOAD_ERR(yaml, expected)                                                                \
-	do {                                                                                       \
-		struct fx_load l_;                                                                 \
-		assert_null(fx_load_str(&l_, (yaml)));                                             \
-		assert_string_equal(l_.errs, (expected));                                          \
-		fx_done(&l_);                                                                      \
+#define FX_LOAD_ERR(yaml, expected)                       \
+	do {                                              \
+		struct fx_load l_;                        \
+		assert_null(fx_load_str(&l_, (yaml)));    \
+		assert_string_equal(l_.errs, (expected)); \
+		fx_done(&l_);                             \
 	} while (0)
 
 /* Assert a YAML text fails and the first error contains `part`. */
-#define FX_LOAD_ERR_HAS(yaml, part)                                                                \
-	do {                                                                                       \
-		struct fx_load l_;                                                                 \
-		assert_null(fx_load_str(&l_, (yaml)));                                             \
-		if (strstr(l_.errs, (part)) == NULL)                                               \
-			fail_msg("expected an error with \"%s\", got:\n%s", (part), l_.errs);     \
-		fx_done(&l_);                                                                      \
+#define FX_LOAD_ERR_HAS(yaml, part)                                                           \
+	do {                                                                                  \
+		struct fx_load l_;                                                            \
+		assert_null(fx_load_str(&l_, (yaml)));                                        \
+		if (strstr(l_.errs, (part)) == NULL)                                          \
+			fail_msg("expected an error with \"%s\", got:\n%s", (part), l_.errs); \
+		fx_done(&l_);                                                                 \
 	} while (0)
 
 /* ---- temp files ------------------------------------------------------------------ */

@@ -8,7 +8,8 @@
 static const char example_head[] =
 	"runtime:\n"
 	"  thread_number: 2\n"
-	"log: stdout                  # discard | stdout | syslog | journal | fluentd | {task: ..., escape: ...}\n"
+	"log: stdout                  # discard | stdout | syslog | journal | fluentd | {task: "
+	"..., escape: ...}\n"
 	"stat:\n"
 	"  target:\n"
 	"    udp: 127.0.0.1:8125\n"
@@ -28,7 +29,8 @@ static const char example_head[] =
 	"    type: direct_fixed\n"
 	"    resolver: default\n"
 	"    resolve_strategy: IPv4First\n"
-	"    egress_network_filter:   # needed to reach loopback targets (default forbids 127/8, ::1, link-local)\n"
+	"    egress_network_filter:   # needed to reach loopback targets (default forbids 127/8, "
+	"::1, link-local)\n"
 	"      default: allow\n"
 	"      allow: 127.0.0.1\n"
 	"\n"
@@ -43,7 +45,8 @@ static const char example_head[] =
 	"        dst_port_filter:\n"
 	"          default: allow\n"
 	"          forbid: [22, \"100-200\"]\n"
-	"    anonymous_user:          # optional: lets unauthenticated clients through with their own limits\n"
+	"    anonymous_user:          # optional: lets unauthenticated clients through with their "
+	"own limits\n"
 	"      name: anonymous\n"
 	"      request_rate_limit: 500\n"
 	"\n"
@@ -114,8 +117,8 @@ static void check_model(const struct proxyd_conf *c)
 	bool found = false;
 	for (size_t i = 0; i < e->egress_net_filter.n; i++) {
 		const struct acl_net_rec *rec = &e->egress_net_filter.v[i];
-		if (rec->net.family == AF_INET && rec->net.prefix == 32 && rec->net.addr[0] == 127 &&
-		    rec->net.addr[3] == 1) {
+		if (rec->net.family == AF_INET && rec->net.prefix == 32 &&
+		    rec->net.addr[0] == 127 && rec->net.addr[3] == 1) {
 			assert_int_equal(rec->action, ACL_PERMIT);
 			found = true;
 		}

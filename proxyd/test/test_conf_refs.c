@@ -73,17 +73,19 @@ static void test_references_found(void **state)
 	fx_done(&l);
 
 	/* a port server whose target is missing loads (connections get closed) */
-	FX_LOAD_OK(&l, "server:\n  - {name: p, type: plain_tcp_port, listen: 9000, server: gone}\n");
+	FX_LOAD_OK(&l,
+		   "server:\n  - {name: p, type: plain_tcp_port, listen: 9000, server: gone}\n");
 	assert_null(proxyd_conf_server(l.conf, "p")->u.port.server);
 	fx_done(&l);
 
-	FX_LOAD_ERR("server:\n"
-		    "  - {name: p, type: plain_tcp_port, listen: 9000, server: q}\n"
-		    "  - {name: q, type: plain_tcp_port, listen: 9001, server: p}\n",
-		    "t.yaml:2:59: error: server[0].server: port server 'p' cannot hand connections to "
-		    "port server 'q'\n"
-		    "t.yaml:3:59: error: server[1].server: port server 'q' cannot hand connections to "
-		    "port server 'p'");
+	FX_LOAD_ERR(
+		"server:\n"
+		"  - {name: p, type: plain_tcp_port, listen: 9000, server: q}\n"
+		"  - {name: q, type: plain_tcp_port, listen: 9001, server: p}\n",
+		"t.yaml:2:59: error: server[0].server: port server 'p' cannot hand connections to "
+		"port server 'q'\n"
+		"t.yaml:3:59: error: server[1].server: port server 'q' cannot hand connections to "
+		"port server 'p'");
 }
 
 /* Names: metric-safe characters, unique per kind, same name across kinds ok. */

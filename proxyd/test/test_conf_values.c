@@ -24,8 +24,8 @@ static const struct user_conf *load_user(struct fx_load *l, const char *extra)
 {
 	char yaml[4096];
 
-	snprintf(yaml, sizeof(yaml), "user_group:\n  - name: g\n    static_users:\n      - name: u\n%s",
-		 extra);
+	snprintf(yaml, sizeof(yaml),
+		 "user_group:\n  - name: g\n    static_users:\n      - name: u\n%s", extra);
 	FX_LOAD_OK(l, yaml);
 	return &proxyd_conf_user_group(l->conf, "g")->static_users[0];
 }
@@ -97,7 +97,9 @@ static void test_listen(void **state)
 	assert_true(s->listen.follow_cpu_affinity);
 	fx_done(&l);
 
-	s = load_server(&l, "http_proxy", "    listen: {address: \"0.0.0.0:80\", scale: 1/4, max_segment_size: 1200}\n");
+	s = load_server(
+		&l, "http_proxy",
+		"    listen: {address: \"0.0.0.0:80\", scale: 1/4, max_segment_size: 1200}\n");
 	assert_true(s->listen.scale == 0.25);
 	assert_int_equal(s->listen.mss, 1200);
 	fx_done(&l);
@@ -118,10 +120,12 @@ static void test_listen(void **state)
 			"invalid listen address 'host:80': 'host' is not an IP address");
 	FX_LOAD_ERR_HAS("server:\n  - {name: s, type: http_proxy, escaper: e, listen: [80]}\n",
 			"expected a port, \"ip:port\" or a map, got a sequence");
-	FX_LOAD_ERR_HAS("server:\n  - {name: s, type: http_proxy, escaper: e, listen: {port: 80}}\n",
-			"missing required key 'address'");
-	FX_LOAD_ERR_HAS("server:\n  - {name: s, type: http_proxy, escaper: e, listen: $PROXYD_NOPE}\n",
-			"environment variable PROXYD_NOPE is not set");
+	FX_LOAD_ERR_HAS(
+		"server:\n  - {name: s, type: http_proxy, escaper: e, listen: {port: 80}}\n",
+		"missing required key 'address'");
+	FX_LOAD_ERR_HAS(
+		"server:\n  - {name: s, type: http_proxy, escaper: e, listen: $PROXYD_NOPE}\n",
+		"environment variable PROXYD_NOPE is not set");
 }
 
 /* ---- speed and rate limits ----------------------------------------------------------- */
@@ -135,7 +139,8 @@ static void test_speed_limits(void **state)
 	(void)state;
 	s = load_server(&l, "socks_proxy",
 			"    tcp_sock_speed_limit: 10M\n"
-			"    udp_sock_speed_limit: {shift: 8, upload_bytes: 1KiB, download_packets: 100}\n");
+			"    udp_sock_speed_limit: {shift: 8, upload_bytes: 1KiB, "
+			"download_packets: 100}\n");
 	assert_true(s->tcp_sock_speed_limit.set);
 	assert_int_equal(s->tcp_sock_speed_limit.shift_millis, 10);
 	assert_int_equal(s->tcp_sock_speed_limit.upload, 10000000);
@@ -146,7 +151,8 @@ static void test_speed_limits(void **state)
 	fx_done(&l);
 
 	/* deprecated aliases and north/south spellings */
-	s = load_server(&l, "http_proxy", "    tcp_conn_limit: {shift_millis: 12, north: 1K, south: 2K}\n");
+	s = load_server(&l, "http_proxy",
+			"    tcp_conn_limit: {shift_millis: 12, north: 1K, south: 2K}\n");
 	assert_int_equal(s->tcp_sock_speed_limit.shift_millis, 12);
 	assert_int_equal(s->tcp_sock_speed_limit.upload, 1000);
 	assert_int_equal(s->tcp_sock_speed_limit.download, 2000);
@@ -167,7 +173,8 @@ static void test_speed_limits(void **state)
 	assert_int_equal(u->udp_all_download_speed_limit.max_burst_packets, 10);
 	fx_done(&l);
 
-	FX_LOAD_ERR_HAS("server:\n  - {name: s, type: http_proxy, escaper: e, tcp_sock_speed_limit: fast}\n",
+	FX_LOAD_ERR_HAS("server:\n  - {name: s, type: http_proxy, escaper: e, "
+			"tcp_sock_speed_limit: fast}\n",
 			"server[0].tcp_sock_speed_limit:");
 	FX_LOAD_ERR_HAS("server:\n  - {name: s, type: http_proxy, escaper: e, "
 			"tcp_sock_speed_limit: {upload: 1M, sideways: 1}}\n",
@@ -221,7 +228,7 @@ static void test_random_ratio(void **state)
 		const char *v;
 		double want;
 	} good[] = {{"0.25", 0.25}, {"1/4", 0.25}, {"25%", 0.25}, {"true", 1.0},
-		    {"false", 0.0}, {"0", 0.0},     {"1", 1.0}};
+		    {"false", 0.0}, {"0", 0.0},	   {"1", 1.0}};
 	struct fx_load l;
 	char yaml[256];
 
@@ -281,18 +288,21 @@ static void test_acl_network(void **state)
 	fx_done(&l);
 
 	/* ingress: loopback permitted by default */
-	s = load_server(&l, "http_proxy", "    ingress_net_filter: {default: forbid, permit: 10.1.0.0/16}\n");
+	s = load_server(&l, "http_proxy",
+			"    ingress_net_filter: {default: forbid, permit: 10.1.0.0/16}\n");
 	assert_int_equal(s->ingress_net_filter.n, 3);
 	assert_int_equal(s->ingress_net_filter.v[0].action, ACL_PERMIT);
 	assert_int_equal(s->ingress_net_filter.v[0].net.prefix, 32);
 	fx_done(&l);
 
-	FX_LOAD_ERR_HAS("server:\n  - {name: s, type: http_proxy, escaper: e, ingress_network_filter: "
-			"{default: maybe}}\n",
-			"invalid acl action 'maybe'");
-	FX_LOAD_ERR_HAS("server:\n  - {name: s, type: http_proxy, escaper: e, ingress_network_filter: "
-			"[not-a-net]}\n",
-			"ingress_network_filter[0]:");
+	FX_LOAD_ERR_HAS(
+		"server:\n  - {name: s, type: http_proxy, escaper: e, ingress_network_filter: "
+		"{default: maybe}}\n",
+		"invalid acl action 'maybe'");
+	FX_LOAD_ERR_HAS(
+		"server:\n  - {name: s, type: http_proxy, escaper: e, ingress_network_filter: "
+		"[not-a-net]}\n",
+		"ingress_network_filter[0]:");
 }
 
 static void test_acl_ports_hosts(void **state)
@@ -301,14 +311,15 @@ static void test_acl_ports_hosts(void **state)
 	const struct user_conf *u;
 
 	(void)state;
-	u = load_user(&l, "        dst_port_filter: [80, \"443\", \"8000-8100\", \"1,2,3-5\"]\n"
-			  "        dst_host_filter_set:\n"
-			  "          exact_match: {default: forbid, permit: [Example.COM, 192.0.2.1]}\n"
-			  "          child_match: {forbid_log: bad.org}\n"
-			  "          regex_match: {permit: ['^api[0-9]+\\.example\\.net$']}\n"
-			  "          subnet_match: {permit: 10.0.0.0/8}\n"
-			  "        proxy_request_filter: [HttpForward, http_connect, SocksTcpConnect]\n"
-			  "        http_user_agent_filter: [curl, Wget]\n");
+	u = load_user(&l,
+		      "        dst_port_filter: [80, \"443\", \"8000-8100\", \"1,2,3-5\"]\n"
+		      "        dst_host_filter_set:\n"
+		      "          exact_match: {default: forbid, permit: [Example.COM, 192.0.2.1]}\n"
+		      "          child_match: {forbid_log: bad.org}\n"
+		      "          regex_match: {permit: ['^api[0-9]+\\.example\\.net$']}\n"
+		      "          subnet_match: {permit: 10.0.0.0/8}\n"
+		      "        proxy_request_filter: [HttpForward, http_connect, SocksTcpConnect]\n"
+		      "        http_user_agent_filter: [curl, Wget]\n");
 	assert_int_equal(u->dst_port_filter.missed, ACL_FORBID);
 	assert_int_equal(u->dst_port_filter.n, 6);
 	assert_int_equal(u->dst_port_filter.v[2].lo, 8000);
@@ -362,24 +373,28 @@ static void test_tokens(void **state)
 	const struct user_group_conf *g;
 
 	(void)state;
-	FX_LOAD_OK(&l, "user_group:\n"
-		       "  - name: g\n"
-		       "    static_users:\n"
-		       "      - {name: absent}\n"
-		       "      - {name: nulltok, token: null}\n"
-		       "      - {name: tilde, token: ~}\n"
-		       "      - {name: md5crypt, token: '$1$abcdefgh$pK0Bp1VYQIo78LEcSA7zK0'}\n"
-		       "      - {name: sha256, token: '$5$rounds=5000$saltsalt$"
-		       "KS2O/frx9VfZSuO8w8TmD12pwbGJ87yjt.0fQrwSHU5'}\n"
-		       "      - {name: sha512, token: '$6$saltsalt$"
-		       "imNpoTToxg0uElWe0jkumPeYaSbMjdfpMltx4ujhl6fBM0Kbfp4goTvuYuH/9J.53A/DGQiRrlELi.Z/L.rQo/'}\n"
-		       "      - name: xcrypt\n"
-		       "        token: {type: xcrypt_hash, value: '$1$abcdefgh$pK0Bp1VYQIo78LEcSA7zK0'}\n"
-		       "      - name: blake3\n"
-		       "        token:\n"
-		       "          type: fast_hash\n"
-		       "          salt: 0011223344556677\n"
-		       "          blake3: 00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n");
+	FX_LOAD_OK(
+		&l,
+		"user_group:\n"
+		"  - name: g\n"
+		"    static_users:\n"
+		"      - {name: absent}\n"
+		"      - {name: nulltok, token: null}\n"
+		"      - {name: tilde, token: ~}\n"
+		"      - {name: md5crypt, token: '$1$abcdefgh$pK0Bp1VYQIo78LEcSA7zK0'}\n"
+		"      - {name: sha256, token: '$5$rounds=5000$saltsalt$"
+		"KS2O/frx9VfZSuO8w8TmD12pwbGJ87yjt.0fQrwSHU5'}\n"
+		"      - {name: sha512, token: '$6$saltsalt$"
+		"imNpoTToxg0uElWe0jkumPeYaSbMjdfpMltx4ujhl6fBM0Kbfp4goTvuYuH/9J.53A/DGQiRrlELi.Z/"
+		"L.rQo/'}\n"
+		"      - name: xcrypt\n"
+		"        token: {type: xcrypt_hash, value: '$1$abcdefgh$pK0Bp1VYQIo78LEcSA7zK0'}\n"
+		"      - name: blake3\n"
+		"        token:\n"
+		"          type: fast_hash\n"
+		"          salt: 0011223344556677\n"
+		"          blake3: "
+		"00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n");
 	g = proxyd_conf_user_group(l.conf, "g");
 	assert_int_equal(g->n_static_users, 8);
 	assert_int_equal(g->static_users[0].token.type, USER_TOKEN_FORBID);
@@ -395,8 +410,9 @@ static void test_tokens(void **state)
 	assert_int_equal(g->static_users[7].token.salt[7], 0x77);
 	fx_done(&l);
 
-	FX_LOAD_ERR_HAS("user_group:\n  - name: g\n    static_users:\n      - {name: u, token: plain}\n",
-			"unsupported token 'plain...'");
+	FX_LOAD_ERR_HAS(
+		"user_group:\n  - name: g\n    static_users:\n      - {name: u, token: plain}\n",
+		"unsupported token 'plain...'");
 	FX_LOAD_ERR_HAS("user_group:\n  - name: g\n    static_users:\n      - {name: u, token: "
 			"'$1$toolongsalt$pK0Bp1VYQIo78LEcSA7zK0'}\n",
 			"invalid crypt(5) token: bad salt");
@@ -412,7 +428,8 @@ static void test_tokens(void **state)
 	FX_LOAD_ERR_HAS("user_group:\n  - name: g\n    static_users:\n      - {name: u, token: "
 			"{type: scrypt, value: x}}\n",
 			"unknown token type 'scrypt'");
-	FX_LOAD_ERR_HAS("user_group:\n  - name: g\n    static_users:\n      - {name: u}\n      - {name: u}\n",
+	FX_LOAD_ERR_HAS("user_group:\n  - name: g\n    static_users:\n      - {name: u}\n      - "
+			"{name: u}\n",
 			"static_users[1]: duplicate user 'u' (first defined at t.yaml:4:16)");
 }
 
@@ -431,21 +448,23 @@ static void test_tls_client(void **state)
 	assert_int_equal(s->u.http.tls_client.session_cache_lru_max_sites, 128);
 	fx_done(&l);
 
-	s = load_server(&l, "http_proxy",
-			"    tls_client:\n"
-			"      min_tls_version: tls1.2\n"
-			"      max_tls_version: 1.3\n"
-			"      ciphers: [ECDHE-ECDSA-AES128-GCM-SHA256, ECDHE-RSA-AES128-GCM-SHA256]\n"
-			"      disable_sni: true\n"
-			"      no_default_ca_certificate: true\n"
-			"      handshake_timeout: 3s\n"
-			"      session_cache_each_capacity: 4\n"
-			"      enable_grease: true\n"
-			"      insecure: true\n");
+	s = load_server(
+		&l, "http_proxy",
+		"    tls_client:\n"
+		"      min_tls_version: tls1.2\n"
+		"      max_tls_version: 1.3\n"
+		"      ciphers: [ECDHE-ECDSA-AES128-GCM-SHA256, ECDHE-RSA-AES128-GCM-SHA256]\n"
+		"      disable_sni: true\n"
+		"      no_default_ca_certificate: true\n"
+		"      handshake_timeout: 3s\n"
+		"      session_cache_each_capacity: 4\n"
+		"      enable_grease: true\n"
+		"      insecure: true\n");
 	const struct tls_client_conf *t = &s->u.http.tls_client;
 	assert_int_equal(t->min_version, TLS_VER_1_2);
 	assert_int_equal(t->max_version, TLS_VER_1_3);
-	assert_string_equal(t->ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256");
+	assert_string_equal(t->ciphers,
+			    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256");
 	assert_true(t->disable_sni && t->no_default_ca_certificate && t->insecure);
 	assert_int_equal(t->handshake_timeout_ms, 3000);
 	assert_int_equal(t->session_cache_each_capacity, 4);
@@ -476,16 +495,17 @@ static void test_misc_values(void **state)
 	const struct server_conf *s;
 
 	(void)state;
-	e = load_escaper(&l, "    resolve_strategy: {query: Ipv6Only, pick: First}\n"
-			     "    tcp_keepalive: 75s\n"
-			     "    tcp_connect: {max_retry: 0, each_timeout: 5s}\n"
-			     "    tcp_misc_opts: {no_delay: false, mss: 1300, tos: 16, netfilter_mark: 3}\n"
-			     "    bind_ip: [192.0.2.10, \"2001:db8::10\"]\n"
-			     "    use_proxy_protocol: 2\n"
-			     "    extra_metrics_tags: {idc: bj-1, rack: r/7}\n"
-			     "    resolve_redirection:\n"
-			     "      - {exact: a.example.com, to: [192.0.2.1, 192.0.2.2]}\n"
-			     "      - {parent: example.net, to: example.org}\n");
+	e = load_escaper(
+		&l, "    resolve_strategy: {query: Ipv6Only, pick: First}\n"
+		    "    tcp_keepalive: 75s\n"
+		    "    tcp_connect: {max_retry: 0, each_timeout: 5s}\n"
+		    "    tcp_misc_opts: {no_delay: false, mss: 1300, tos: 16, netfilter_mark: 3}\n"
+		    "    bind_ip: [192.0.2.10, \"2001:db8::10\"]\n"
+		    "    use_proxy_protocol: 2\n"
+		    "    extra_metrics_tags: {idc: bj-1, rack: r/7}\n"
+		    "    resolve_redirection:\n"
+		    "      - {exact: a.example.com, to: [192.0.2.1, 192.0.2.2]}\n"
+		    "      - {parent: example.net, to: example.org}\n");
 	assert_int_equal(e->resolve_strategy.query, RESOLVE_IPV6_ONLY);
 	assert_int_equal(e->resolve_strategy.pick, RESOLVE_PICK_FIRST);
 	assert_true(e->tcp_keepalive.enable);
@@ -528,11 +548,13 @@ static void test_misc_values(void **state)
 	FX_LOAD_ERR_HAS("resolver:\n  - {name: r, type: deny_all}\nescaper:\n  - {name: e, type: "
 			"direct_fixed, resolver: r, use_proxy_protocol: 3}\n",
 			"invalid PROXY protocol version 3: use 1 or 2");
+	FX_LOAD_ERR_HAS(
+		"resolver:\n  - {name: r, type: deny_all}\nescaper:\n  - {name: e, type: "
+		"direct_fixed, resolver: r, resolve_strategy: {query: Ipv4Only, pick: Last}}\n",
+		"invalid resolve pick strategy 'Last'");
 	FX_LOAD_ERR_HAS("resolver:\n  - {name: r, type: deny_all}\nescaper:\n  - {name: e, type: "
-			"direct_fixed, resolver: r, resolve_strategy: {query: Ipv4Only, pick: Last}}\n",
-			"invalid resolve pick strategy 'Last'");
-	FX_LOAD_ERR_HAS("resolver:\n  - {name: r, type: deny_all}\nescaper:\n  - {name: e, type: "
-			"direct_fixed, resolver: r, udp_sock_speed_limit: 1M, extra_metrics_tags: {a: 'b c'}}\n",
+			"direct_fixed, resolver: r, udp_sock_speed_limit: 1M, extra_metrics_tags: "
+			"{a: 'b c'}}\n",
 			"invalid metrics tag value 'b c'");
 	FX_LOAD_ERR_HAS("resolver:\n  - {name: r, type: deny_all}\nescaper:\n  - {name: e, type: "
 			"direct_fixed, resolver: r, bind_ip: \"2001:db8::1\", no_ipv6: true}\n",
@@ -547,9 +569,9 @@ static void test_pick_policy(void **state)
 	static const struct {
 		const char *s;
 		int v;
-	} good[] = {{"random", PICK_RANDOM},         {"Serial", PICK_SERIAL},
-		    {"sequence", PICK_SERIAL},       {"round_robin", PICK_ROUND_ROBIN},
-		    {"rr", PICK_ROUND_ROBIN},        {"ketama", PICK_KETAMA},
+	} good[] = {{"random", PICK_RANDOM},	     {"Serial", PICK_SERIAL},
+		    {"sequence", PICK_SERIAL},	     {"round_robin", PICK_ROUND_ROBIN},
+		    {"rr", PICK_ROUND_ROBIN},	     {"ketama", PICK_KETAMA},
 		    {"rendezvous", PICK_RENDEZVOUS}, {"jump-hash", PICK_JUMP_HASH}};
 	struct conf_ctx ctx;
 	const struct conf_node *root;
@@ -579,11 +601,13 @@ static void test_user_group_sources(void **state)
 	const struct user_group_conf *g;
 
 	(void)state;
-	FX_LOAD_OK(&l, "user_group:\n"
-		       "  - {name: a, source: 'file:///etc/g3c/users.json?format=json', cache: c.json, "
-		       "refresh_interval: 30s}\n"
-		       "  - {name: b, type: basic, source: {type: file, path: /tmp/u.yaml, format: yaml}}\n"
-		       "  - {name: c, type: hashed_user, source: users.json}\n");
+	FX_LOAD_OK(&l,
+		   "user_group:\n"
+		   "  - {name: a, source: 'file:///etc/g3c/users.json?format=json', cache: c.json, "
+		   "refresh_interval: 30s}\n"
+		   "  - {name: b, type: basic, source: {type: file, path: /tmp/u.yaml, format: "
+		   "yaml}}\n"
+		   "  - {name: c, type: hashed_user, source: users.json}\n");
 	g = proxyd_conf_user_group(l.conf, "a");
 	assert_string_equal(g->source_path, "/etc/g3c/users.json");
 	assert_int_equal(g->source_format, USER_SOURCE_FMT_JSON);
