@@ -375,7 +375,7 @@ void pconf_track_regex(regex_t *re)
 	}
 	if (c->n_regexes == c->cap_regexes) {
 		c->cap_regexes = c->cap_regexes ? 2 * c->cap_regexes : 8;
-		c->regexes = xrealloc(c->regexes, c->cap_regexes * sizeof(*c->regexes));
+		c->regexes = xrealloc(c->regexes, c->cap_regexes * sizeof(regex_t *));
 	}
 	c->regexes[c->n_regexes++] = re;
 }

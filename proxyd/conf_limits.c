@@ -303,7 +303,7 @@ bad:
 
 static void quota_from_rate(struct rate_limit_quota *q, uint64_t rate, uint64_t unit_ns)
 {
-	q->replenish_interval_ns = unit_ns / rate;
+	q->replenish_interval_ns = rate ? unit_ns / rate : unit_ns;
 	if (q->replenish_interval_ns == 0)
 		q->replenish_interval_ns = 1;
 	q->max_burst = (uint32_t)rate;
@@ -316,7 +316,7 @@ static int quota_kv(struct conf_ctx *ctx, const struct conf_node *k, const struc
 
 	/* rate and replenish_interval conflict: the later one wins, as in g3. */
 	if (conf_key_is(k, "rate")) {
-		uint64_t rate, unit;
+		uint64_t rate = 0, unit = 0;
 		if (rate_str(ctx, v, &rate, &unit) < 0)
 			return -EINVAL;
 		quota_from_rate(q, rate, unit);
@@ -371,7 +371,7 @@ int pv_rate_limit(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 			q->max_burst = (uint32_t)b;
 		}
 	} else {
-		uint64_t rate, unit;
+		uint64_t rate = 0, unit = 0;
 		if (rate_str(ctx, n, &rate, &unit) < 0)
 			return -EINVAL;
 		quota_from_rate(q, rate, unit);

@@ -49,7 +49,7 @@ static int listen_addr_str(struct conf_ctx *ctx, const struct conf_node *n, stru
 	char host[64];
 	const char *port;
 	size_t hlen;
-	uint16_t p;
+	uint16_t p = 0;
 
 	if (s[0] == '$') {
 		const char *env = getenv(s + 1);
@@ -189,7 +189,7 @@ int pv_listen(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 		for (size_t i = 0; i < n->len; i++)
 			digits = digits && isdigit((unsigned char)n->str[i]);
 		if (digits) {
-			uint16_t p;
+			uint16_t p = 0;
 			if (port_parse(ctx, n, n->str, n->len, &p) < 0)
 				return -EINVAL;
 			listen_any(l, p);

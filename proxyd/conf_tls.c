@@ -101,10 +101,10 @@ struct certs_arg {
 static int cert_item(struct conf_ctx *ctx, const struct conf_node *it, unsigned idx, void *arg)
 {
 	struct certs_arg *a = arg;
-	const char *pem, *src;
+	const char *pem = NULL, *src = "";
 
 	(void)idx;
-	if (pem_text(ctx, it, &pem, &src) < 0)
+	if (pem_text(ctx, it, &pem, &src) < 0 || pem == NULL)
 		return -EINVAL;
 	if (count_certs(pem) <= 0)
 		return conf_error(ctx, it, "no PEM certificate found in %s", src);
@@ -142,7 +142,7 @@ static int certs_parse(struct conf_ctx *ctx, const struct conf_node *n, const ch
 
 static int key_parse(struct conf_ctx *ctx, const struct conf_node *n, const char **pem)
 {
-	const char *src;
+	const char *src = "";
 	EVP_PKEY *k;
 
 	if (pem_text(ctx, n, pem, &src) < 0)

@@ -168,7 +168,7 @@ static int token_parse(struct conf_ctx *ctx, const struct conf_node *n, struct u
 		t->crypt = val->str;
 		return 0;
 	}
-	if (strcmp(tname, "fast_hash") != 0 && strcmp(tname, "fasthash") != 0)
+	if (type != NULL && strcmp(tname, "fast_hash") != 0 && strcmp(tname, "fasthash") != 0)
 		return conf_error(ctx, type,
 				  "unknown token type '%s': use fast_hash or xcrypt_hash",
 				  type->str);

@@ -157,7 +157,7 @@ static void test_reload_burst(void **state)
 	assert_int_equal(proxyd_runtime_run_on(rt, 1, probe_block, &p), 0);
 	sem_wait(&p.entered);
 	for (int i = 0; i < 20; i++) {
-		char tag[8];
+		char tag[16];
 		snprintf(tag, sizeof(tag), "r%d", i);
 		assert_int_equal(proxyd_runtime_reload(rt, load_conf(2, tag)), 0);
 	}
