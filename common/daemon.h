@@ -43,7 +43,7 @@ struct daemon_opts {
 /* Settings of the main file every daemon shares; not reloadable (a reload
  * parses them again for validation but keeps the values from the start). */
 struct daemon_conf {
-	char name[32]; /* daemon name: default `stat` prefix */
+	char stat_prefix[32]; /* default `stat.prefix` (g3 names: proxyd uses "g3proxy") */
 	/* runtime: server_offline_delay (4s), task_wait_delay (2s),
 	 * task_wait_timeout (10h), task_quit_timeout (30min); thread_number
 	 * thread_name, thread_stack_size, max_io_events_per_tick are validated
@@ -62,8 +62,9 @@ struct daemon_conf {
 	uint64_t ctl_send_timeout_ms;
 };
 
-/* Set the documented defaults. */
-void daemon_conf_defaults(struct daemon_conf *dc, const char *daemon_name);
+/* Set the documented defaults; stat_prefix is the metric prefix used when
+ * `stat.prefix` is not given (the G3 program name keeps g3 dashboards working). */
+void daemon_conf_defaults(struct daemon_conf *dc, const char *stat_prefix);
 
 /* Parse one top-level key of the main file if it is one of `runtime`, `log`,
  * `stat`, `controller`: returns 1 when handled (errors recorded in ctx), 0

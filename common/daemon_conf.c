@@ -99,10 +99,10 @@ static const struct conf_schema ctl_schema = {
 	.fields = ctl_fields,
 };
 
-void daemon_conf_defaults(struct daemon_conf *dc, const char *daemon_name)
+void daemon_conf_defaults(struct daemon_conf *dc, const char *stat_prefix)
 {
 	memset(dc, 0, sizeof(*dc));
-	snprintf(dc->name, sizeof(dc->name), "%s", daemon_name ? daemon_name : "");
+	snprintf(dc->stat_prefix, sizeof(dc->stat_prefix), "%s", stat_prefix ? stat_prefix : "");
 	dc->offline_delay_ms = 4000;
 	dc->task_wait_delay_ms = 2000;
 	dc->task_wait_timeout_ms = 10ull * 3600 * 1000;
@@ -166,7 +166,7 @@ int daemon_conf_parse_key(struct conf_ctx *ctx, const struct conf_node *key, str
 		ret = log_conf_parse(ctx, val, &dc->log);
 	} else if (conf_key_is(key, "stat")) {
 		saved = conf_path_push_key(ctx, "stat");
-		ret = statsd_conf_parse(ctx, val, dc->name, &dc->stat);
+		ret = statsd_conf_parse(ctx, val, dc->stat_prefix, &dc->stat);
 	} else {
 		return 0;
 	}

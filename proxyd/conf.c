@@ -479,7 +479,7 @@ static struct proxyd_conf *build(struct conf_ctx *ctx, const struct conf_node *r
 	c->magic = PROXYD_CONF_MAGIC;
 	atomic_init(&c->refs, 1);
 	atomic_fetch_add(&conf_live, 1);
-	daemon_conf_defaults(&c->common, "proxyd");
+	daemon_conf_defaults(&c->common, "g3proxy");
 	pconf_loading = c;
 
 	if (root != NULL && !conf_is_null(root) && root->kind != CONF_MAP) {

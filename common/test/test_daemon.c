@@ -204,8 +204,8 @@ static void test_conf_defaults(void **state)
 	struct daemon_conf dc;
 
 	(void)state;
-	daemon_conf_defaults(&dc, "proxyd");
-	assert_string_equal(dc.name, "proxyd");
+	daemon_conf_defaults(&dc, "g3proxy");
+	assert_string_equal(dc.stat_prefix, "g3proxy");
 	assert_int_equal(dc.offline_delay_ms, 4000);
 	assert_int_equal(dc.task_wait_delay_ms, 2000);
 	assert_int_equal(dc.task_wait_timeout_ms, 10ull * 3600 * 1000);
