@@ -52,8 +52,9 @@ FUZZERS :=
 include proto/module.mk
 include mk/rules.mk
 include common/module.mk
-include proxyd/module.mk
-include tools/g3ctl/module.mk
+# Daemons and tools: every other directory with a module.mk.
+include $(sort $(filter-out proto/module.mk common/module.mk,$(wildcard */module.mk)) \
+	$(wildcard tools/*/module.mk))
 
 # Keep generated sources and objects that pattern rules make along the way.
 .SECONDARY:

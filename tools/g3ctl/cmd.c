@@ -132,20 +132,22 @@ static int offline_show(struct g3ctl *g, const G3c__Control__Reply *rep)
 /* ---- table --------------------------------------------------------------- */
 
 const struct g3ctl_cmd g3ctl_cmds[] = {
-	{"status", "", "pid, uptime, config, reloads, online flag, tasks, counters", status_build,
+	{NULL, "status", "", "pid, uptime, config, reloads, online flag, tasks, counters", status_build,
 	 status_show},
-	{"version", "", "daemon name and version", version_build, version_show},
-	{"reload", "", "reload the configuration (like SIGHUP); errors are printed", reload_build,
+	{NULL, "version", "", "daemon name and version", version_build, version_show},
+	{NULL, "reload", "", "reload the configuration (like SIGHUP); errors are printed", reload_build,
 	 reload_show},
-	{"offline", "", "graceful stop: stop accepting, drain tasks, exit (like SIGTERM)",
+	{NULL, "offline", "", "graceful stop: stop accepting, drain tasks, exit (like SIGTERM)",
 	 offline_build, offline_show},
-	{NULL, NULL, NULL, NULL, NULL},
+	{NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-const struct g3ctl_cmd *g3ctl_find_cmd(const char *name)
+const struct g3ctl_cmd *g3ctl_find_cmd(const char *daemon, const char *name)
 {
-	for (const struct g3ctl_cmd *c = g3ctl_cmds; c->name; c++)
-		if (strcmp(c->name, name) == 0)
-			return c;
+	for (const struct g3ctl_cmd *const *t = g3ctl_cmd_tables; *t; t++)
+		for (const struct g3ctl_cmd *c = *t; c->name; c++)
+			if ((!c->daemon || strcmp(c->daemon, daemon) == 0) &&
+			    strcmp(c->name, name) == 0)
+				return c;
 	return NULL;
 }

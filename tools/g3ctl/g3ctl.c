@@ -40,10 +40,14 @@ static void usage(FILE *f)
 		"  -h, --help              this help;  -V, --version  g3ctl's version\n"
 		"Commands:\n",
 		DAEMON_DEFAULT_CONTROL_DIR, G3CTL_DEFAULT_TIMEOUT_MS);
-	for (const struct g3ctl_cmd *c = g3ctl_cmds; c->name; c++) {
-		char head[64];
-		snprintf(head, sizeof(head), "%s%s%s", c->name, c->args[0] ? " " : "", c->args);
-		fprintf(f, "  %-22s  %s\n", head, c->help);
+	for (const struct g3ctl_cmd *const *t = g3ctl_cmd_tables; *t; t++) {
+		for (const struct g3ctl_cmd *c = *t; c->name; c++) {
+			char head[64];
+			snprintf(head, sizeof(head), "%s%s%s%s%s", c->daemon ? "[" : "",
+				 c->daemon ? c->daemon : "", c->daemon ? "] " : "", c->name,
+				 c->args[0] ? " " : "");
+			fprintf(f, "  %-30s%s  %s\n", head, c->args, c->help);
+		}
 	}
 	fprintf(f, "Exit status: 0 ok, 1 the daemon answered with an error, 2 usage error,\n"
 		   "3 daemon unreachable (no socket, not answering within the timeout).\n");
@@ -215,9 +219,9 @@ int g3ctl_main(int argc, char **argv)
 		return usage_error("%s", "empty control directory (-C)");
 	if (optind >= argc)
 		return usage_error("%s", "no command (try status, version, reload, offline)");
-	cmd = g3ctl_find_cmd(argv[optind]);
+	cmd = g3ctl_find_cmd(g.daemon, argv[optind]);
 	if (!cmd)
-		return usage_error("unknown command '%s'", argv[optind]);
+		return usage_error("unknown command '%s' for %s", argv[optind], g.daemon);
 	if (cmd->build(&g, argc - optind, argv + optind, &req) != 0) {
 		fputs("Try 'g3ctl --help'.\n", stderr);
 		return G3CTL_EXIT_USAGE;

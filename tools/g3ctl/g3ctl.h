@@ -42,18 +42,23 @@ typedef int g3ctl_build_fn(struct g3ctl *g, int argc, char **argv, G3c__Control_
 typedef int g3ctl_show_fn(struct g3ctl *g, const G3c__Control__Reply *rep);
 
 struct g3ctl_cmd {
-	const char *name; /* first word on the command line */
+	const char *daemon; /* only for this daemon ("iplocd"); NULL: every daemon */
+	const char *name;   /* first word on the command line */
 	const char *args; /* argument synopsis for --help, "" when none */
 	const char *help; /* one line */
 	g3ctl_build_fn *build;
 	g3ctl_show_fn *show;
 };
 
-/* Every command, ended by a row with name == NULL. */
+/* The commands every daemon answers, ended by a row with name == NULL. */
 extern const struct g3ctl_cmd g3ctl_cmds[];
 
-/* Command row by name, or NULL. */
-const struct g3ctl_cmd *g3ctl_find_cmd(const char *name);
+/* Every command table (g3ctl_cmds first, then one per daemon, each in its
+ * own cmd_<daemon>.c), ended by NULL. Listed in tables.c. */
+extern const struct g3ctl_cmd *const g3ctl_cmd_tables[];
+
+/* Command row for `daemon` by name, or NULL. */
+const struct g3ctl_cmd *g3ctl_find_cmd(const char *daemon, const char *name);
 
 /* Entry point with the exit status (main.c calls it; tests may too). */
 int g3ctl_main(int argc, char **argv);
