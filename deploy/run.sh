@@ -28,6 +28,13 @@ for d in fcgend iplocd keymessd tilesd proxyd; do
 	bin="$build/bin/$d"
 	conf="$top/deploy/$d.yaml"
 	[ -x "$bin" ] && [ -f "$conf" ] || continue
+	# deploy/<daemon>-init.sh prepares first-run state under $rundir (a demo
+	# CA, a demo database, ...); it must be idempotent.
+	init="$top/deploy/$d-init.sh"
+	if [ -f "$init" ] && ! sh "$init" "$build" "$rundir"; then
+		echo "run: $init failed; not starting $d" >&2
+		continue
+	fi
 	"$bin" -c "$conf" -C "$rundir" &
 	pids="$pids $!"
 	echo "run: started $d (pid $!) with $conf, control socket in $rundir"
