@@ -27,50 +27,8 @@ static int err_fluentd(struct conf_ctx *ctx, const struct conf_node *n)
 
 struct sl_parse {
 	struct logger_conf c;
-	struct sink_target tgt;
-	bool tgt_set;		      /* a target was given ... */
-	unsigned tgt_line;	      /* ... at this line */
-	bool t_unix, t_udp, t_target; /* slots for the target keys */
+	struct sink_pick pick;
 };
-
-static int take_target(struct conf_ctx *ctx, const struct conf_node *n, struct sl_parse *p)
-{
-	if (p->tgt_set)
-		return conf_error(ctx, n,
-				  "only one of target_unix, target_udp and target may be given "
-				  "(first at line %u)",
-				  p->tgt_line);
-	p->tgt_set = true;
-	p->tgt_line = n ? n->line : 0;
-	return 0;
-}
-
-static int p_sl_unix(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
-{
-	struct sl_parse *p = container_of(dst, struct sl_parse, t_unix);
-
-	if (take_target(ctx, n, p))
-		return -EINVAL;
-	return sink_conf_unix(ctx, n, &p->tgt);
-}
-
-static int p_sl_udp(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
-{
-	struct sl_parse *p = container_of(dst, struct sl_parse, t_udp);
-
-	if (take_target(ctx, n, p))
-		return -EINVAL;
-	return sink_conf_udp(ctx, n, SYSLOG_UDP_PORT, &p->tgt);
-}
-
-static int p_sl_target(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
-{
-	struct sl_parse *p = container_of(dst, struct sl_parse, t_target);
-
-	if (take_target(ctx, n, p))
-		return -EINVAL;
-	return sink_conf_target(ctx, n, SYSLOG_UDP_PORT, &p->tgt);
-}
 
 /* RFC 5424 MSGID: 1..32 printable US-ASCII characters. */
 static int p_msgid(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
@@ -164,12 +122,7 @@ static int p_cee_flag(struct conf_ctx *ctx, const struct conf_node *n, void *dst
 #define SLC_OFF(m) (offsetof(struct sl_parse, c) + offsetof(struct logger_conf, m))
 
 static const struct conf_field syslog_fields[] = {
-	{.key = "target_unix", .type = CONF_T_CUSTOM, .off = SL_OFF(t_unix), .parse = p_sl_unix},
-	{.key = "backend_unix", .type = CONF_T_CUSTOM, .off = SL_OFF(t_unix), .parse = p_sl_unix},
-	{.key = "target_udp", .type = CONF_T_CUSTOM, .off = SL_OFF(t_udp), .parse = p_sl_udp},
-	{.key = "backend_udp", .type = CONF_T_CUSTOM, .off = SL_OFF(t_udp), .parse = p_sl_udp},
-	{.key = "target", .type = CONF_T_CUSTOM, .off = SL_OFF(t_target), .parse = p_sl_target},
-	{.key = "backend", .type = CONF_T_CUSTOM, .off = SL_OFF(t_target), .parse = p_sl_target},
+	SINK_PICK_FIELDS(struct sl_parse, pick),
 	{.key = "format_rfc5424",
 	 .type = CONF_T_CUSTOM,
 	 .off = SLC_OFF(syslog_msgid),
@@ -202,19 +155,20 @@ static int parse_syslog(struct conf_ctx *ctx, const struct conf_node *n, struct 
 	struct sl_parse p;
 
 	memset(&p, 0, sizeof(p));
+	p.pick.default_port = SYSLOG_UDP_PORT;
 	p.c = *c;
 	p.c.driver = LOGGER_SYSLOG;
 	if (n && !conf_is_null(n) && conf_parse_map(ctx, n, &syslog_schema, NULL, &p))
 		return -EINVAL;
-	if (p.tgt_set) {
-		if (p.tgt.is_unix) {
-			memcpy(p.c.syslog_unix, p.tgt.path, sizeof(p.c.syslog_unix));
+	if (p.pick.set) {
+		if (p.pick.tgt.is_unix) {
+			memcpy(p.c.syslog_unix, p.pick.tgt.path, sizeof(p.c.syslog_unix));
 		} else {
 			p.c.syslog_udp = true;
-			p.c.syslog_addr = p.tgt.addr;
-			p.c.syslog_addrlen = p.tgt.addrlen;
-			p.c.syslog_bind = p.tgt.bind;
-			p.c.syslog_bindlen = p.tgt.bindlen;
+			p.c.syslog_addr = p.pick.tgt.addr;
+			p.c.syslog_addrlen = p.pick.tgt.addrlen;
+			p.c.syslog_bind = p.pick.tgt.bind;
+			p.c.syslog_bindlen = p.pick.tgt.bindlen;
 		}
 	}
 	*c = p.c;

@@ -154,3 +154,43 @@ int sink_conf_target(struct conf_ctx *ctx, const struct conf_node *n, uint16_t d
 	conf_path_pop(ctx, saved);
 	return ret;
 }
+
+/* The first target key wins the slot; any later one is an error. */
+static int pick_take(struct conf_ctx *ctx, const struct conf_node *n, struct sink_pick *p)
+{
+	if (p->set)
+		return conf_error(ctx, n,
+				  "only one of target_unix, target_udp and target may be given "
+				  "(first at line %u)",
+				  p->line);
+	p->set = true;
+	p->line = n ? n->line : 0;
+	return 0;
+}
+
+int sink_pick_unix(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
+{
+	struct sink_pick *p = container_of(dst, struct sink_pick, t_unix);
+
+	if (pick_take(ctx, n, p))
+		return -EINVAL;
+	return sink_conf_unix(ctx, n, &p->tgt);
+}
+
+int sink_pick_udp(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
+{
+	struct sink_pick *p = container_of(dst, struct sink_pick, t_udp);
+
+	if (pick_take(ctx, n, p))
+		return -EINVAL;
+	return sink_conf_udp(ctx, n, p->default_port, &p->tgt);
+}
+
+int sink_pick_target(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
+{
+	struct sink_pick *p = container_of(dst, struct sink_pick, t_target);
+
+	if (pick_take(ctx, n, p))
+		return -EINVAL;
+	return sink_conf_target(ctx, n, p->default_port, &p->tgt);
+}

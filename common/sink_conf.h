@@ -9,6 +9,7 @@
 #define G3C_COMMON_SINK_CONF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -34,5 +35,34 @@ int sink_conf_unix(struct conf_ctx *ctx, const struct conf_node *n,
 		   struct sink_target *out) MUST_CHECK;
 int sink_conf_target(struct conf_ctx *ctx, const struct conf_node *n, uint16_t default_port,
 		     struct sink_target *out) MUST_CHECK;
+
+/* The mutually exclusive target keys of a `log:` syslog map and of `stat:`
+ * (target_unix, target_udp, target, and their backend_* aliases). Embed one
+ * in the struct a schema parses into, set default_port before parsing, and
+ * list SINK_PICK_FIELDS(struct_type, member) among the schema rows; after
+ * parsing, `set` tells whether a target was given and `tgt` holds it. */
+struct sink_pick {
+	uint16_t default_port;
+	bool set;
+	unsigned line; /* where the first target key was */
+	struct sink_target tgt;
+	bool t_unix, t_udp, t_target; /* slots the schema rows point at */
+};
+
+int sink_pick_unix(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
+int sink_pick_udp(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
+int sink_pick_target(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
+
+#define SINK_PICK_ROW(K, T, M, SLOT, FN)                                                 \
+	{                                                                                \
+		.key = K, .type = CONF_T_CUSTOM, .off = offsetof(T, M.SLOT), .parse = FN \
+	}
+#define SINK_PICK_FIELDS(T, M)                                               \
+	SINK_PICK_ROW("target_unix", T, M, t_unix, sink_pick_unix),          \
+		SINK_PICK_ROW("backend_unix", T, M, t_unix, sink_pick_unix), \
+		SINK_PICK_ROW("target_udp", T, M, t_udp, sink_pick_udp),     \
+		SINK_PICK_ROW("backend_udp", T, M, t_udp, sink_pick_udp),    \
+		SINK_PICK_ROW("target", T, M, t_target, sink_pick_target),   \
+		SINK_PICK_ROW("backend", T, M, t_target, sink_pick_target)
 
 #endif

@@ -15,51 +15,9 @@
 
 struct st_parse {
 	struct statsd_conf c;
-	struct sink_target tgt;
-	bool tgt_set;
-	unsigned tgt_line;
+	struct sink_pick pick;
 	bool seg_set;
-	bool t_unix, t_udp, t_target; /* slots for the target keys */
 };
-
-static int take_target(struct conf_ctx *ctx, const struct conf_node *n, struct st_parse *p)
-{
-	if (p->tgt_set)
-		return conf_error(ctx, n,
-				  "only one of target_unix, target_udp and target may be given "
-				  "(first at line %u)",
-				  p->tgt_line);
-	p->tgt_set = true;
-	p->tgt_line = n ? n->line : 0;
-	return 0;
-}
-
-static int p_unix(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
-{
-	struct st_parse *p = container_of(dst, struct st_parse, t_unix);
-
-	if (take_target(ctx, n, p))
-		return -EINVAL;
-	return sink_conf_unix(ctx, n, &p->tgt);
-}
-
-static int p_udp(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
-{
-	struct st_parse *p = container_of(dst, struct st_parse, t_udp);
-
-	if (take_target(ctx, n, p))
-		return -EINVAL;
-	return sink_conf_udp(ctx, n, STATSD_UDP_PORT, &p->tgt);
-}
-
-static int p_target(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
-{
-	struct st_parse *p = container_of(dst, struct st_parse, t_target);
-
-	if (take_target(ctx, n, p))
-		return -EINVAL;
-	return sink_conf_target(ctx, n, STATSD_UDP_PORT, &p->tgt);
-}
 
 /* A metric name: [A-Za-z0-9-_./], 1..63 characters. */
 static int p_prefix(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
@@ -105,12 +63,7 @@ static int p_segment(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 #define ST_OFF(m) offsetof(struct st_parse, m)
 
 static const struct conf_field stat_fields[] = {
-	{.key = "target_unix", .type = CONF_T_CUSTOM, .off = ST_OFF(t_unix), .parse = p_unix},
-	{.key = "backend_unix", .type = CONF_T_CUSTOM, .off = ST_OFF(t_unix), .parse = p_unix},
-	{.key = "target_udp", .type = CONF_T_CUSTOM, .off = ST_OFF(t_udp), .parse = p_udp},
-	{.key = "backend_udp", .type = CONF_T_CUSTOM, .off = ST_OFF(t_udp), .parse = p_udp},
-	{.key = "target", .type = CONF_T_CUSTOM, .off = ST_OFF(t_target), .parse = p_target},
-	{.key = "backend", .type = CONF_T_CUSTOM, .off = ST_OFF(t_target), .parse = p_target},
+	SINK_PICK_FIELDS(struct st_parse, pick),
 	{.key = "prefix", .type = CONF_T_CUSTOM, .off = ST_OFF(c.prefix), .parse = p_prefix},
 	{.key = "cache_size",
 	 .type = CONF_T_SIZE,
@@ -146,16 +99,17 @@ int statsd_conf_parse(struct conf_ctx *ctx, const struct conf_node *val, const c
 	struct st_parse p;
 
 	memset(&p, 0, sizeof(p));
+	p.pick.default_port = STATSD_UDP_PORT;
 	statsd_conf_defaults(&p.c, default_prefix);
 	p.c.enabled = true;
 	if (val && !conf_is_null(val) && conf_parse_map(ctx, val, &stat_schema, NULL, &p))
 		return -EINVAL;
-	if (p.tgt_set) {
-		p.c.is_unix = p.tgt.is_unix;
-		p.c.addr = p.tgt.addr;
-		p.c.addrlen = p.tgt.addrlen;
-		p.c.bind = p.tgt.bind;
-		p.c.bindlen = p.tgt.bindlen;
+	if (p.pick.set) {
+		p.c.is_unix = p.pick.tgt.is_unix;
+		p.c.addr = p.pick.tgt.addr;
+		p.c.addrlen = p.pick.tgt.addrlen;
+		p.c.bind = p.pick.tgt.bind;
+		p.c.bindlen = p.pick.tgt.bindlen;
 	}
 	if (!p.seg_set)
 		p.c.max_segment_size = p.c.is_unix ? 4096 : 1400;
