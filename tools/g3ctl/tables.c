@@ -2,7 +2,10 @@
  * A daemon's commands live in cmd_<daemon>.c; add its table here. */
 #include "tools/g3ctl/g3ctl.h"
 
+extern const struct g3ctl_cmd g3ctl_fcgend_cmds[];
+
 const struct g3ctl_cmd *const g3ctl_cmd_tables[] = {
 	g3ctl_cmds,
+	g3ctl_fcgend_cmds,
 	NULL,
 };

@@ -1,0 +1,2 @@
+# fcgend/: forged certificates for TLS interception.
+$(eval $(call program,fcgend,fcgend,))
