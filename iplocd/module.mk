@@ -1,5 +1,10 @@
 # iplocd/: IP location lookups from MaxMind .mmdb files, served over RPC.
-# (The daemon's build rules are being added.)
+IPLOCD_LIBS := $(shell pkg-config --libs libmaxminddb 2>/dev/null || echo -lmaxminddb)
+$(eval $(call program,iplocd,iplocd,$(IPLOCD_LIBS)))
+
+# Tests find the mmdb builder (deploy/mmdb) and their fixtures through the
+# source directory.
+$(BUILD)/iplocd/test/%.o $(BUILD)/iplocd/fuzz/%.o: CFLAGS += -DG3C_SRCDIR=\"$(CURDIR)\"
 
 # Naming the generated headers as prerequisites of an explicit target makes
 # them files that "ought to exist" for make, so a build dir made before

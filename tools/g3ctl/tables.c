@@ -3,9 +3,11 @@
 #include "tools/g3ctl/g3ctl.h"
 
 extern const struct g3ctl_cmd g3ctl_fcgend_cmds[];
+extern const struct g3ctl_cmd g3ctl_iplocd_cmds[];
 
 const struct g3ctl_cmd *const g3ctl_cmd_tables[] = {
 	g3ctl_cmds,
 	g3ctl_fcgend_cmds,
+	g3ctl_iplocd_cmds,
 	NULL,
 };
