@@ -298,8 +298,7 @@ int mkcert_cert_sign(const struct mkcert_tbs *t, X509 **out, char *err, size_t e
 	if (X509_set_serialNumber(x, t->serial ? (ASN1_INTEGER *)t->serial : serial) != 1)
 		goto fail;
 	step = "set the names";
-	if (X509_set_version(x, X509_VERSION_3) != 1 ||
-	    X509_set_subject_name(x, t->subject) != 1 ||
+	if (X509_set_version(x, X509_VERSION_3) != 1 || X509_set_subject_name(x, t->subject) != 1 ||
 	    X509_set_issuer_name(x, t->issuer ? X509_get_subject_name(t->issuer) : t->subject) != 1)
 		goto fail;
 	step = "set the validity";

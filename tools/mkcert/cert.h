@@ -40,16 +40,16 @@ int mkcert_eku_nid_for(enum mkcert_kind k);
 
 /* Everything a certificate is made from. All pointers are borrowed. */
 struct mkcert_tbs {
-	EVP_PKEY *key;		    /* the subject's key (its public half goes in) */
-	const X509_NAME *subject;   /* may be empty: then a SAN is required */
-	const GENERAL_NAMES *san;   /* NULL = no SAN extension */
+	EVP_PKEY *key;		  /* the subject's key (its public half goes in) */
+	const X509_NAME *subject; /* may be empty: then a SAN is required */
+	const GENERAL_NAMES *san; /* NULL = no SAN extension */
 	struct mkcert_window validity;
 	const ASN1_INTEGER *serial; /* NULL = random 128-bit (mkcert_serial_random) */
 	bool ca;
 	int path_length; /* CA only; -1 = no pathlen */
 	bool has_ku;
 	bool ku_critical;
-	uint16_t ku; /* enum mkcert_ku bits */
+	uint16_t ku;		       /* enum mkcert_ku bits */
 	const EXTENDED_KEY_USAGE *eku; /* NULL = no EKU extension */
 	bool eku_critical;
 	X509 *issuer;	      /* NULL = self-signed with key */

@@ -99,16 +99,18 @@ enum mkcert_host_kind mkcert_host_classify(const char *s, struct mkcert_host *h,
 		if (strchr(s, '%'))
 			return bad(err, errcap, "IPv6 zone ids cannot go in a certificate");
 		if (inet_pton(AF_INET6, s, h->ip) != 1)
-			return bad(err, errcap, "not an IPv6 address (and ':' is not allowed in a "
-						"DNS name)");
+			return bad(err, errcap,
+				   "not an IPv6 address (and ':' is not allowed in a "
+				   "DNS name)");
 		h->ip_len = 16;
 		inet_ntop(AF_INET6, h->ip, h->name, sizeof(h->name));
 		return h->kind = MKCERT_HOST_IPV6;
 	}
 	if (s[0] == '*') {
 		if (len < 2 || s[1] != '.')
-			return bad(err, errcap, "a wildcard must be the whole leftmost label: "
-						"'*.example.net'");
+			return bad(err, errcap,
+				   "a wildcard must be the whole leftmost label: "
+				   "'*.example.net'");
 		why = dns_name_problem(s + 2, len - 2, 2);
 		if (why)
 			return bad(err, errcap, "%s", why);

@@ -16,23 +16,23 @@
 
 struct key_info {
 	enum mkcert_key_type type;
-	const char *name;    /* for messages and mkcert_key_spec_str */
-	const char *alg;     /* OpenSSL key type */
-	const char *group;   /* EC group, or NULL */
-	int nid;	     /* EC curve NID, else NID_undef */
+	int nid;	   /* EC curve NID, else NID_undef */
+	const char *name;  /* for messages and mkcert_key_spec_str */
+	const char *alg;   /* OpenSSL key type */
+	const char *group; /* EC group, or NULL */
 };
 
 static const struct key_info key_infos[] = {
-	{MKCERT_KEY_RSA, "rsa", "RSA", NULL, NID_undef},
-	{MKCERT_KEY_EC224, "ec224", "EC", "P-224", NID_secp224r1},
-	{MKCERT_KEY_EC256, "ec256", "EC", "P-256", NID_X9_62_prime256v1},
-	{MKCERT_KEY_EC384, "ec384", "EC", "P-384", NID_secp384r1},
-	{MKCERT_KEY_EC521, "ec521", "EC", "P-521", NID_secp521r1},
-	{MKCERT_KEY_SM2, "sm2", "SM2", NULL, NID_sm2},
-	{MKCERT_KEY_ED25519, "ed25519", "ED25519", NULL, NID_undef},
-	{MKCERT_KEY_ED448, "ed448", "ED448", NULL, NID_undef},
-	{MKCERT_KEY_X25519, "x25519", "X25519", NULL, NID_undef},
-	{MKCERT_KEY_X448, "x448", "X448", NULL, NID_undef},
+	{MKCERT_KEY_RSA, NID_undef, "rsa", "RSA", NULL},
+	{MKCERT_KEY_EC224, NID_secp224r1, "ec224", "EC", "P-224"},
+	{MKCERT_KEY_EC256, NID_X9_62_prime256v1, "ec256", "EC", "P-256"},
+	{MKCERT_KEY_EC384, NID_secp384r1, "ec384", "EC", "P-384"},
+	{MKCERT_KEY_EC521, NID_secp521r1, "ec521", "EC", "P-521"},
+	{MKCERT_KEY_SM2, NID_sm2, "sm2", "SM2", NULL},
+	{MKCERT_KEY_ED25519, NID_undef, "ed25519", "ED25519", NULL},
+	{MKCERT_KEY_ED448, NID_undef, "ed448", "ED448", NULL},
+	{MKCERT_KEY_X25519, NID_undef, "x25519", "X25519", NULL},
+	{MKCERT_KEY_X448, NID_undef, "x448", "X448", NULL},
 };
 
 static const struct key_info *info_of(enum mkcert_key_type t)
@@ -94,7 +94,8 @@ int mkcert_key_generate(const struct mkcert_key_spec *ks, EVP_PKEY **out, char *
 	}
 	if (EVP_PKEY_keygen_init(ctx) <= 0)
 		goto fail;
-	if (ks->type == MKCERT_KEY_RSA && EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)ks->rsa_bits) <= 0)
+	if (ks->type == MKCERT_KEY_RSA &&
+	    EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)ks->rsa_bits) <= 0)
 		goto fail;
 	if (ki->group && EVP_PKEY_CTX_set_group_name(ctx, ki->group) <= 0)
 		goto fail;
@@ -161,8 +162,9 @@ int mkcert_key_spec_of(const EVP_PKEY *pkey, struct mkcert_key_spec *out, char *
 				return 0;
 			}
 		}
-		snprintf(err, errcap, "EC key on curve %s is not supported (P-224, P-256, P-384, "
-				      "P-521 and SM2 are)",
+		snprintf(err, errcap,
+			 "EC key on curve %s is not supported (P-224, P-256, P-384, "
+			 "P-521 and SM2 are)",
 			 nid == NID_undef ? "(unnamed)" : OBJ_nid2sn(nid));
 		return -ENOTSUP;
 	}
@@ -182,8 +184,7 @@ const EVP_MD *mkcert_sign_md(const EVP_PKEY *key)
 {
 	if (EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448"))
 		return NULL;
-	if (EVP_PKEY_is_a(key, "SM2") ||
-	    (EVP_PKEY_is_a(key, "EC") && ec_curve_nid(key) == NID_sm2))
+	if (EVP_PKEY_is_a(key, "SM2") || (EVP_PKEY_is_a(key, "EC") && ec_curve_nid(key) == NID_sm2))
 		return EVP_sm3();
 	return EVP_sha256();
 }

@@ -346,8 +346,9 @@ int mkcert_main(int argc, char **argv)
 	case MKCERT_ACT_COMPLETION:
 		rc = MKCERT_EXIT_OK;
 		if (mkcert_print_completion(o.completion_shell) < 0) {
-			fprintf(stderr, "mkcert: --completion: no script for shell '%s' (bash "
-					"only)\n",
+			fprintf(stderr,
+				"mkcert: --completion: no script for shell '%s' (bash "
+				"only)\n",
 				o.completion_shell);
 			rc = MKCERT_EXIT_USAGE;
 		}

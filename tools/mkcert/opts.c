@@ -15,7 +15,7 @@ enum opt_id {
 	OPT_COMPLETION,
 	OPT_KIND, /* the kind is in opt_def.kind */
 	OPT_MIMIC,
-	OPT_KEY,  /* the key type is in opt_def.key */
+	OPT_KEY, /* the key type is in opt_def.key */
 	OPT_CA_CERT,
 	OPT_CA_KEY,
 	OPT_COUNTRY,
@@ -323,8 +323,12 @@ static int take_time(struct mkcert_time_arg *slot, const char *name, const char 
 
 /* One option with its value (v is NULL for flags). */
 static int apply(struct mkcert_opts *o, struct parse_state *ps, const struct opt_def *d,
-		 const char *v, char *err, size_t errcap)
+		 const char *arg, char *err, size_t errcap)
 {
+	/* v for options that require a value (never NULL for them: the caller
+	 * checked), arg where "no value" means something (--rsa) */
+	const char *v = arg ? arg : "";
+
 	switch (d->id) {
 	case OPT_HELP:
 		o->action = MKCERT_ACT_HELP;
@@ -343,7 +347,7 @@ static int apply(struct mkcert_opts *o, struct parse_state *ps, const struct opt
 		o->mimic_path = v;
 		return take_kind(o, ps, d->name, d->kind, MKCERT_ACT_MAKE, err, errcap);
 	case OPT_KEY:
-		return take_key(o, ps, d, v, err, errcap);
+		return take_key(o, ps, d, arg, err, errcap);
 	case OPT_CA_CERT:
 		return set_once(&o->ca_cert_path, d->name, v, err, errcap);
 	case OPT_CA_KEY:
@@ -423,8 +427,8 @@ static int check_combination(const struct mkcert_opts *o, const struct parse_sta
 	}
 	if (mkcert_kind_is_ca(k)) {
 		if (o->n_hosts)
-			return fail(err, errcap,
-				    "--host is for end-entity certificates, not --%s", kn);
+			return fail(err, errcap, "--host is for end-entity certificates, not --%s",
+				    kn);
 		if (o->key.type == MKCERT_KEY_X25519 || o->key.type == MKCERT_KEY_X448)
 			return fail(err, errcap,
 				    "--%s can not be used in a certification authority certificate "
@@ -442,8 +446,8 @@ static int check_combination(const struct mkcert_opts *o, const struct parse_sta
 	}
 	if (mkcert_kind_is_client(k) && !o->n_hosts && !o->common_name)
 		return fail(err, errcap, "--%s needs --host or --common-name", kn);
-	if (kind_is_tlcp(k) && o->key.type != MKCERT_KEY_DEFAULT &&
-	    o->key.type != MKCERT_KEY_RSA && o->key.type != MKCERT_KEY_SM2)
+	if (kind_is_tlcp(k) && o->key.type != MKCERT_KEY_DEFAULT && o->key.type != MKCERT_KEY_RSA &&
+	    o->key.type != MKCERT_KEY_SM2)
 		return fail(err, errcap, "--%s takes --rsa or --sm2 keys only, not --%s", kn,
 			    key_flag_name(o->key.type));
 	if (k == MKCERT_KIND_MIMIC && subject_opts)

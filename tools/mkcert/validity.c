@@ -52,8 +52,8 @@ static int parse_absolute(const char *s, int64_t *out)
 	unsigned y, mo, d, hh = 0, mm = 0, ss = 0, dim;
 	size_t len = strlen(s);
 
-	if (len < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || !digits(s + 8, 2, &d))
+	if (len < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    !digits(s + 8, 2, &d))
 		return -EINVAL;
 	if (len > 10) {
 		if ((s[10] != 'T' && s[10] != ' ') || len < 19 || !digits(s + 11, 2, &hh) ||
@@ -177,8 +177,7 @@ int mkcert_validity_compute(const struct mkcert_opts *o, int64_t now,
 	w.not_before = MAX(w.not_before, TIME_MIN);
 	w.not_after = MIN(w.not_after, TIME_MAX);
 	if (w.not_before > w.not_after) {
-		snprintf(err, errcap,
-			 "empty validity window: notBefore %s is after notAfter %s%s",
+		snprintf(err, errcap, "empty validity window: notBefore %s is after notAfter %s%s",
 			 mkcert_time_str(w.not_before, a, sizeof(a)),
 			 mkcert_time_str(w.not_after, b, sizeof(b)),
 			 issuer ? " (after clamping to the issuer's validity)" : "");

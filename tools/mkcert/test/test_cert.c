@@ -96,9 +96,9 @@ static void test_ku_eku_for(void **state)
 static void test_key_types(void **state)
 {
 	static const enum mkcert_key_type types[] = {
-		MKCERT_KEY_EC224,   MKCERT_KEY_EC256, MKCERT_KEY_EC384,  MKCERT_KEY_EC521,
-		MKCERT_KEY_SM2,	    MKCERT_KEY_ED25519, MKCERT_KEY_ED448, MKCERT_KEY_X25519,
-		MKCERT_KEY_X448,
+		MKCERT_KEY_EC224, MKCERT_KEY_EC256,  MKCERT_KEY_EC384,
+		MKCERT_KEY_EC521, MKCERT_KEY_SM2,    MKCERT_KEY_ED25519,
+		MKCERT_KEY_ED448, MKCERT_KEY_X25519, MKCERT_KEY_X448,
 	};
 	struct mkcert_key_spec ks;
 	char err[MKCERT_ERR_MAX], buf[32];
@@ -257,8 +257,7 @@ static GENERAL_NAMES *hosts_san(const char *const *names, size_t n)
 
 static void test_leaf_extensions(void **state)
 {
-	static const char *const names[] = {"www.example.com", "*.example.net", "127.0.0.1",
-					    "::1"};
+	static const char *const names[] = {"www.example.com", "*.example.net", "127.0.0.1", "::1"};
 	struct mkcert_tbs t;
 	struct leaf l;
 	X509_NAME *n = name_cn("www.example.com");

@@ -35,14 +35,14 @@ static int parse_words(struct mkcert_opts *o, char *err, const char *first, ...)
 #define PARSE(o, err, ...) parse_words(o, err, __VA_ARGS__, (const char *)NULL)
 
 /* Expect a usage error whose message contains what. */
-#define ASSERT_USAGE_ERR(what, ...)                                  \
-	do {                                                         \
-		struct mkcert_opts o_;                               \
-		char e_[MKCERT_ERR_MAX];                             \
+#define ASSERT_USAGE_ERR(what, ...)                                     \
+	do {                                                            \
+		struct mkcert_opts o_;                                  \
+		char e_[MKCERT_ERR_MAX];                                \
 		assert_int_equal(PARSE(&o_, e_, __VA_ARGS__), -EINVAL); \
-		if (!strstr(e_, what))                               \
-			fail_msg("error '%s' lacks '%s'", e_, what); \
-		mkcert_opts_fini(&o_);                               \
+		if (!strstr(e_, what))                                  \
+			fail_msg("error '%s' lacks '%s'", e_, what);    \
+		mkcert_opts_fini(&o_);                                  \
 	} while (0)
 
 static void test_root_minimal(void **state)
@@ -148,18 +148,18 @@ static void test_conflicts(void **state)
 	(void)state;
 	ASSERT_USAGE_ERR("--tls-client cannot be used with --tls-server", "--tls-server",
 			 "--tls-client", "--host", "a", "--ca-cert", "c", "--ca-key", "k");
-	ASSERT_USAGE_ERR("--ed25519 cannot be used with --ec256", "--root", "--cn", "X",
-			 "--ec256", "--ed25519");
+	ASSERT_USAGE_ERR("--ed25519 cannot be used with --ec256", "--root", "--cn", "X", "--ec256",
+			 "--ed25519");
 	ASSERT_USAGE_ERR("--mimic cannot be used with --tls-server", "--tls-server", "--mimic",
 			 "up.pem", "--ca-cert", "c", "--ca-key", "k");
 	ASSERT_USAGE_ERR("--common-name given more than once", "--root", "--cn", "A",
 			 "--common-name", "B");
 	ASSERT_USAGE_ERR("--ca-cert given more than once", "--tls-server", "--host", "a",
 			 "--ca-cert", "c", "--ca-cert", "d", "--ca-key", "k");
-	ASSERT_USAGE_ERR("--days cannot be used with --not-after", "--root", "--cn", "X",
-			 "--days", "3", "--not-after", "+1d");
-	ASSERT_USAGE_ERR("same file", "--root", "--cn", "X", "--output-cert", "a",
-			 "--output-key", "a");
+	ASSERT_USAGE_ERR("--days cannot be used with --not-after", "--root", "--cn", "X", "--days",
+			 "3", "--not-after", "+1d");
+	ASSERT_USAGE_ERR("same file", "--root", "--cn", "X", "--output-cert", "a", "--output-key",
+			 "a");
 }
 
 static void test_required(void **state)
@@ -168,15 +168,15 @@ static void test_required(void **state)
 	ASSERT_USAGE_ERR("is required", "--cn", "X");
 	ASSERT_USAGE_ERR("is required", "--rsa");
 	ASSERT_USAGE_ERR("--root needs --common-name", "--root");
-	ASSERT_USAGE_ERR("--intermediate needs --common-name", "--intermediate", "--ca-cert",
-			 "c", "--ca-key", "k");
+	ASSERT_USAGE_ERR("--intermediate needs --common-name", "--intermediate", "--ca-cert", "c",
+			 "--ca-key", "k");
 	ASSERT_USAGE_ERR("--intermediate needs --ca-key", "--intermediate", "--cn", "I",
 			 "--ca-cert", "c");
 	ASSERT_USAGE_ERR("--tls-server needs --ca-cert", "--tls-server", "--host", "a");
-	ASSERT_USAGE_ERR("--tls-server needs at least one --host", "--tls-server", "--ca-cert",
-			 "c", "--ca-key", "k", "--cn", "x");
-	ASSERT_USAGE_ERR("--tls-client needs --host or --common-name", "--tls-client",
-			 "--ca-cert", "c", "--ca-key", "k");
+	ASSERT_USAGE_ERR("--tls-server needs at least one --host", "--tls-server", "--ca-cert", "c",
+			 "--ca-key", "k", "--cn", "x");
+	ASSERT_USAGE_ERR("--tls-client needs --host or --common-name", "--tls-client", "--ca-cert",
+			 "c", "--ca-key", "k");
 	ASSERT_USAGE_ERR("--mimic needs --ca-cert", "--mimic", "x.pem");
 	ASSERT_USAGE_ERR("--root makes a self-signed", "--root", "--cn", "X", "--ca-cert", "c");
 }
@@ -187,9 +187,9 @@ static void test_client_with_cn_only(void **state)
 	char err[MKCERT_ERR_MAX];
 
 	(void)state;
-	assert_int_equal(PARSE(&o, err, "--tls-client", "--cn", "alice", "--ca-cert", "c",
-			       "--ca-key", "k"),
-			 0);
+	assert_int_equal(
+		PARSE(&o, err, "--tls-client", "--cn", "alice", "--ca-cert", "c", "--ca-key", "k"),
+		0);
 	assert_int_equal(o.kind, MKCERT_KIND_TLS_CLIENT);
 	assert_true(mkcert_kind_is_client(o.kind));
 	assert_int_equal(o.n_hosts, 0);
@@ -208,20 +208,20 @@ static void test_kind_rules(void **state)
 	ASSERT_USAGE_ERR("--rsa or --sm2 keys only, not --ec256", "--tlcp-server-sign", "--ec256",
 			 "--host", "a", "--ca-cert", "c", "--ca-key", "k");
 	ASSERT_USAGE_ERR("--host is for end-entity", "--root", "--cn", "X", "--host", "a.b");
-	ASSERT_USAGE_ERR("--path-length is for --root and --intermediate", "--tls-server",
-			 "--host", "a", "--ca-cert", "c", "--ca-key", "k", "--path-length", "1");
+	ASSERT_USAGE_ERR("--path-length is for --root and --intermediate", "--tls-server", "--host",
+			 "a", "--ca-cert", "c", "--ca-key", "k", "--path-length", "1");
 	ASSERT_USAGE_ERR("--mimic copies the subject", "--mimic", "u.pem", "--ca-cert", "c",
 			 "--ca-key", "k", "--org", "O");
 	ASSERT_USAGE_ERR("--keep-serial is for --mimic", "--root", "--cn", "X", "--keep-serial");
 
-	assert_int_equal(PARSE(&o, err, "--tlcp-server-enc", "--host", "a.test", "--ca-cert",
-			       "c", "--ca-key", "k"),
+	assert_int_equal(PARSE(&o, err, "--tlcp-server-enc", "--host", "a.test", "--ca-cert", "c",
+			       "--ca-key", "k"),
 			 0);
 	assert_int_equal(o.kind, MKCERT_KIND_TLCP_SERVER_ENC);
 	assert_int_equal(o.key.type, MKCERT_KEY_DEFAULT);
 	mkcert_opts_fini(&o);
-	assert_int_equal(PARSE(&o, err, "--tls-client", "--x25519", "--host", "a.test",
-			       "--ca-cert", "c", "--ca-key", "k"),
+	assert_int_equal(PARSE(&o, err, "--tls-client", "--x25519", "--host", "a.test", "--ca-cert",
+			       "c", "--ca-key", "k"),
 			 0);
 	assert_int_equal(o.key.type, MKCERT_KEY_X25519);
 	mkcert_opts_fini(&o);
@@ -232,8 +232,8 @@ static void test_kind_rules(void **state)
 	assert_string_equal(o.mimic_path, "u.der");
 	assert_true(o.keep_serial);
 	mkcert_opts_fini(&o);
-	assert_int_equal(PARSE(&o, err, "--intermediate", "--cn", "I", "--ca-cert", "c",
-			       "--ca-key", "k", "--path-length", "3"),
+	assert_int_equal(PARSE(&o, err, "--intermediate", "--cn", "I", "--ca-cert", "c", "--ca-key",
+			       "k", "--path-length", "3"),
 			 0);
 	assert_true(o.has_path_length);
 	assert_int_equal(o.path_length, 3);
@@ -310,8 +310,7 @@ static void test_time_parse(void **state)
 	assert_false(t.set);
 }
 
-static void expect_host(const char *in, enum mkcert_host_kind kind, const char *name,
-			size_t ip_len)
+static void expect_host(const char *in, enum mkcert_host_kind kind, const char *name, size_t ip_len)
 {
 	struct mkcert_host h;
 	char err[MKCERT_ERR_MAX] = "";
@@ -353,8 +352,7 @@ static void test_host_classify(void **state)
 	expect_host("2001:DB8:0:0::0:1", MKCERT_HOST_IPV6, "2001:db8::1", 16);
 	expect_host("::ffff:10.0.0.1", MKCERT_HOST_IPV6, "::ffff:10.0.0.1", 16);
 
-	assert_int_equal(mkcert_host_classify("10.1.2.3", &h, err, sizeof(err)),
-			 MKCERT_HOST_IPV4);
+	assert_int_equal(mkcert_host_classify("10.1.2.3", &h, err, sizeof(err)), MKCERT_HOST_IPV4);
 	assert_memory_equal(h.ip, "\x0a\x01\x02\x03", 4);
 
 	expect_bad_host("", "empty");
@@ -365,7 +363,9 @@ static void test_host_classify(void **state)
 	expect_bad_host("a-.example", "starts or ends with '-'");
 	expect_bad_host("a b.example", "not allowed");
 	expect_bad_host("a/b", "not allowed");
-	expect_bad_host("b\xc3\xbc" "cher.example", "punycode");
+	expect_bad_host("b\xc3\xbc"
+			"cher.example",
+			"punycode");
 	expect_bad_host("1.2.3", "all digits");
 	expect_bad_host("999.1.1.1", "all digits");
 	expect_bad_host("01.2.3.4", "all digits");
@@ -422,8 +422,7 @@ static void test_validity_defaults(void **state)
 	assert_int_equal(w.not_before, NOW - DAY);
 	assert_int_equal(w.not_after, NOW + 365 * DAY);
 	/* the issuer ends after 100 days: so does the leaf */
-	assert_int_equal(mkcert_validity_compute(&o, NOW, &issuer, NULL, &w, err, sizeof(err)),
-			 0);
+	assert_int_equal(mkcert_validity_compute(&o, NOW, &issuer, NULL, &w, err, sizeof(err)), 0);
 	assert_int_equal(w.not_before, NOW - DAY);
 	assert_int_equal(w.not_after, NOW + 100 * DAY);
 
@@ -431,8 +430,7 @@ static void test_validity_defaults(void **state)
 	o = kind_opts(MKCERT_KIND_INTERMEDIATE);
 	issuer.not_before = NOW;
 	issuer.not_after = NOW + 5000 * DAY;
-	assert_int_equal(mkcert_validity_compute(&o, NOW, &issuer, NULL, &w, err, sizeof(err)),
-			 0);
+	assert_int_equal(mkcert_validity_compute(&o, NOW, &issuer, NULL, &w, err, sizeof(err)), 0);
 	assert_int_equal(w.not_before, NOW);
 	assert_int_equal(w.not_after, NOW + 3650 * DAY);
 }
@@ -446,8 +444,7 @@ static void test_validity_options(void **state)
 	(void)state;
 	o.has_days = true;
 	o.days = 7;
-	assert_int_equal(mkcert_validity_compute(&o, NOW, &issuer, NULL, &w, err, sizeof(err)),
-			 0);
+	assert_int_equal(mkcert_validity_compute(&o, NOW, &issuer, NULL, &w, err, sizeof(err)), 0);
 	assert_int_equal(w.not_before, NOW - DAY);
 	assert_int_equal(w.not_after, NOW + 7 * DAY);
 
@@ -455,16 +452,14 @@ static void test_validity_options(void **state)
 	o = kind_opts(MKCERT_KIND_TLS_SERVER);
 	assert_int_equal(mkcert_time_parse("-10d", &o.not_before), 0);
 	assert_int_equal(mkcert_time_parse("-1d", &o.not_after), 0);
-	assert_int_equal(mkcert_validity_compute(&o, NOW, &issuer, NULL, &w, err, sizeof(err)),
-			 0);
+	assert_int_equal(mkcert_validity_compute(&o, NOW, &issuer, NULL, &w, err, sizeof(err)), 0);
 	assert_int_equal(w.not_before, NOW - 10 * DAY);
 	assert_int_equal(w.not_after, NOW - DAY);
 
 	/* absolute times, clamped into the issuer */
 	assert_int_equal(mkcert_time_parse("2000-01-01", &o.not_before), 0);
 	assert_int_equal(mkcert_time_parse("2100-01-01", &o.not_after), 0);
-	assert_int_equal(mkcert_validity_compute(&o, NOW, &issuer, NULL, &w, err, sizeof(err)),
-			 0);
+	assert_int_equal(mkcert_validity_compute(&o, NOW, &issuer, NULL, &w, err, sizeof(err)), 0);
 	assert_int_equal(w.not_before, issuer.not_before);
 	assert_int_equal(w.not_after, issuer.not_after);
 	assert_int_equal(mkcert_validity_compute(&o, NOW, NULL, NULL, &w, err, sizeof(err)), 0);
