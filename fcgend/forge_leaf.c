@@ -33,6 +33,26 @@ static bool set_serial(X509 *x, const struct forge_ca *ca, const X509 *up)
 	return ASN1_STRING_set(X509_get_serialNumber(x), b, sizeof(b)) == 1;
 }
 
+/* The subject key from the pool key's precomputed pieces: X509_set_pubkey
+ * would run OpenSSL 3's key encoder and decoder for every certificate. */
+static bool set_pubkey(X509 *x, const struct pool_key *k)
+{
+	X509_PUBKEY *xp = X509_get_X509_PUBKEY(x);
+	ASN1_OBJECT *param = k->spki_param_type == V_ASN1_OBJECT ? OBJ_nid2obj(k->spki_param_nid)
+								 : NULL;
+	unsigned char *bits = OPENSSL_memdup(k->spki_bits, k->spki_bits_len);
+
+	if (!xp || !bits)
+		goto fail;
+	if (!X509_PUBKEY_set0_param(xp, OBJ_nid2obj(k->spki_alg_nid), k->spki_param_type, param,
+				    bits, (int)k->spki_bits_len))
+		goto fail;
+	return true;
+fail:
+	OPENSSL_free(bits);
+	return false;
+}
+
 static bool set_time(ASN1_TIME *a, time_t t)
 {
 	return ASN1_TIME_set(a, t) != NULL;
@@ -236,7 +256,7 @@ enum rpc_code forge_leaf(const struct forge_ca *ca, const struct forge_req *r,
 	if (!X509_set_version(x, X509_VERSION_3) || !set_serial(x, ca, r->upstream) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) || !set_subject(x, r) ||
 	    !set_time(X509_getm_notBefore(x), r->not_before) ||
-	    !set_time(X509_getm_notAfter(x), r->not_after) || !X509_set_pubkey(x, k->pkey))
+	    !set_time(X509_getm_notAfter(x), r->not_after) || !set_pubkey(x, k))
 		goto fail;
 	step = "cannot add the certificate extensions";
 	if (!X509_add_ext(x, ca->basic, -1) || !add_key_usage(x, r, k->type) ||

@@ -13,12 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/ec.h>
-#include <openssl/err.h>
-#include <openssl/rsa.h>
-#include <openssl/sha.h>
-#include <openssl/x509.h>
-
 #include "common/log.h"
 
 #define KEYPOOL_MAGIC 0x6b706f6cu /* "kpol" */
@@ -53,80 +47,6 @@ static const char *const key_names[FCGEN_KEY__COUNT] = {
 const char *fcgen_key_type_name(enum fcgen_key_type t)
 {
 	return (unsigned)t < FCGEN_KEY__COUNT ? key_names[t] : "unknown";
-}
-
-/* ---- one key ---------------------------------------------------------------- */
-
-static EVP_PKEY *gen_pkey(enum fcgen_key_type t)
-{
-	switch (t) {
-	case FCGEN_KEY_EC256:
-		return EVP_EC_gen("P-256");
-	case FCGEN_KEY_RSA2048:
-		return EVP_RSA_gen(2048);
-	case FCGEN_KEY_ED25519:
-		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	case FCGEN_KEY_ED448:
-		return EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
-	case FCGEN_KEY__COUNT:
-		break;
-	}
-	return NULL;
-}
-
-struct pool_key *pool_key_generate(enum fcgen_key_type t)
-{
-	struct pool_key *k = NULL;
-	PKCS8_PRIV_KEY_INFO *p8 = NULL;
-	X509_PUBKEY *xp = NULL;
-	const unsigned char *bits = NULL;
-	unsigned char *der = NULL;
-	int bitslen = 0, len = 0;
-	EVP_PKEY *pkey;
-
-	pkey = gen_pkey(t);
-	if (!pkey)
-		goto out;
-	p8 = EVP_PKEY2PKCS8(pkey);
-	if (!p8)
-		goto out;
-	len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
-	if (len <= 0)
-		goto out;
-	if (!X509_PUBKEY_set(&xp, pkey) ||
-	    !X509_PUBKEY_get0_param(NULL, &bits, &bitslen, NULL, xp) || bitslen <= 0)
-		goto out;
-	k = xcalloc(1, sizeof(*k));
-	k->type = t;
-	k->der = xmalloc((size_t)len);
-	memcpy(k->der, der, (size_t)len);
-	k->der_len = (size_t)len;
-	SHA1(bits, (size_t)bitslen, k->skid);
-	k->pkey = pkey;
-	pkey = NULL;
-out:
-	if (!k)
-		ERR_clear_error();
-	if (der) {
-		OPENSSL_cleanse(der, (size_t)len);
-		OPENSSL_free(der);
-	}
-	X509_PUBKEY_free(xp);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	EVP_PKEY_free(pkey);
-	return k;
-}
-
-void pool_key_free(struct pool_key *k)
-{
-	if (!k)
-		return;
-	EVP_PKEY_free(k->pkey);
-	if (k->der) {
-		OPENSSL_cleanse(k->der, k->der_len);
-		free(k->der);
-	}
-	free(k);
 }
 
 /* ---- refill threads ------------------------------------------------------------ */

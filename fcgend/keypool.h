@@ -29,13 +29,21 @@ enum fcgen_key_type {
 /* "ec256", "rsa2048", "ed25519", "ed448" (config keys and metric tags). */
 const char *fcgen_key_type_name(enum fcgen_key_type t);
 
-/* A private key ready for one certificate. */
+/* A private key ready for one certificate, with everything a certificate
+ * and a reply need already encoded: OpenSSL 3's generic key encoders cost
+ * several times a signature, so none of them runs on the request path. */
 struct pool_key {
 	enum fcgen_key_type type;
 	EVP_PKEY *pkey;	  /* owned */
 	uint8_t *der;	  /* PKCS#8 DER of the private key, malloc'd */
 	size_t der_len;	  /* bytes at der */
 	uint8_t skid[20]; /* SHA-1 of the public key bits (RFC 5280 4.2.1.2 method 1) */
+	/* SubjectPublicKeyInfo pieces for X509_PUBKEY_set0_param(): */
+	int spki_alg_nid;     /* rsaEncryption, id-ecPublicKey, ED25519, ED448 */
+	int spki_param_type;  /* V_ASN1_OBJECT (the curve), V_ASN1_NULL or V_ASN1_UNDEF */
+	int spki_param_nid;   /* the curve with V_ASN1_OBJECT */
+	uint8_t *spki_bits;   /* subjectPublicKey contents, malloc'd */
+	size_t spki_bits_len;
 };
 
 /* Generate one key with everything precomputed. Any thread. Returns an
