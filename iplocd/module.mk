@@ -10,3 +10,10 @@ $(BUILD)/iplocd/test/%.o $(BUILD)/iplocd/fuzz/%.o: CFLAGS += -DG3C_SRCDIR=\"$(CU
 # them files that "ought to exist" for make, so a build dir made before
 # proto/iploc.proto existed still generates it before compiling control.pb-c.c.
 $(LIBPROTO): | $(PROTO_H)
+
+# iplocd-load: RPC and in-process lookup load for the integration tests and
+# measurements (iplocd/test/iplocd_load.c; not a unit test).
+$(BUILD)/bin/iplocd-load: $(BUILD)/iplocd/test/iplocd_load.o $(iplocd_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(iplocd_LIBS) $(PKG_LIBS)
+BINS += $(BUILD)/bin/iplocd-load

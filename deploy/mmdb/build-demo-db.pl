@@ -5,11 +5,12 @@
 # IPv6; the countries, ASNs (private/documentation numbers, RFC 5398/6996)
 # and ISP names are made up for the demo.
 #
-# Usage: build-demo-db.pl [--kind all|country|city|asn|isp] [--variant 1|2]
+# Usage: build-demo-db.pl [--kind all|country|city|asn|isp|connection] [--variant 1|2]
 #                         [--ip-version 4|6] [--record-size 24|28|32] OUT.mmdb
 #   --kind     which fields the records carry, shaped like MaxMind's
 #              GeoLite2-Country / GeoLite2-City / GeoLite2-ASN / GeoIP2-ISP
-#              files (default all: every field in one file)
+#              files (default all: every field in one file); `connection`
+#              is like GeoIP2-Connection-Type: no field iplocd answers with
 #   --variant  2 changes a few answers (tests of file replacement)
 # The file is written to OUT.tmp and renamed, so a reader never sees half.
 use strict;
@@ -29,7 +30,7 @@ GetOptions(
     'record-size=i' => \$record_size,
 ) or die "usage: $0 [--kind K] [--variant N] [--ip-version 4|6] [--record-size N] OUT\n";
 my $out = shift @ARGV or die "$0: no output file\n";
-die "$0: unknown kind '$kind'\n" unless $kind =~ /^(all|country|city|asn|isp)$/;
+die "$0: unknown kind '$kind'\n" unless $kind =~ /^(all|country|city|asn|isp|connection)$/;
 
 my %continent_of = (
     AU => 'OC', BR => 'SA', CA => 'NA', DE => 'EU', FR => 'EU', GB => 'EU',
@@ -85,6 +86,7 @@ my %types = (
     isp                            => 'utf8_string',
     organization                   => 'utf8_string',
     domain                         => 'utf8_string',
+    connection_type                => 'utf8_string',
 );
 
 my %db_type = (
@@ -93,6 +95,7 @@ my %db_type = (
     city    => 'g3c-Demo-City',
     asn     => 'g3c-Demo-ASN',
     isp     => 'g3c-Demo-ISP',
+    connection => 'g3c-Demo-Connection-Type',
 );
 
 my $tree = MaxMind::DB::Writer::Tree->new(
@@ -159,6 +162,10 @@ elsif ( $kind =~ /^(asn|isp)$/ ) {
         }
         insert( $net, \%rec );
     }
+}
+
+if ( $kind eq 'connection' ) {
+    insert( $_->[0], { connection_type => 'Cable/DSL' } ) for @country;
 }
 
 open my $fh, '>:raw', "$out.tmp" or die "$0: $out.tmp: $!\n";
