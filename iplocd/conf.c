@@ -185,9 +185,12 @@ static void parse_key(struct conf_ctx *ctx, const struct conf_node *k, struct ip
 		}
 	} else if (conf_key_is(k, "rpc")) {
 		struct rpc_raw r = {NULL};
-		if (conf_parse_map(ctx, v, &rpc_schema, NULL, &r) == 0 && r.listen)
+		if (conf_parse_map(ctx, v, &rpc_schema, NULL, &r) == 0 && r.listen) {
+			size_t at = conf_path_push_key(ctx, "listen");
 			(void)parse_listen(ctx, conf_map_get(v, "listen"), r.listen,
 					   &c->rpc_listen);
+			conf_path_pop(ctx, at);
+		}
 	} else if (conf_key_is(k, "worker")) {
 		struct worker_raw w;
 		memset(&w, 0, sizeof(w));
