@@ -100,12 +100,17 @@ static void test_sizes(void **state)
 
 	/* upper- and lower-case hex, leading zeros */
 	memset(big, 'x', sizeof(big));
-	memcpy(big, "FF\r\n", 4);
-	memcpy(big + 4 + 255, "\r\n0\r\n\r\n", 7);
+	snprintf(big, sizeof(big), "FF\r\n");
+	big[4] = 'x';
+	snprintf(big + 4 + 255, sizeof(big) - 4 - 255, "\r\n0\r\n\r\n");
 	assert_int_equal(scan_n(big, 266, 8192).r, PARSE_OK);
 	assert_int_equal(scan_n(big, 266, 8192).end, 266);
-	memcpy(big, "fF\r\n", 4);
+	big[0] = 'f';
 	assert_int_equal(scan_n(big, 266, 8192).end, 266);
+	/* one data byte more than FF: no CRLF where it belongs */
+	big[1] = 'E';
+	assert_int_equal(scan_n(big, 266, 8192).r, PARSE_INVALID);
+	assert_int_equal(scan_n(big, 266, 8192).end, 4 + 254);
 	assert_chunked_ok("0005\r\nhello\r\n000\r\n\r\n", 20);
 	assert_chunked_ok("00000000000000000000000001\r\nx\r\n0\r\n\r\n", 36);
 	/* the largest size accepted is INT64_MAX: a valid prefix */
