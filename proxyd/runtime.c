@@ -15,6 +15,9 @@
 #include <ev.h>
 
 #include "common/log.h"
+#include "proxyd/dp/dp.h"
+#include "proxyd/dp/listener.h"
+#include "proxyd/dp/resolver.h"
 
 #define RUNTIME_MAGIC 0x70727474u /* "prtt" */
 #define WORKER_MAGIC 0x7077726bu  /* "pwrk" */
@@ -22,6 +25,7 @@
 struct worker_call {
 	struct worker_call *next;
 	proxyd_worker_fn *fn;
+	void (*free_arg)(void *arg); /* for a call dropped at stop; may be NULL */
 	void *arg;
 };
 
@@ -33,6 +37,7 @@ struct proxyd_worker {
 	bool joinable;
 	struct ev_loop *loop;
 	ev_async wake;
+	struct dp_worker *dp; /* the data plane of this thread (ev_userdata of loop) */
 	/* main → worker */
 	_Atomic(struct proxyd_conf *) pending; /* a reference for the worker to take */
 	atomic_bool stop;
@@ -51,6 +56,8 @@ struct proxyd_runtime {
 	struct proxyd_worker *workers;
 	uint64_t reloads;
 	bool offline;
+	struct dp_shared sh;  /* counters and the task logger, shared by workers */
+	struct dp_lset *lset; /* listeners the workers have (main thread's view) */
 };
 
 /* ---- worker side --------------------------------------------------------------- */
@@ -140,6 +147,8 @@ static void *worker_main(void *arg)
 	/* A stop or config sent before ev_run() is seen: ev_async_send()
 	 * latches the pending flag and the loop checks it first. */
 	ev_run(wk->loop, 0);
+	/* connections, listeners and the thread's pools go on this thread */
+	dp_worker_shutdown(wk->dp);
 	log_debug("worker %u: stopped", wk->id);
 	return NULL;
 }
@@ -159,8 +168,12 @@ static void worker_fini(struct proxyd_worker *wk)
 	proxyd_conf_unref(p);
 	for (struct worker_call *c = take_calls(wk), *next; c != NULL; c = next) {
 		next = c->next;
+		if (c->free_arg)
+			c->free_arg(c->arg);
 		free(c);
 	}
+	dp_worker_free(wk->dp);
+	wk->dp = NULL;
 	pthread_mutex_destroy(&wk->calls_lock);
 	proxyd_conf_unref(wk->conf);
 	wk->conf = NULL;
@@ -212,6 +225,8 @@ static int worker_start(struct proxyd_runtime *rt, unsigned id, char *err, size_
 	}
 	ev_async_init(&wk->wake, worker_on_wake);
 	ev_async_start(wk->loop, &wk->wake);
+	wk->dp = dp_worker_new(wk->loop, id, &rt->sh);
+	ev_set_userdata(wk->loop, wk->dp);
 	wk->conf = proxyd_conf_ref(rt->conf);
 	atomic_init(&wk->active, wk->conf);
 
@@ -243,11 +258,52 @@ static int worker_start(struct proxyd_runtime *rt, unsigned id, char *err, size_
 	return 0;
 }
 
+/* ---- data plane hand-over ------------------------------------------------------ */
+
+static void dp_apply_call(struct ev_loop *loop, struct proxyd_conf *conf, void *arg)
+{
+	(void)conf;
+	dp_update_apply(ev_userdata(loop), arg);
+}
+
+static void dp_offline_call(struct ev_loop *loop, struct proxyd_conf *conf, void *arg)
+{
+	(void)conf;
+	(void)arg;
+	dp_worker_offline(ev_userdata(loop));
+}
+
+/* Bind what conf needs (nothing is changed on failure), then queue each
+ * worker's update. */
+static int dp_plan_and_send(struct proxyd_runtime *rt, struct proxyd_conf *conf, char *err,
+			    size_t errlen)
+{
+	struct dp_update **ups = NULL;
+	struct dp_lset *next = NULL;
+	int rc = dp_lset_plan(conf, rt->lset, rt->nworkers, rt->offline, &ups, &next, err, errlen);
+
+	if (rc != 0)
+		return rc;
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		if (proxyd_runtime_run_on_owned(rt, i, dp_apply_call, dp_update_free, ups[i]) != 0)
+			dp_update_free(ups[i]);
+	free(ups);
+	dp_lset_free(rt->lset);
+	rt->lset = next;
+	return 0;
+}
+
+static void dp_shared_fini(struct dp_shared *sh)
+{
+	logger_free(sh->task_log);
+	sh->task_log = NULL;
+}
+
 int proxyd_runtime_start(struct proxyd_conf *conf, struct proxyd_runtime **out, char *err,
 			 size_t errlen)
 {
 	struct proxyd_runtime *rt;
-	int rc = 0;
+	int rc = 0, lerr = 0;
 
 	CHECK_OBJ(conf, PROXYD_CONF_MAGIC);
 	rt = xcalloc(1, sizeof(*rt));
@@ -255,6 +311,21 @@ int proxyd_runtime_start(struct proxyd_conf *conf, struct proxyd_runtime **out, 
 	rt->conf = conf;
 	rt->nworkers = proxyd_conf_worker_count(conf);
 	rt->workers = xcalloc(rt->nworkers, sizeof(*rt->workers));
+	atomic_init(&rt->sh.alive, 0);
+	atomic_init(&rt->sh.accepted, 0);
+	atomic_init(&rt->sh.dropped, 0);
+	atomic_init(&rt->sh.tasks, 0);
+	if (dp_resolver_library_init() != 0) {
+		snprintf(err, errlen, "c-ares initialisation failed");
+		rc = -ENOMEM;
+		goto fail_early;
+	}
+	rt->sh.task_log = logger_new(&conf->common.log.task, "Task", &lerr);
+	if (rt->sh.task_log == NULL) {
+		snprintf(err, errlen, "task logger: %s", strerror(-lerr));
+		rc = lerr ? lerr : -EINVAL;
+		goto fail_early;
+	}
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		rc = worker_start(rt, i, err, errlen);
 		if (rc != 0) {
@@ -262,21 +333,28 @@ int proxyd_runtime_start(struct proxyd_conf *conf, struct proxyd_runtime **out, 
 			goto fail;
 		}
 	}
+	rc = dp_plan_and_send(rt, conf, err, errlen);
+	if (rc != 0)
+		goto fail;
 	log_info("proxyd: %u worker thread%s started", rt->nworkers, rt->nworkers == 1 ? "" : "s");
 	*out = rt;
 	return 0;
 fail:
 	workers_stop(rt);
+fail_early:
+	dp_shared_fini(&rt->sh);
 	free(rt->workers);
 	POISON_OBJ(rt);
 	free(rt);
 	return rc;
 }
 
-int proxyd_runtime_reload(struct proxyd_runtime *rt, struct proxyd_conf *conf)
+int proxyd_runtime_reload_err(struct proxyd_runtime *rt, struct proxyd_conf *conf, char *err,
+			      size_t errlen)
 {
 	struct proxyd_conf *old;
 	unsigned want;
+	int rc;
 
 	CHECK_OBJ(rt, RUNTIME_MAGIC);
 	CHECK_OBJ(conf, PROXYD_CONF_MAGIC);
@@ -284,6 +362,9 @@ int proxyd_runtime_reload(struct proxyd_runtime *rt, struct proxyd_conf *conf)
 	if (want != rt->nworkers)
 		log_notice("proxyd: the worker count (%u → %u) changes on restart, not on reload",
 			   rt->nworkers, want);
+	rc = dp_plan_and_send(rt, conf, err, errlen);
+	if (rc != 0)
+		return rc;
 	old = rt->conf;
 	rt->conf = conf;
 	for (unsigned i = 0; i < rt->nworkers; i++) {
@@ -298,7 +379,23 @@ int proxyd_runtime_reload(struct proxyd_runtime *rt, struct proxyd_conf *conf)
 	return 0;
 }
 
+int proxyd_runtime_reload(struct proxyd_runtime *rt, struct proxyd_conf *conf)
+{
+	char err[256];
+	int rc = proxyd_runtime_reload_err(rt, conf, err, sizeof(err));
+
+	if (rc != 0)
+		log_err("reload failed: %s", err);
+	return rc;
+}
+
 int proxyd_runtime_run_on(struct proxyd_runtime *rt, unsigned idx, proxyd_worker_fn *fn, void *arg)
+{
+	return proxyd_runtime_run_on_owned(rt, idx, fn, NULL, arg);
+}
+
+int proxyd_runtime_run_on_owned(struct proxyd_runtime *rt, unsigned idx, proxyd_worker_fn *fn,
+				void (*free_arg)(void *arg), void *arg)
 {
 	struct proxyd_worker *wk;
 	struct worker_call *c;
@@ -310,6 +407,7 @@ int proxyd_runtime_run_on(struct proxyd_runtime *rt, unsigned idx, proxyd_worker
 	c = xmalloc(sizeof(*c));
 	c->next = NULL;
 	c->fn = fn;
+	c->free_arg = free_arg;
 	c->arg = arg;
 	pthread_mutex_lock(&wk->calls_lock);
 	*wk->calls_tail = c;
@@ -322,7 +420,14 @@ int proxyd_runtime_run_on(struct proxyd_runtime *rt, unsigned idx, proxyd_worker
 void proxyd_runtime_offline(struct proxyd_runtime *rt)
 {
 	CHECK_OBJ(rt, RUNTIME_MAGIC);
+	if (rt->offline)
+		return;
 	rt->offline = true;
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		if (proxyd_runtime_run_on(rt, i, dp_offline_call, NULL) != 0)
+			log_err("worker %u: cannot queue the offline call", i);
+	dp_lset_free(rt->lset);
+	rt->lset = NULL;
 }
 
 bool proxyd_runtime_is_offline(const struct proxyd_runtime *rt)
@@ -333,7 +438,7 @@ bool proxyd_runtime_is_offline(const struct proxyd_runtime *rt)
 uint64_t proxyd_runtime_alive(const struct proxyd_runtime *rt)
 {
 	CHECK_OBJ(rt, RUNTIME_MAGIC);
-	return 0; /* no data plane yet: nothing runs tasks */
+	return atomic_load(&rt->sh.alive);
 }
 
 void proxyd_runtime_stop(struct proxyd_runtime *rt)
@@ -342,6 +447,8 @@ void proxyd_runtime_stop(struct proxyd_runtime *rt)
 		return;
 	CHECK_OBJ(rt, RUNTIME_MAGIC);
 	workers_stop(rt);
+	dp_lset_free(rt->lset);
+	dp_shared_fini(&rt->sh);
 	proxyd_conf_unref(rt->conf);
 	free(rt->workers);
 	POISON_OBJ(rt);
@@ -404,6 +511,9 @@ void proxyd_runtime_counters(const struct proxyd_runtime *rt,
 	add(arg, "worker_config_swaps", swaps);
 	add(arg, "offline", rt->offline ? 1 : 0);
 	add(arg, "alive_tasks", proxyd_runtime_alive(rt));
+	add(arg, "accepted", atomic_load(&rt->sh.accepted));
+	add(arg, "ingress_dropped", atomic_load(&rt->sh.dropped));
+	add(arg, "tasks", atomic_load(&rt->sh.tasks));
 }
 
 /* ---- daemon_ops ------------------------------------------------------------------ */
@@ -444,11 +554,7 @@ static int ops_start(struct daemon *d, void *conf, char *err, size_t errlen)
 
 static int ops_reload(struct daemon *d, void *conf, char *err, size_t errlen)
 {
-	int rc = proxyd_runtime_reload(rt_of(d), conf);
-
-	if (rc != 0)
-		snprintf(err, errlen, "reload failed: %s", strerror(-rc));
-	return rc;
+	return proxyd_runtime_reload_err(rt_of(d), conf, err, errlen);
 }
 
 static void ops_offline(struct daemon *d)

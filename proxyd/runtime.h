@@ -23,21 +23,30 @@
 
 struct proxyd_runtime;
 
-/* Start proxyd_conf_worker_count(conf) workers. Takes the caller's
- * reference to conf on success; on failure nothing is started, conf is
+/* Start proxyd_conf_worker_count(conf) workers, the task logger, and one
+ * listening socket per worker for each http_proxy / socks_proxy server
+ * with a `listen` address. Takes the caller's reference to conf on
+ * success; on failure (a bind error, say) nothing is started, conf is
  * untouched (still the caller's) and err holds a message. */
 int proxyd_runtime_start(struct proxyd_conf *conf, struct proxyd_runtime **out, char *err,
 			 size_t errlen) MUST_CHECK;
 
-/* Swap in conf (takes the caller's reference) and notify every worker.
- * The worker count is fixed at start; a different count is logged. */
+/* Swap in conf and notify every worker: listeners of new listen addresses
+ * are bound first (a bind error fails the reload and changes nothing: the
+ * caller keeps conf), unchanged ones are kept, removed ones close. On
+ * success takes the caller's reference. The worker count is fixed at
+ * start; a different count is logged. _err puts the reason in err; the
+ * plain form logs it. */
+int proxyd_runtime_reload_err(struct proxyd_runtime *rt, struct proxyd_conf *conf, char *err,
+			      size_t errlen) MUST_CHECK;
 int proxyd_runtime_reload(struct proxyd_runtime *rt, struct proxyd_conf *conf) MUST_CHECK;
 
-/* Stop accepting new work (no listeners yet: only the state changes). */
+/* Stop accepting new work: every worker closes its listeners; open
+ * connections go on. Idempotent; later reloads bind nothing. */
 void proxyd_runtime_offline(struct proxyd_runtime *rt);
 bool proxyd_runtime_is_offline(const struct proxyd_runtime *rt);
 
-/* Tasks alive across workers: always 0 until the data plane lands. */
+/* Client connections open across workers (what a graceful stop drains). */
 uint64_t proxyd_runtime_alive(const struct proxyd_runtime *rt);
 
 /* Stop and join every worker, drop every config reference, free rt.
@@ -56,10 +65,16 @@ bool proxyd_runtime_wait_synced(const struct proxyd_runtime *rt, unsigned timeou
 /* Run fn(loop, conf, arg) on worker `idx`'s thread, with that worker's
  * loop and the config it runs with (borrowed for the call). Calls run in
  * order; ones still queued at stop are dropped without running. Returns 0,
- * or -EINVAL for a bad index. */
+ * or -EINVAL for a bad index. ev_userdata(loop) is the worker's struct
+ * dp_worker (proxyd/dp/dp.h). */
 typedef void proxyd_worker_fn(struct ev_loop *loop, struct proxyd_conf *conf, void *arg);
 int proxyd_runtime_run_on(struct proxyd_runtime *rt, unsigned idx, proxyd_worker_fn *fn,
 			  void *arg) MUST_CHECK;
+
+/* Same, with free_arg(arg) called instead when the call is dropped at
+ * stop without running (arg owns resources). */
+int proxyd_runtime_run_on_owned(struct proxyd_runtime *rt, unsigned idx, proxyd_worker_fn *fn,
+				void (*free_arg)(void *arg), void *arg) MUST_CHECK;
 
 /* Report counters (the daemon `status` request). */
 void proxyd_runtime_counters(const struct proxyd_runtime *rt,

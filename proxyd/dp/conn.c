@@ -1,0 +1,583 @@
+/* Client connections: lifecycle, the state table, watchers, the timer
+ * (see conn.h). */
+#include "proxyd/dp/conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sock.h"
+#include "proxyd/dp/acl.h"
+
+/* Client input buffer: SOCKS requests and HTTP heads up to this size are
+ * parsed from one pooled block. */
+#define CONN_IN_CAP BUF_BLOCK_SIZE
+/* How long an error reply may take to leave and the client to hang up. */
+#define CONN_LINGER_MS 2000
+/* Bound on a success reply that the client does not read. */
+#define CONN_REPLY_MS 10000
+/* Handler calls per event before yielding (a guard against loops). */
+#define CONN_MAX_STEPS 64
+
+/* What the connection waits for in a state. */
+enum conn_io {
+	IO_CL_READ = 1 << 0,	/* read the client into c->in */
+	IO_UP_CONNECT = 1 << 1, /* upstream connect in progress */
+	IO_RELAY = 1 << 2,	/* relay_interest() decides */
+	IO_CL_DRAIN = 1 << 3,	/* read and discard (linger) */
+};
+
+typedef int conn_handler_fn(struct conn *c);
+typedef void conn_timeout_fn(struct conn *c);
+
+struct conn_state_def {
+	const char *name;
+	conn_handler_fn *run;
+	conn_timeout_fn *timeout;
+	unsigned io;
+	unsigned next; /* bit mask of the states this one may move to */
+};
+
+static int conn_on_replying(struct conn *c);
+static int conn_on_relay(struct conn *c);
+static int conn_on_linger(struct conn *c);
+static void conn_relay_timeout(struct conn *c);
+static void conn_linger_timeout(struct conn *c);
+static void conn_reply_timeout(struct conn *c);
+
+#define B(s) (1u << (s))
+#define AFTER_REQUEST (B(CONN_ST_RESOLVING) | B(CONN_ST_CONNECTING) | B(CONN_ST_LINGER))
+
+static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
+	[CONN_ST_SOCKS_GREETING] = {"socks_greeting", socks_on_greeting, socks_on_timeout,
+				    IO_CL_READ, B(CONN_ST_SOCKS5_REQUEST) | AFTER_REQUEST},
+	[CONN_ST_SOCKS5_REQUEST] = {"socks5_request", socks_on_request, socks_on_timeout,
+				    IO_CL_READ, AFTER_REQUEST},
+	[CONN_ST_HTTP_HEAD] = {"http_head", http_on_head, http_on_timeout, IO_CL_READ,
+			       AFTER_REQUEST},
+	[CONN_ST_RESOLVING] = {"resolving", NULL, escape_on_resolve_timeout, 0,
+			       B(CONN_ST_CONNECTING) | B(CONN_ST_LINGER)},
+	[CONN_ST_CONNECTING] = {"connecting", escape_on_connecting, escape_on_timeout,
+				IO_UP_CONNECT,
+				B(CONN_ST_CONNECTING) | B(CONN_ST_REPLYING) | B(CONN_ST_LINGER)},
+	[CONN_ST_REPLYING] = {"replying", conn_on_replying, conn_reply_timeout, 0,
+			      B(CONN_ST_RELAY) | B(CONN_ST_LINGER)},
+	[CONN_ST_RELAY] = {"relay", conn_on_relay, conn_relay_timeout, IO_RELAY, 0},
+	[CONN_ST_LINGER] = {"linger", conn_on_linger, conn_linger_timeout, IO_CL_DRAIN, 0},
+};
+
+static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents);
+static void conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents);
+static void conn_free(struct conn *c);
+
+static void ep_init(struct conn *c, struct conn_ep *ep, int fd)
+{
+	ep->fd = fd;
+	ep->events = 0;
+	ep->ready = 0;
+	ep->eof = false;
+	ep->shut = false;
+	ep->c = c;
+	ev_io_init(&ep->io, conn_on_io, fd < 0 ? 0 : fd, 0);
+}
+
+/* Point the endpoint's watcher at its fd with the given interest. */
+static void ep_want(struct conn *c, struct conn_ep *ep, int events)
+{
+	if (ep->fd < 0)
+		events = 0;
+	if (events == ep->events && (events == 0 || ev_is_active(&ep->io)))
+		return;
+	ev_io_stop(c->wk->loop, &ep->io);
+	ep->events = events;
+	if (events != 0) {
+		ev_io_set(&ep->io, ep->fd, events);
+		ev_io_start(c->wk->loop, &ep->io);
+	}
+}
+
+static void ep_close(struct conn *c, struct conn_ep *ep)
+{
+	ev_io_stop(c->wk->loop, &ep->io);
+	ep->events = 0;
+	if (ep->fd >= 0) {
+		close(ep->fd);
+		ep->fd = -1;
+	}
+}
+
+struct conn *conn_new(struct dp_worker *wk, const struct server_conf *srv, int fd,
+		      const struct sockaddr *peer, const struct sockaddr *local)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->magic = CONN_MAGIC;
+	c->wk = wk;
+	c->gen = dp_gen_ref(wk->gen);
+	c->srv = srv;
+	ep_init(c, &c->cl, fd);
+	ep_init(c, &c->up, -1);
+	dp_addr_set(&c->client_addr, peer);
+	dp_addr_set(&c->server_addr, local);
+	buf_init(&c->in, CONN_IN_CAP);
+	relay_init(&c->relay);
+	ev_init(&c->timer, conn_on_timer);
+	c->task.accept_ns = util_mono_ns();
+	c->next = wk->conns;
+	if (wk->conns)
+		wk->conns->prev = c;
+	wk->conns = c;
+	atomic_fetch_add(&wk->sh->alive, 1);
+
+	c->state = srv->type == SERVER_SOCKS_PROXY ? CONN_ST_SOCKS_GREETING : CONN_ST_HTTP_HEAD;
+	conn_arm_timer(c,
+		       srv->type == SERVER_SOCKS_PROXY ? srv->u.socks.negotiation_timeout_ms
+						       : srv->u.http.req_header_recv_timeout_ms,
+		       false);
+	/* interest of the first state: read the client */
+	ep_want(c, &c->cl, EV_READ);
+	return c;
+}
+
+void conn_hold(struct conn *c)
+{
+	CHECK_OBJ(c, CONN_MAGIC);
+	c->refs++;
+}
+
+void conn_release(struct conn *c)
+{
+	CHECK_OBJ(c, CONN_MAGIC);
+	ASSERT(c->refs > 0);
+	if (--c->refs == 0 && c->closing)
+		conn_free(c);
+}
+
+void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	/* Nothing more happens on the sockets; the fds go in conn_free(). */
+	ev_io_stop(c->wk->loop, &c->cl.io);
+	ev_io_stop(c->wk->loop, &c->up.io);
+	ev_timer_stop(c->wk->loop, &c->timer);
+}
+
+void conn_fail(struct conn *c, enum task_reason r, const char *msg)
+{
+	task_set_reason(&c->task, r, msg);
+	conn_close(c);
+}
+
+static void format_upstream(const struct conn *c, char *out, size_t cap)
+{
+	if (c->host[0] == '\0') {
+		out[0] = '\0';
+		return;
+	}
+	if (c->host_is_ip && c->host_addr.sa.sa_family == AF_INET6)
+		snprintf(out, cap, "[%s]:%u", c->host, c->port);
+	else
+		snprintf(out, cap, "%s:%u", c->host, c->port);
+}
+
+static void conn_free(struct conn *c)
+{
+	struct dp_worker *wk = c->wk;
+	char upstream[272];
+
+	escape_cancel(&c->esc);
+	if (c->task.created) {
+		struct task_server ts = {c->srv, &c->server_addr.sa, &c->client_addr.sa, upstream};
+		c->task.c_rd = c->relay.c2u.in;
+		c->task.r_wr = c->relay.c2u.out;
+		c->task.r_rd = c->relay.u2c.in;
+		c->task.c_wr = c->relay.u2c.out;
+		if (c->task.reason == TASK_R_NONE)
+			task_set_reason(&c->task, TASK_R_INTERNAL_SERVER_ERROR,
+					"task ended without a reason");
+		format_upstream(c, upstream, sizeof(upstream));
+		task_log_finished(wk->sh->task_log, &ts, &c->task);
+	}
+	ev_timer_stop(wk->loop, &c->timer);
+	ep_close(c, &c->cl);
+	ep_close(c, &c->up);
+	relay_fini(&c->relay);
+	buf_fini(&c->in);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		wk->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	atomic_fetch_sub(&wk->sh->alive, 1);
+	dp_gen_unref(c->gen);
+	POISON_OBJ(c);
+	free(c);
+}
+
+void conn_set_state(struct conn *c, enum conn_state st)
+{
+	ASSERT((unsigned)st < CONN_ST__COUNT);
+	ASSERT(conn_states[c->state].next & B(st));
+	c->state = st;
+	switch (st) {
+	case CONN_ST_RESOLVING:
+		/* c-ares bounds each query; this only guards against a lost one */
+		conn_arm_timer(c, 60000, false);
+		break;
+	case CONN_ST_REPLYING:
+		c->task.stage = TASK_STAGE_REPLYING;
+		conn_arm_timer(c, CONN_REPLY_MS, false);
+		break;
+	case CONN_ST_RELAY:
+		conn_arm_timer(c, c->srv->task_idle_check_interval_ms, true);
+		break;
+	case CONN_ST_LINGER:
+		conn_arm_timer(c, CONN_LINGER_MS, false);
+		break;
+	case CONN_ST_CONNECTING:     /* the escaper arms each attempt */
+	case CONN_ST_SOCKS5_REQUEST: /* one negotiation timeout from accept */
+	default:
+		break;
+	}
+}
+
+void conn_arm_timer(struct conn *c, uint64_t ms, bool repeat)
+{
+	c->timer_repeat = repeat;
+	c->timer.repeat = (ev_tstamp)ms / 1000.0;
+	if (c->timer.repeat <= 0)
+		c->timer.repeat = 0.001;
+	ev_timer_again(c->wk->loop, &c->timer);
+}
+
+/* Derive both watchers' interest from the state and the buffers. */
+static void conn_sync_watchers(struct conn *c)
+{
+	const struct conn_state_def *def = &conn_states[c->state];
+	int cl = 0, up = 0;
+
+	if (c->closing)
+		return;
+	if ((def->io & IO_CL_READ) && !c->cl.eof && !buf_full(&c->in))
+		cl |= EV_READ;
+	if ((def->io & IO_CL_DRAIN) && !c->cl.eof && !conn_reply_pending(c))
+		cl |= EV_READ;
+	if (conn_reply_pending(c))
+		cl |= EV_WRITE;
+	if (def->io & IO_UP_CONNECT)
+		up |= EV_WRITE;
+	if (def->io & IO_RELAY)
+		relay_interest(c, &cl, &up);
+	ep_want(c, &c->cl, cl);
+	ep_want(c, &c->up, up);
+}
+
+static void conn_run(struct conn *c)
+{
+	for (int i = 0; i < CONN_MAX_STEPS && !c->closing; i++) {
+		conn_handler_fn *run = conn_states[c->state].run;
+		if (run == NULL || run(c) == CONN_WAIT)
+			break;
+	}
+}
+
+void conn_kick(struct conn *c)
+{
+	conn_hold(c);
+	conn_run(c);
+	conn_sync_watchers(c);
+	conn_release(c);
+}
+
+static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn_ep *ep = container_of(w, struct conn_ep, io);
+	struct conn *c = ep->c;
+
+	(void)loop;
+	CHECK_OBJ(c, CONN_MAGIC);
+	conn_hold(c);
+	ep->ready |= revents & (EV_READ | EV_WRITE);
+	conn_run(c);
+	conn_sync_watchers(c);
+	conn_release(c);
+}
+
+static void conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = container_of(w, struct conn, timer);
+
+	(void)revents;
+	CHECK_OBJ(c, CONN_MAGIC);
+	conn_hold(c);
+	if (!c->timer_repeat)
+		ev_timer_stop(loop, w);
+	conn_states[c->state].timeout(c);
+	conn_run(c);
+	conn_sync_watchers(c);
+	conn_release(c);
+}
+
+ssize_t conn_read_client(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->cl.eof)
+		return 0;
+	n = buf_read_fd(&c->in, c->cl.fd);
+	if (n == 0)
+		c->cl.eof = true;
+	else if (n == -EAGAIN)
+		c->cl.ready &= ~EV_READ;
+	return n;
+}
+
+static int conn_flush(struct conn *c)
+{
+	while (conn_reply_pending(c)) {
+		ssize_t n = send(c->cl.fd, c->reply + c->reply_off,
+				 (size_t)(c->reply_len - c->reply_off), MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->cl.ready &= ~EV_WRITE;
+				return -EAGAIN;
+			}
+			return -errno;
+		}
+		c->reply_off += (uint16_t)n;
+	}
+	c->reply_off = c->reply_len = 0;
+	return 0;
+}
+
+int conn_send(struct conn *c, const void *p, size_t n)
+{
+	int rc;
+
+	ASSERT(n <= (size_t)(CONN_REPLY_MAX - c->reply_len));
+	memcpy(c->reply + c->reply_len, p, n);
+	c->reply_len += (uint16_t)n;
+	rc = conn_flush(c);
+	return rc == -EAGAIN ? 0 : rc;
+}
+
+void conn_task_create(struct conn *c)
+{
+	struct task_notes *t = &c->task;
+
+	t->created = true;
+	t->type = TASK_TYPE_TCP_CONNECT;
+	t->stage = TASK_STAGE_CREATED;
+	dp_uuid(c->wk, t->id);
+	t->start_wall_us = util_wall_us();
+	t->created_ns = util_mono_ns();
+	t->escaper = c->srv->escaper ? c->srv->escaper->name : c->srv->escaper_name;
+	atomic_fetch_add(&c->wk->sh->tasks, 1);
+}
+
+static bool host_char_ok(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '-' || ch == '.' || ch == '_';
+}
+
+int conn_set_target(struct conn *c, const char *host, size_t hlen, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (hlen == 0 || hlen >= sizeof(c->host))
+		return -EINVAL;
+	if (sock_ip_parse(slice_make(host, hlen), port, &ss, &len) == 0) {
+		c->host_is_ip = true;
+		dp_addr_set(&c->host_addr, (struct sockaddr *)&ss);
+	} else {
+		/* a domain: RFC 1035 length, letters, digits, '-', '.', '_' */
+		if (hlen > 253)
+			return -EINVAL;
+		for (size_t i = 0; i < hlen; i++)
+			if (!host_char_ok(host[i]))
+				return -EINVAL;
+		c->host_is_ip = false;
+	}
+	memcpy(c->host, host, hlen);
+	c->host[hlen] = '\0';
+	c->port = port;
+	return 0;
+}
+
+bool conn_target_forbidden(const struct conn *c)
+{
+	const struct server_conf *s = c->srv;
+
+	if (acl_forbids(acl_port_check(&s->dst_port_filter, c->port)))
+		return true;
+	return acl_forbids(acl_host_check(&s->dst_host_filter_set, c->host, strlen(c->host),
+					  c->host_is_ip ? &c->host_addr.sa : NULL));
+}
+
+void conn_connect_done(struct conn *c, enum escape_err err)
+{
+	if (err == ESCAPE_OK)
+		c->task.stage = TASK_STAGE_CONNECTED;
+	else
+		task_set_reason(&c->task, escape_err_reason(err), c->esc.msg);
+	switch (c->proto) {
+	case CONN_P_SOCKS4:
+	case CONN_P_SOCKS5:
+		socks_reply_connect(c, err);
+		break;
+	case CONN_P_HTTP_CONNECT:
+		http_reply_connect(c, err);
+		break;
+	case CONN_P_NONE:
+		conn_close(c);
+		break;
+	}
+}
+
+int conn_grow_in(struct conn *c, size_t cap)
+{
+	struct buf nb;
+	struct slice old = buf_peek(&c->in);
+
+	buf_init(&nb, cap);
+	if (old.len > 0 && buf_append(&nb, old.p, old.len) < 0) {
+		buf_fini(&nb);
+		return -ENOMEM;
+	}
+	buf_fini(&c->in);
+	c->in = nb;
+	return 0;
+}
+
+void conn_reject_log(const struct conn *c, const char *what, const char *why)
+{
+	char addr[SOCK_ADDR_STRLEN];
+
+	if (log_threshold < LOG_LVL_INFO)
+		return;
+	if (sock_addr_format(&c->client_addr.sa, addr, sizeof(addr)) < 0)
+		snprintf(addr, sizeof(addr), "?");
+	log_info("server %s: %s client %s: %s", c->srv->name, what, addr, why);
+}
+
+void conn_up_attach(struct conn *c, int fd)
+{
+	ep_close(c, &c->up);
+	ep_init(c, &c->up, fd);
+}
+
+void conn_up_close(struct conn *c)
+{
+	ep_close(c, &c->up);
+}
+
+void conn_linger(struct conn *c)
+{
+	ep_close(c, &c->up);
+	conn_set_state(c, CONN_ST_LINGER);
+}
+
+/* ---- generic states ---------------------------------------------------- */
+
+/* REPLYING: the success reply leaves, then the relay starts. */
+static int conn_on_replying(struct conn *c)
+{
+	int rc = conn_flush(c);
+
+	if (rc == -EAGAIN)
+		return CONN_WAIT;
+	if (rc < 0) {
+		conn_fail(c, TASK_R_CLIENT_TCP_WRITE_FAILED, "write to client failed");
+		return CONN_WAIT;
+	}
+	c->task.stage = TASK_STAGE_RELAYING;
+	c->task.ready_ns = util_mono_ns();
+	/* bytes the client sent after its request go to the upstream first */
+	c->relay.c2u.in += buf_len(&c->in);
+	(void)buf_release_if_empty(&c->in);
+	/* try both sockets at once rather than waiting for a first event */
+	c->cl.ready |= EV_READ | EV_WRITE;
+	c->up.ready |= EV_READ | EV_WRITE;
+	conn_set_state(c, CONN_ST_RELAY);
+	return CONN_AGAIN;
+}
+
+static int conn_on_relay(struct conn *c)
+{
+	relay_step(c);
+	return CONN_WAIT;
+}
+
+static void conn_relay_timeout(struct conn *c)
+{
+	relay_idle_tick(c);
+}
+
+/* LINGER: flush the error reply, shut our side, read until the client
+ * closes (so that closing with unread input does not reset the reply
+ * away), bounded by the timer. */
+static int conn_on_linger(struct conn *c)
+{
+	int rc = conn_flush(c);
+
+	if (rc == -EAGAIN)
+		return CONN_WAIT;
+	if (rc < 0) {
+		conn_close(c);
+		return CONN_WAIT;
+	}
+	if (!c->cl.shut) {
+		c->cl.shut = true;
+		if (shutdown(c->cl.fd, SHUT_WR) < 0) {
+			conn_close(c);
+			return CONN_WAIT;
+		}
+	}
+	for (;;) {
+		ssize_t n;
+		buf_reset(&c->in);
+		n = conn_read_client(c);
+		if (n == -EAGAIN)
+			return CONN_WAIT;
+		if (n <= 0) {
+			conn_close(c);
+			return CONN_WAIT;
+		}
+	}
+}
+
+static void conn_linger_timeout(struct conn *c)
+{
+	conn_close(c);
+}
+
+static void conn_reply_timeout(struct conn *c)
+{
+	conn_fail(c, TASK_R_CLIENT_APP_TIMEOUT, "client did not read the reply");
+}
+
+void conn_close_all(struct dp_worker *wk, enum task_reason r)
+{
+	while (wk->conns != NULL) {
+		struct conn *c = wk->conns;
+		ASSERT(c->refs == 0);
+		conn_hold(c);
+		conn_fail(c, r, "server quit");
+		conn_release(c);
+	}
+}

@@ -1,0 +1,507 @@
+/* direct_fixed and dummy_deny on the data path (see escaper.h). */
+#include "proxyd/dp/escaper.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sock.h"
+#include "proxyd/dp/acl.h"
+#include "proxyd/dp/conn.h"
+
+#define V6_BASE DP_RES_MAX_ADDRS /* AAAA answers start here in addrs[] */
+
+/* ---- outcome mapping (g3: Socks5Reply::from / HttpProxyClientResponse) -- */
+
+uint8_t escape_err_socks5(enum escape_err e)
+{
+	switch (e) {
+	case ESCAPE_OK:
+		return 0x00;
+	case ESCAPE_FORBIDDEN:
+		return 0x02;
+	case ESCAPE_NET_UNREACH:
+		return 0x03;
+	case ESCAPE_RESOLVE_FAILED:
+	case ESCAPE_NO_ADDRESS:
+	case ESCAPE_HOST_UNREACH:
+		return 0x04;
+	case ESCAPE_REFUSED:
+		return 0x05;
+	case ESCAPE_TIMEOUT:
+		return 0x09; /* g3's "connection timed out" (socks-6 draft) */
+	case ESCAPE_NOT_USABLE:
+	case ESCAPE_SETUP_FAILED:
+	case ESCAPE_OTHER:
+		break;
+	}
+	return 0x01;
+}
+
+int escape_err_http(enum escape_err e)
+{
+	switch (e) {
+	case ESCAPE_OK:
+		return 200;
+	case ESCAPE_FORBIDDEN:
+		return 403;
+	case ESCAPE_NOT_USABLE:
+		return 503;
+	case ESCAPE_RESOLVE_FAILED:
+		return 530;
+	case ESCAPE_NO_ADDRESS:
+	case ESCAPE_OTHER:
+		return 502;
+	case ESCAPE_REFUSED:
+		return 521;
+	case ESCAPE_TIMEOUT:
+		return 522;
+	case ESCAPE_NET_UNREACH:
+	case ESCAPE_HOST_UNREACH:
+		return 523;
+	case ESCAPE_SETUP_FAILED:
+		return 500;
+	}
+	return 500;
+}
+
+enum task_reason escape_err_reason(enum escape_err e)
+{
+	switch (e) {
+	case ESCAPE_OK:
+		return TASK_R_NONE;
+	case ESCAPE_FORBIDDEN:
+		return TASK_R_FORBIDDEN_BY_RULE;
+	case ESCAPE_NOT_USABLE:
+		return TASK_R_ESCAPER_NOT_USABLE;
+	case ESCAPE_RESOLVE_FAILED:
+		return TASK_R_UPSTREAM_NOT_RESOLVED;
+	case ESCAPE_NO_ADDRESS:
+		return TASK_R_UPSTREAM_NOT_AVAILABLE;
+	case ESCAPE_SETUP_FAILED:
+		return TASK_R_INTERNAL_SERVER_ERROR;
+	case ESCAPE_REFUSED:
+	case ESCAPE_TIMEOUT:
+	case ESCAPE_NET_UNREACH:
+	case ESCAPE_HOST_UNREACH:
+	case ESCAPE_OTHER:
+		break;
+	}
+	return TASK_R_UPSTREAM_NOT_CONNECTED;
+}
+
+static enum escape_err errno_to_err(int err, const char **msg)
+{
+	switch (err) {
+	case -ECONNREFUSED:
+		*msg = "upstream not connected: connection refused";
+		return ESCAPE_REFUSED;
+	case -ECONNRESET:
+		*msg = "upstream not connected: connection reset";
+		return ESCAPE_REFUSED;
+	case -ETIMEDOUT:
+		*msg = "upstream not connected: connection timed out";
+		return ESCAPE_TIMEOUT;
+	case -ENETUNREACH:
+		*msg = "upstream not connected: network unreachable";
+		return ESCAPE_NET_UNREACH;
+	case -EHOSTUNREACH:
+	case -EHOSTDOWN:
+		*msg = "upstream not connected: host unreachable";
+		return ESCAPE_HOST_UNREACH;
+	default:
+		*msg = "upstream not connected: connect failed";
+		return ESCAPE_OTHER;
+	}
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static struct conn *op_conn(struct escape_op *op)
+{
+	return container_of(op, struct conn, esc);
+}
+
+static void fail(struct conn *c, enum escape_err e, const char *msg)
+{
+	c->esc.err = e;
+	c->esc.msg = msg;
+	escape_cancel(&c->esc);
+	conn_up_close(c);
+	conn_connect_done(c, e);
+}
+
+static enum resolve_query effective_query(const struct escaper_conf *e)
+{
+	enum resolve_query q =
+		e->resolve_strategy.set ? e->resolve_strategy.query : RESOLVE_IPV4_FIRST;
+	if (e->no_ipv6)
+		return RESOLVE_IPV4_ONLY;
+	if (e->no_ipv4)
+		return RESOLVE_IPV6_ONLY;
+	return q;
+}
+
+static bool family_allowed(const struct escaper_conf *e, int family)
+{
+	return family == AF_INET ? !e->no_ipv4 : !e->no_ipv6;
+}
+
+static void shuffle(struct dp_worker *wk, union dp_addr *v, unsigned n)
+{
+	for (unsigned i = n; i > 1; i--) {
+		unsigned j = (unsigned)(dp_rand(wk) % i);
+		union dp_addr t = v[i - 1];
+		v[i - 1] = v[j];
+		v[j] = t;
+	}
+}
+
+/* Order the answers (preferred family first, shuffled for pick Random),
+ * set the port, drop what the egress filter forbids. */
+static void build_list(struct conn *c)
+{
+	struct escape_op *op = &c->esc;
+	const struct escaper_conf *e = op->esc;
+	bool v6_first =
+		effective_query(e) == RESOLVE_IPV6_FIRST || effective_query(e) == RESOLVE_IPV6_ONLY;
+	bool random = !e->resolve_strategy.set || e->resolve_strategy.pick == RESOLVE_PICK_RANDOM;
+	union dp_addr tmp[ESCAPE_MAX_ADDRS];
+	unsigned n = 0;
+
+	if (random) {
+		shuffle(c->wk, op->addrs, op->n4);
+		shuffle(c->wk, op->addrs + V6_BASE, op->n6);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		bool v6 = (pass == 0) == v6_first;
+		unsigned base = v6 ? V6_BASE : 0, cnt = v6 ? op->n6 : op->n4;
+		for (unsigned i = 0; i < cnt; i++)
+			tmp[n++] = op->addrs[base + i];
+	}
+	op->naddrs = 0;
+	for (unsigned i = 0; i < n; i++) {
+		sock_addr_set_port(&tmp[i].sa, c->port);
+		if (acl_forbids(acl_net_check(&e->egress_net_filter, &tmp[i].sa))) {
+			op->forbidden_seen = true;
+			continue;
+		}
+		op->addrs[op->naddrs++] = tmp[i];
+	}
+	op->next = 0;
+}
+
+/* A bind address of the family, picked at random among bind_ip; false
+ * when bind_ip is set but has none of that family. */
+static bool pick_bind(struct conn *c, int family, union dp_addr *out, bool *use)
+{
+	const struct ip_list *l = &c->esc.esc->bind_ips;
+	unsigned cand = 0, pick;
+
+	*use = false;
+	if (l->n == 0)
+		return true;
+	for (size_t i = 0; i < l->n; i++)
+		cand += l->v[i].family == family;
+	if (cand == 0)
+		return false;
+	pick = (unsigned)(dp_rand(c->wk) % cand);
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].family != family)
+			continue;
+		if (pick-- == 0) {
+			memset(out, 0, sizeof(*out));
+			out->sa.sa_family = (sa_family_t)family;
+			if (family == AF_INET)
+				memcpy(&out->in.sin_addr, l->v[i].addr, 4);
+			else
+				memcpy(&out->in6.sin6_addr, l->v[i].addr, 16);
+			*use = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void attempt_end(struct conn *c)
+{
+	uint64_t now = util_mono_ns();
+
+	if (c->esc.attempt_ns != 0 && now > c->esc.attempt_ns)
+		c->task.connect_spend_ns += now - c->esc.attempt_ns;
+	c->esc.attempt_ns = 0;
+}
+
+static void connected(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	attempt_end(c);
+	if (getsockname(c->up.fd, (struct sockaddr *)&ss, &len) == 0) {
+		dp_addr_set(&c->task.bound, (struct sockaddr *)&ss);
+		c->task.has_bound = true;
+	}
+	if (sock_set_nodelay(c->up.fd, true) < 0)
+		log_debug("upstream socket: TCP_NODELAY failed");
+	conn_connect_done(c, ESCAPE_OK);
+}
+
+/* Try the next addresses until one connects, is pending, or the list or
+ * the tries run out. */
+static void connect_next(struct conn *c)
+{
+	struct escape_op *op = &c->esc;
+	const struct escaper_conf *e = op->esc;
+
+	while (op->next < op->naddrs && c->task.connect_tries < op->max_tries) {
+		union dp_addr *a = &op->addrs[op->next++];
+		union dp_addr bind;
+		bool use_bind;
+		int fd, rc;
+
+		if (!pick_bind(c, a->sa.sa_family, &bind, &use_bind))
+			continue; /* no bind_ip of this family */
+		fd = sock_socket(a->sa.sa_family, SOCK_STREAM);
+		if (fd < 0) {
+			fail(c, ESCAPE_SETUP_FAILED, "cannot create a socket for the upstream");
+			return;
+		}
+		if (use_bind && sock_bind(fd, &bind.sa, sock_addr_len(&bind.sa)) < 0) {
+			close(fd);
+			fail(c, ESCAPE_SETUP_FAILED, "cannot bind the upstream socket to bind_ip");
+			return;
+		}
+		conn_up_attach(c, fd);
+		c->task.connect_tries++;
+		dp_addr_set(&c->task.peer, &a->sa);
+		c->task.has_peer = true;
+		op->attempt_ns = util_mono_ns();
+		rc = sock_connect(fd, &a->sa, sock_addr_len(&a->sa));
+		if (c->state != CONN_ST_CONNECTING)
+			conn_set_state(c, CONN_ST_CONNECTING);
+		if (rc == 0) {
+			connected(c);
+			return;
+		}
+		if (rc == -EINPROGRESS) {
+			c->up.ready = 0;
+			conn_arm_timer(c, e->tcp_connect.each_timeout_ms, false);
+			return;
+		}
+		attempt_end(c);
+		op->err = errno_to_err(rc, &op->msg);
+		conn_up_close(c);
+	}
+	if (c->task.connect_tries == 0)
+		fail(c, ESCAPE_NO_ADDRESS, "no address to connect to");
+	else
+		fail(c, op->err, op->msg);
+}
+
+/* ---- resolution --------------------------------------------------------- */
+
+static const char *resolve_msg(int status)
+{
+	switch (status) {
+	case -ENOENT:
+		return "upstream not resolved: no address found";
+	case -ETIMEDOUT:
+		return "upstream not resolved: resolver timed out";
+	case -ECONNREFUSED:
+		return "upstream not resolved: refused by the DNS server";
+	case -EACCES:
+		return "upstream not resolved: denied by the resolver";
+	default:
+		return "upstream not resolved: resolver failure";
+	}
+}
+
+/* Both wanted families answered (or the wait for the second ended). */
+static void resolve_done(struct conn *c)
+{
+	struct escape_op *op = &c->esc;
+
+	escape_cancel(op);
+	if (op->n4 + op->n6 == 0) {
+		int st = op->st4 != 0 ? op->st4 : op->st6;
+		fail(c, ESCAPE_RESOLVE_FAILED, resolve_msg(st != 0 ? st : -ENOENT));
+		return;
+	}
+	build_list(c);
+	if (op->naddrs == 0) {
+		fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
+		return;
+	}
+	connect_next(c);
+}
+
+static void take_answer(struct escape_op *op, int family, const struct dp_resolve_result *res)
+{
+	unsigned base = family == AF_INET ? 0 : V6_BASE, n = 0;
+
+	if (res->status == 0)
+		for (unsigned i = 0; i < res->n && n < DP_RES_MAX_ADDRS; i++)
+			if (res->addrs[i].sa.sa_family == family)
+				op->addrs[base + n++] = res->addrs[i];
+	if (family == AF_INET) {
+		op->want4 = false;
+		op->st4 = res->status;
+		op->n4 = n;
+	} else {
+		op->want6 = false;
+		op->st6 = res->status;
+		op->n6 = n;
+	}
+}
+
+/* Decide after an answer: go on, or wait (a little) for the other family. */
+static void resolve_check(struct conn *c)
+{
+	struct escape_op *op = &c->esc;
+	enum resolve_query q = effective_query(op->esc);
+	bool pref_v4 = q == RESOLVE_IPV4_FIRST || q == RESOLVE_IPV4_ONLY;
+
+	if (!op->want4 && !op->want6) {
+		resolve_done(c);
+		return;
+	}
+	/* The preferred family has addresses: give the other one
+	 * happy_eyeballs.resolution_delay, then go without it. */
+	if ((pref_v4 && !op->want4 && op->n4 > 0) || (!pref_v4 && !op->want6 && op->n6 > 0))
+		conn_arm_timer(c, op->esc->happy_eyeballs.resolution_delay_ms, false);
+}
+
+static void on_answer(struct dp_resolve_req *rq, const struct dp_resolve_result *res, int family)
+{
+	struct escape_op *op = family == AF_INET ? container_of(rq, struct escape_op, rq4)
+						 : container_of(rq, struct escape_op, rq6);
+	struct conn *c = op_conn(op);
+
+	CHECK_OBJ(c, CONN_MAGIC);
+	conn_hold(c);
+	take_answer(op, family, res);
+	if (!c->closing)
+		resolve_check(c);
+	conn_kick(c);
+	conn_release(c);
+}
+
+static void on_answer4(struct dp_resolve_req *rq, const struct dp_resolve_result *res)
+{
+	on_answer(rq, res, AF_INET);
+}
+
+static void on_answer6(struct dp_resolve_req *rq, const struct dp_resolve_result *res)
+{
+	on_answer(rq, res, AF_INET6);
+}
+
+void escape_on_resolve_timeout(struct conn *c)
+{
+	struct escape_op *op = &c->esc;
+
+	if (op->n4 + op->n6 > 0) {
+		/* the other family took longer than resolution_delay */
+		op->want4 = op->want6 = false;
+		resolve_done(c);
+		return;
+	}
+	fail(c, ESCAPE_RESOLVE_FAILED, resolve_msg(-ETIMEDOUT));
+}
+
+static void start_resolve(struct conn *c)
+{
+	struct escape_op *op = &c->esc;
+	enum resolve_query q = effective_query(op->esc);
+	struct dp_resolver *r = dp_resolver_get(c->gen, op->esc->resolver);
+	struct dp_resolve_result res;
+
+	op->want4 = q != RESOLVE_IPV6_ONLY;
+	op->want6 = q != RESOLVE_IPV4_ONLY;
+	conn_set_state(c, CONN_ST_RESOLVING);
+	if (op->want4 && dp_resolve_start(r, c->host, AF_INET, &op->rq4, on_answer4, &res) == 1)
+		take_answer(op, AF_INET, &res);
+	if (op->want6 && dp_resolve_start(r, c->host, AF_INET6, &op->rq6, on_answer6, &res) == 1)
+		take_answer(op, AF_INET6, &res);
+	resolve_check(c);
+}
+
+/* ---- entry points --------------------------------------------------------- */
+
+void escape_start(struct conn *c)
+{
+	struct escape_op *op = &c->esc;
+	const struct escaper_conf *e = c->srv->escaper;
+
+	memset(op, 0, sizeof(*op));
+	op->esc = e;
+	c->task.stage = TASK_STAGE_CONNECTING;
+	if (e == NULL || e->type != ESCAPER_DIRECT_FIXED) {
+		fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: the escaper denies every request");
+		return;
+	}
+	op->max_tries = e->tcp_connect.max_retry + 1;
+	if (!c->host_is_ip) {
+		if (e->resolver == NULL) {
+			fail(c, ESCAPE_NOT_USABLE, "escaper not usable: no resolver");
+			return;
+		}
+		start_resolve(c);
+		return;
+	}
+	if (!family_allowed(e, c->host_addr.sa.sa_family)) {
+		fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: address family disabled");
+		return;
+	}
+	if (c->host_addr.sa.sa_family == AF_INET) {
+		op->addrs[0] = c->host_addr;
+		op->n4 = 1;
+	} else {
+		op->addrs[V6_BASE] = c->host_addr;
+		op->n6 = 1;
+	}
+	build_list(c);
+	if (op->naddrs == 0) {
+		fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
+		return;
+	}
+	connect_next(c);
+}
+
+int escape_on_connecting(struct conn *c)
+{
+	int rc;
+
+	if (!(c->up.ready & EV_WRITE) || c->up.fd < 0)
+		return CONN_WAIT;
+	rc = sock_connect_result(c->up.fd);
+	if (rc == -EINPROGRESS) {
+		c->up.ready &= ~EV_WRITE;
+		return CONN_WAIT;
+	}
+	if (rc == 0) {
+		connected(c);
+		return CONN_AGAIN;
+	}
+	attempt_end(c);
+	c->esc.err = errno_to_err(rc, &c->esc.msg);
+	conn_up_close(c);
+	connect_next(c);
+	return CONN_AGAIN;
+}
+
+void escape_on_timeout(struct conn *c)
+{
+	attempt_end(c);
+	c->esc.err = errno_to_err(-ETIMEDOUT, &c->esc.msg);
+	conn_up_close(c);
+	connect_next(c);
+}
+
+void escape_cancel(struct escape_op *op)
+{
+	dp_resolve_cancel(&op->rq4);
+	dp_resolve_cancel(&op->rq6);
+}

@@ -1,0 +1,75 @@
+/* Escapers on the data path: how a connection reaches its target.
+ * direct_fixed resolves the host with its resolver (A / AAAA per
+ * resolve_strategy, no_ipv4 / no_ipv6), drops addresses its
+ * egress_network_filter forbids, then connects to the addresses in turn
+ * (tcp_connect.max_retry + 1 tries, each bounded by each_timeout), binding
+ * to bind_ip when set. dummy_deny refuses everything.
+ *
+ * The operation state lives in the connection (struct escape_op) and uses
+ * the connection's upstream endpoint and timer; resolver requests are
+ * cancelled at teardown (escape_cancel). The outcome goes to
+ * conn_connect_done() with an enum escape_err that each protocol maps to
+ * its reply (escape_err_socks5(), escape_err_http()). */
+#ifndef G3C_PROXYD_DP_ESCAPER_H
+#define G3C_PROXYD_DP_ESCAPER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "proxyd/config.h"
+#include "proxyd/dp/dp.h"
+#include "proxyd/dp/resolver.h"
+#include "proxyd/dp/tasklog.h"
+
+#define ESCAPE_MAX_ADDRS (2 * DP_RES_MAX_ADDRS)
+
+enum escape_err {
+	ESCAPE_OK = 0,
+	ESCAPE_FORBIDDEN,      /* dummy_deny, egress filter, address family */
+	ESCAPE_NOT_USABLE,     /* escaper cannot serve this (internal fallback) */
+	ESCAPE_RESOLVE_FAILED, /* the name did not resolve */
+	ESCAPE_NO_ADDRESS,     /* nothing left to try */
+	ESCAPE_REFUSED,	       /* connection refused or reset */
+	ESCAPE_TIMEOUT,	       /* each_timeout elapsed */
+	ESCAPE_NET_UNREACH,
+	ESCAPE_HOST_UNREACH,
+	ESCAPE_SETUP_FAILED, /* socket / bind failed locally */
+	ESCAPE_OTHER,	     /* any other connect error */
+};
+
+struct escape_op {
+	const struct escaper_conf *esc;
+	struct dp_resolve_req rq4, rq6;
+	bool want4, want6; /* families still expected from the resolver */
+	int st4, st6;	   /* resolver status per family (0 = addresses) */
+	unsigned n4, n6;   /* answers per family: addrs[0..n4) and addrs[16..16+n6) */
+	union dp_addr addrs[ESCAPE_MAX_ADDRS]; /* then ordered and filtered in place */
+	unsigned naddrs, next;
+	unsigned max_tries;
+	bool forbidden_seen; /* the egress filter dropped an address */
+	uint64_t attempt_ns; /* start of the current attempt */
+	enum escape_err err; /* last failure */
+	const char *msg;     /* static text for the task log */
+};
+
+struct conn;
+
+/* Start reaching c->host:c->port with the server's escaper. Moves c to
+ * RESOLVING or CONNECTING, or reports the outcome at once. */
+void escape_start(struct conn *c);
+
+/* State handlers and timer (conn.c's table calls them). */
+int escape_on_connecting(struct conn *c);
+void escape_on_timeout(struct conn *c);
+void escape_on_resolve_timeout(struct conn *c);
+
+/* Cancel pending resolver requests (teardown). */
+void escape_cancel(struct escape_op *op);
+
+/* Reply codes and task reason of an outcome. */
+uint8_t escape_err_socks5(enum escape_err e);
+int escape_err_http(enum escape_err e);
+enum task_reason escape_err_reason(enum escape_err e);
+
+#endif

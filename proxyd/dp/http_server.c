@@ -1,0 +1,143 @@
+/* http_proxy on a connection: the request head (proxyd/http/http_parse.h)
+ * and CONNECT tunnels (RFC 9110 §9.3.6) with g3's status codes. Forwarding
+ * of other methods is not implemented yet: they get 501. */
+#include "proxyd/dp/conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proxyd/http/http_parse.h"
+
+/* Send an error reply and close after it (the connection lingers). */
+static void http_error(struct conn *c, int status, const char *why)
+{
+	uint8_t out[CONN_REPLY_MAX];
+	int n;
+
+	if (!c->task.created)
+		conn_reject_log(c, "http", why);
+	n = http_build_error(status, true, NULL, out, sizeof(out));
+	if (n < 0 || conn_send(c, out, (size_t)n) < 0) {
+		conn_close(c);
+		return;
+	}
+	conn_linger(c);
+}
+
+/* Read what the client sent; false when the handler must stop. */
+static bool fill(struct conn *c)
+{
+	ssize_t n = 0;
+
+	if (!c->cl.eof && (c->cl.ready & EV_READ))
+		n = conn_read_client(c);
+	if (n < 0 && n != -EAGAIN && n != -ENOBUFS) {
+		conn_reject_log(c, "http", "read from client failed");
+		conn_close(c);
+		return false;
+	}
+	return true;
+}
+
+static void http_connect(struct conn *c, const struct http_request *req)
+{
+	const struct http_target *t = &req->target;
+
+	if (conn_set_target(c, (const char *)t->host.p, t->host.len, t->port) < 0) {
+		http_error(c, 400, "invalid CONNECT target");
+		return;
+	}
+	buf_consume(&c->in, req->head_len); /* what follows is tunnel data */
+	c->proto = CONN_P_HTTP_CONNECT;
+	conn_task_create(c);
+	if (conn_target_forbidden(c)) {
+		task_set_reason(&c->task, TASK_R_FORBIDDEN_BY_RULE,
+				"forbidden by rule: destination denied");
+		http_reply_connect(c, ESCAPE_FORBIDDEN);
+		return;
+	}
+	escape_start(c);
+}
+
+/* HTTP_HEAD: read and parse one request head (RFC 9112 §2–3). */
+int http_on_head(struct conn *c)
+{
+	const struct http_proxy_conf *hc = &c->srv->u.http;
+	struct http_request req;
+	struct slice in;
+	const char *why = NULL;
+	enum parse_res r;
+
+	if (!fill(c))
+		return CONN_WAIT;
+	in = buf_peek(&c->in);
+	if (in.len == 0) {
+		if (c->cl.eof)
+			conn_close(c); /* closed before sending anything */
+		return CONN_WAIT;
+	}
+	r = http_parse_request(in.p, in.len, (size_t)hc->req_header_max_size, &req, &why);
+	if (r == PARSE_AGAIN) {
+		if (c->cl.eof) {
+			conn_reject_log(c, "http", "closed in the middle of the request head");
+			conn_close(c);
+			return CONN_WAIT;
+		}
+		if (buf_full(&c->in)) {
+			/* room for a head up to req_header_max_size (plus the CRLF
+			 * lookahead), within the buffer maximum */
+			size_t cap = MIN((size_t)hc->req_header_max_size + 4, (size_t)BUF_CAP_MAX);
+			if (cap <= c->in.cap) {
+				http_error(c, 431, "request head too large");
+				return CONN_WAIT;
+			}
+			if (conn_grow_in(c, cap) < 0) {
+				http_error(c, 500, "out of memory for the request head");
+				return CONN_WAIT;
+			}
+			c->cl.ready |= EV_READ;
+			return CONN_AGAIN;
+		}
+		return CONN_WAIT;
+	}
+	if (r == PARSE_TOO_BIG) {
+		http_error(c, 431, why ? why : "request head too large");
+		return CONN_WAIT;
+	}
+	if (r != PARSE_OK) {
+		http_error(c, 400, why ? why : "invalid request");
+		return CONN_WAIT;
+	}
+	c->http_minor = req.minor;
+	if (req.method != HTTP_M_CONNECT) {
+		http_error(c, 501, "only CONNECT is implemented so far");
+		return CONN_WAIT;
+	}
+	http_connect(c, &req);
+	return CONN_AGAIN;
+}
+
+/* req_header_recv_timeout: 408 (g3: ClientAppTimeout). */
+void http_on_timeout(struct conn *c)
+{
+	http_error(c, 408, "request head timeout");
+}
+
+/* The escaper's outcome: 200, or g3's status for the failure. */
+void http_reply_connect(struct conn *c, enum escape_err err)
+{
+	char ok[32];
+	int n;
+
+	if (err != ESCAPE_OK) {
+		http_error(c, escape_err_http(err), "connect failed");
+		return;
+	}
+	n = snprintf(ok, sizeof(ok), "HTTP/1.%u 200 OK\r\n\r\n", c->http_minor);
+	if (conn_send(c, ok, (size_t)n) < 0) {
+		conn_fail(c, TASK_R_CLIENT_TCP_WRITE_FAILED, "write to client failed");
+		return;
+	}
+	conn_set_state(c, CONN_ST_REPLYING);
+}

@@ -1,0 +1,135 @@
+/* Task notes and the Finished record (see tasklog.h). */
+#include "proxyd/dp/tasklog.h"
+
+#include "common/util.h"
+
+static const char *const reason_names[TASK_R__COUNT] = {
+	[TASK_R_NONE] = "UnclassifiedError",
+	[TASK_R_INTERNAL_SERVER_ERROR] = "InternalServerError",
+	[TASK_R_ESCAPER_NOT_USABLE] = "EscaperNotUsable",
+	[TASK_R_FORBIDDEN_BY_RULE] = "ForbiddenByRule",
+	[TASK_R_INVALID_CLIENT_PROTOCOL] = "InvalidClientProtocol",
+	[TASK_R_UNIMPLEMENTED_PROTOCOL] = "UnimplementedProtocol",
+	[TASK_R_CLIENT_TCP_READ_FAILED] = "ClientTcpReadFailed",
+	[TASK_R_CLIENT_TCP_WRITE_FAILED] = "ClientTcpWriteFailed",
+	[TASK_R_CLIENT_AUTH_FAILED] = "ClientAuthFailed",
+	[TASK_R_CLIENT_APP_TIMEOUT] = "ClientAppTimeout",
+	[TASK_R_UPSTREAM_NOT_RESOLVED] = "UpstreamNotResolved",
+	[TASK_R_UPSTREAM_NOT_CONNECTED] = "UpstreamNotConnected",
+	[TASK_R_UPSTREAM_NOT_AVAILABLE] = "UpstreamNotAvailable",
+	[TASK_R_UPSTREAM_READ_FAILED] = "UpstreamReadFailed",
+	[TASK_R_UPSTREAM_WRITE_FAILED] = "UpstreamWriteFailed",
+	[TASK_R_CLOSED_BY_UPSTREAM] = "ClosedByUpstream",
+	[TASK_R_CLOSED_BY_CLIENT] = "ClosedByClient",
+	[TASK_R_CLOSED_EARLY_BY_CLIENT] = "ClosedEarlyByClient",
+	[TASK_R_CANCELED_AS_SERVER_QUIT] = "CanceledAsServerQuit",
+	[TASK_R_IDLE] = "Idle",
+	[TASK_R_FINISHED] = "Finished",
+};
+
+const char *task_reason_name(enum task_reason r)
+{
+	if ((unsigned)r >= TASK_R__COUNT)
+		return "UnclassifiedError";
+	return reason_names[r];
+}
+
+const char *task_stage_name(enum task_stage s)
+{
+	switch (s) {
+	case TASK_STAGE_CREATED:
+		return "Created";
+	case TASK_STAGE_PREPARING:
+		return "Preparing";
+	case TASK_STAGE_CONNECTING:
+		return "Connecting";
+	case TASK_STAGE_CONNECTED:
+		return "Connected";
+	case TASK_STAGE_REPLYING:
+		return "Replying";
+	case TASK_STAGE_RELAYING:
+		return "Relaying";
+	case TASK_STAGE_FINISHED:
+		return "Finished";
+	}
+	return "Created";
+}
+
+const char *task_server_type(int server_type)
+{
+	switch (server_type) {
+	case SERVER_HTTP_PROXY:
+		return "HttpProxy";
+	case SERVER_SOCKS_PROXY:
+		return "SocksProxy";
+	case SERVER_PLAIN_TCP_PORT:
+		return "PlainTcpPort";
+	case SERVER_PLAIN_TLS_PORT:
+		return "PlainTlsPort";
+	default:
+		return "Unknown";
+	}
+}
+
+void task_set_reason(struct task_notes *t, enum task_reason r, const char *message)
+{
+	if (t->reason != TASK_R_NONE)
+		return;
+	t->reason = r;
+	t->message = message;
+}
+
+void task_id_format(const uint8_t id[16], char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hex[id[i] >> 4];
+		out[2 * i + 1] = hex[id[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+static uint64_t since(uint64_t from, uint64_t to)
+{
+	return (from != 0 && to > from) ? to - from : 0;
+}
+
+void task_log_finished(struct logger *lg, const struct task_server *ts, const struct task_notes *t)
+{
+	struct log_rec r;
+	char id[33];
+	uint64_t now = util_mono_ns();
+
+	if (!logger_enabled(lg) || !t->created)
+		return;
+	task_id_format(t->id, id);
+	log_rec_init(&r, lg);
+	log_rec_str(&r, "server_type", task_server_type(ts->srv->type));
+	log_rec_str(&r, "server_name", ts->srv->name);
+	log_rec_str(&r, "task_type",
+		    t->type == TASK_TYPE_HTTP_FORWARD ? "HttpForward" : "TcpConnect");
+	log_rec_str(&r, "task_id", id);
+	log_rec_str(&r, "task_event", "Finished");
+	log_rec_str(&r, "stage", task_stage_name(t->stage));
+	log_rec_time(&r, "start_at", t->start_wall_us);
+	log_rec_addr(&r, "server_addr", ts->server_addr);
+	log_rec_addr(&r, "client_addr", ts->client_addr);
+	log_rec_str(&r, "upstream", ts->upstream);
+	log_rec_str(&r, "escaper", t->escaper);
+	if (t->has_bound)
+		log_rec_addr(&r, "next_bound_addr", &t->bound.sa);
+	if (t->has_peer)
+		log_rec_addr(&r, "next_peer_addr", &t->peer.sa);
+	log_rec_u64(&r, "tcp_connect_tries", t->connect_tries);
+	log_rec_dur(&r, "tcp_connect_spend", t->connect_spend_ns);
+	log_rec_str(&r, "reason", task_reason_name(t->reason));
+	log_rec_dur(&r, "wait_time", since(t->accept_ns, t->created_ns));
+	log_rec_dur(&r, "ready_time", since(t->created_ns, t->ready_ns));
+	log_rec_dur(&r, "total_time", since(t->created_ns, now));
+	log_rec_u64(&r, "c_rd_bytes", t->c_rd);
+	log_rec_u64(&r, "c_wr_bytes", t->c_wr);
+	log_rec_u64(&r, "r_rd_bytes", t->r_rd);
+	log_rec_u64(&r, "r_wr_bytes", t->r_wr);
+	log_rec_emit(&r, t->message);
+}

@@ -1,0 +1,103 @@
+/* Task notes and the task log (g3proxy §3.2–3.3): what one task records
+ * while it runs, and the `Finished` record written once when it ends, with
+ * g3's field names, order and value formats. */
+#ifndef G3C_PROXYD_DP_TASKLOG_H
+#define G3C_PROXYD_DP_TASKLOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "proxyd/config.h"
+#include "proxyd/dp/dp.h"
+
+/* ServerTaskError briefs (§3.7) that proxyd produces. */
+enum task_reason {
+	TASK_R_NONE = 0,
+	TASK_R_INTERNAL_SERVER_ERROR,
+	TASK_R_ESCAPER_NOT_USABLE,
+	TASK_R_FORBIDDEN_BY_RULE,
+	TASK_R_INVALID_CLIENT_PROTOCOL,
+	TASK_R_UNIMPLEMENTED_PROTOCOL,
+	TASK_R_CLIENT_TCP_READ_FAILED,
+	TASK_R_CLIENT_TCP_WRITE_FAILED,
+	TASK_R_CLIENT_AUTH_FAILED,
+	TASK_R_CLIENT_APP_TIMEOUT,
+	TASK_R_UPSTREAM_NOT_RESOLVED,
+	TASK_R_UPSTREAM_NOT_CONNECTED,
+	TASK_R_UPSTREAM_NOT_AVAILABLE,
+	TASK_R_UPSTREAM_READ_FAILED,
+	TASK_R_UPSTREAM_WRITE_FAILED,
+	TASK_R_CLOSED_BY_UPSTREAM,
+	TASK_R_CLOSED_BY_CLIENT,
+	TASK_R_CLOSED_EARLY_BY_CLIENT,
+	TASK_R_CANCELED_AS_SERVER_QUIT,
+	TASK_R_IDLE,
+	TASK_R_FINISHED,
+	TASK_R__COUNT,
+};
+
+/* "ClosedByClient", ... */
+const char *task_reason_name(enum task_reason r);
+
+enum task_stage {
+	TASK_STAGE_CREATED = 0,
+	TASK_STAGE_PREPARING,
+	TASK_STAGE_CONNECTING,
+	TASK_STAGE_CONNECTED,
+	TASK_STAGE_REPLYING,
+	TASK_STAGE_RELAYING,
+	TASK_STAGE_FINISHED,
+};
+
+const char *task_stage_name(enum task_stage s);
+
+enum task_type {
+	TASK_TYPE_TCP_CONNECT = 0,
+	TASK_TYPE_HTTP_FORWARD,
+};
+
+/* Everything a TcpConnect record needs; lives inside the connection. */
+struct task_notes {
+	bool created; /* a task exists: a record is due when it ends */
+	enum task_type type;
+	enum task_stage stage;
+	uint8_t id[16];
+	uint64_t start_wall_us;	   /* task creation, wall clock */
+	uint64_t accept_ns;	   /* connection accepted (or previous request done), monotonic */
+	uint64_t created_ns;	   /* task creation, monotonic */
+	uint64_t ready_ns;	   /* relaying started, 0 = never */
+	const char *escaper;	   /* name, borrowed from the config */
+	union dp_addr bound, peer; /* next_bound_addr / next_peer_addr */
+	bool has_bound, has_peer;
+	unsigned connect_tries;
+	uint64_t connect_spend_ns;
+	enum task_reason reason;
+	const char *message; /* human text for the record's message, static */
+	uint64_t c_rd, c_wr, r_rd, r_wr;
+};
+
+/* Where the task ran: the server, both addresses of the client connection
+ * and the requested upstream ("host:port", "[v6]:port"; NULL = none). */
+struct task_server {
+	const struct server_conf *srv;
+	const struct sockaddr *server_addr;
+	const struct sockaddr *client_addr;
+	const char *upstream;
+};
+
+/* "HttpProxy", "SocksProxy", ... for a server type. */
+const char *task_server_type(int server_type);
+
+/* Set the reason once: later calls keep the first reason (the cause), so a
+ * write error after the client's close still reports ClosedByClient. */
+void task_set_reason(struct task_notes *t, enum task_reason r, const char *message);
+
+/* Write the Finished record to lg (no-op for a NULL / discard logger). */
+void task_log_finished(struct logger *lg, const struct task_server *ts, const struct task_notes *t);
+
+/* Format a UUID as 32 lower-case hex digits plus NUL into out[33]. */
+void task_id_format(const uint8_t id[16], char out[33]);
+
+#endif
