@@ -60,12 +60,12 @@ bool forge_asn1_time(const ASN1_TIME *a, time_t *out)
 
 void forge_ssl_err(char *err, size_t errlen, const char *what)
 {
-	unsigned long e = ERR_peek_last_error();
-	char buf[160];
+	/* The first error queued is the cause; later ones are context. */
+	unsigned long e = ERR_peek_error();
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
 
-	if (e) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		snprintf(err, errlen, "%s: %s", what, buf);
+	if (reason) {
+		snprintf(err, errlen, "%s (%s)", what, reason);
 	} else {
 		snprintf(err, errlen, "%s", what);
 	}

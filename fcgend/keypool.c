@@ -33,6 +33,7 @@ struct keypool {
 	struct key_stack st[FCGEN_KEY__COUNT];
 	uint64_t failures;
 	bool stop;
+	bool reuse; /* keypool_set_reuse */
 	unsigned nthreads;
 	pthread_t *tids;
 };
@@ -221,7 +222,10 @@ struct pool_key *keypool_take(struct keypool *p, enum fcgen_key_type t, bool *ge
 	ASSERT((unsigned)t < FCGEN_KEY__COUNT);
 	s = &p->st[t];
 	pthread_mutex_lock(&p->lock);
-	if (s->n > 0) {
+	if (s->n > 0 && p->reuse) {
+		k = pool_key_dup(s->v[s->n - 1]);
+		s->taken++;
+	} else if (s->n > 0) {
 		k = s->v[--s->n];
 		s->taken++;
 	}
@@ -240,6 +244,14 @@ struct pool_key *keypool_take(struct keypool *p, enum fcgen_key_type t, bool *ge
 		p->failures++;
 	pthread_mutex_unlock(&p->lock);
 	return k;
+}
+
+void keypool_set_reuse(struct keypool *p, bool reuse)
+{
+	CHECK_OBJ(p, KEYPOOL_MAGIC);
+	pthread_mutex_lock(&p->lock);
+	p->reuse = reuse;
+	pthread_mutex_unlock(&p->lock);
 }
 
 void keypool_set_targets(struct keypool *p, const uint32_t target[FCGEN_KEY__COUNT])

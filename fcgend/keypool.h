@@ -51,6 +51,8 @@ struct pool_key {
 struct pool_key *pool_key_generate(enum fcgen_key_type t);
 /* NULL is accepted. */
 void pool_key_free(struct pool_key *k);
+/* A copy sharing k's EVP_PKEY (up-referenced). Owned (pool_key_free). */
+struct pool_key *pool_key_dup(const struct pool_key *k);
 
 struct keypool;
 
@@ -68,6 +70,11 @@ void keypool_free(struct keypool *p);
  * (*generated_inline set when given). Returns an owned key (pool_key_free)
  * or NULL when generation failed. */
 struct pool_key *keypool_take(struct keypool *p, enum fcgen_key_type t, bool *generated_inline);
+
+/* Testing aid for fuzzers, never used by the daemon: once a pool holds a
+ * key, takes hand out copies of it instead of consuming it, so a fuzzer
+ * does not wait for RSA key generation on every input. */
+void keypool_set_reuse(struct keypool *p, bool reuse);
 
 /* New pool sizes (reload). Keys beyond a smaller target are freed. */
 void keypool_set_targets(struct keypool *p, const uint32_t target[FCGEN_KEY__COUNT]);

@@ -219,3 +219,16 @@ void pool_key_free(struct pool_key *k)
 	free(k->spki_bits);
 	free(k);
 }
+
+struct pool_key *pool_key_dup(const struct pool_key *k)
+{
+	struct pool_key *d = xmalloc(sizeof(*d));
+
+	*d = *k;
+	EVP_PKEY_up_ref(k->pkey);
+	d->der = xmalloc(k->der_len);
+	memcpy(d->der, k->der, k->der_len);
+	d->spki_bits = xmalloc(k->spki_bits_len);
+	memcpy(d->spki_bits, k->spki_bits, k->spki_bits_len);
+	return d;
+}
