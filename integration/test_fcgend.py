@@ -394,3 +394,28 @@ def test_rpc_socket_from_config(daemon_factory, workdir, ca):
     assert not (workdir / "fcgend_test.rpc").exists()
     d.signal(signal.SIGTERM)
     assert d.wait_exit(10) == 0
+
+
+# ---- make run --------------------------------------------------------------------------
+
+def test_make_run_init_and_config(workdir):
+    """deploy/fcgend-init.sh makes the demo CA once; deploy/fcgend.yaml,
+    placed as run.sh uses it (deploy/ next to run/), loads with it."""
+    repo = pathlib.Path(__file__).resolve().parent.parent
+    (workdir / "deploy").mkdir()
+    conf = workdir / "deploy" / "fcgend.yaml"
+    conf.write_text((repo / "deploy" / "fcgend.yaml").read_text())
+    build = pathlib.Path(binary("mkcert")).parent.parent
+    init = ["sh", repo / "deploy" / "fcgend-init.sh", build, workdir / "run"]
+    r = run(init)
+    assert r.returncode == 0, r.stderr
+    crt, key = workdir / "run" / "fcgend" / "ca.crt", workdir / "run" / "fcgend" / "ca.key"
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    ca = read_chain(crt)[0]
+    assert ext(ca, x509.BasicConstraints).value.ca is True
+    before = (crt.read_bytes(), key.read_bytes())
+    r = run(init)
+    assert r.returncode == 0 and r.stdout == "", r.stdout
+    assert (crt.read_bytes(), key.read_bytes()) == before
+    r = run([binary("fcgend"), "-t", "-c", conf])
+    assert r.returncode == 0, r.stderr
