@@ -12,6 +12,7 @@ struct forge_ca {
 	X509 *cert;	       /* signing CA (a reference) */
 	EVP_PKEY *key;	       /* its key (a reference) */
 	const EVP_MD *md;      /* NULL for EdDSA CAs */
+	EVP_MD_CTX *sign_tmpl; /* initialised once, copied per certificate; NULL: X509_sign */
 	time_t not_before, not_after;
 	X509_EXTENSION *akid;  /* keyid of the CA, added to every leaf */
 	X509_EXTENSION *basic; /* critical CA:FALSE */

@@ -237,6 +237,24 @@ static bool add_skid(X509 *x, const struct pool_key *k)
 	return ok;
 }
 
+static bool sign(X509 *x, const struct forge_ca *ca)
+{
+	EVP_MD_CTX *ctx;
+	bool ok;
+
+	if (!ca->sign_tmpl)
+		return X509_sign(x, ca->key, ca->md) > 0;
+	ctx = EVP_MD_CTX_new();
+	if (ctx && EVP_MD_CTX_copy_ex(ctx, ca->sign_tmpl) == 1) {
+		ok = X509_sign_ctx(x, ctx) > 0;
+	} else {
+		ERR_clear_error();
+		ok = X509_sign(x, ca->key, ca->md) > 0;
+	}
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
 enum rpc_code forge_leaf(const struct forge_ca *ca, const struct forge_req *r,
 			 const struct pool_key *k, uint8_t **der, size_t *len, char *err,
 			 size_t errlen)
@@ -264,7 +282,7 @@ enum rpc_code forge_leaf(const struct forge_ca *ca, const struct forge_req *r,
 	    !add_san(x, r))
 		goto fail;
 	step = "cannot sign the certificate";
-	if (X509_sign(x, ca->key, ca->md) <= 0)
+	if (!sign(x, ca))
 		goto fail;
 	step = "cannot encode the certificate";
 	n = i2d_X509(x, &out);
