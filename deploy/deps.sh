@@ -9,7 +9,7 @@ libev-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libnanomsg-dev
 libyaml-dev libmaxminddb-dev libc-ares-dev libsystemd-dev libcmocka-dev
 python3 python3-pytest curl openssl clang libclang-rt-14-dev libfuzzer-14-dev
 procps
-nginx-light gnutls-bin libmaxmind-db-writer-perl python3-requests
+nginx-light gnutls-bin libmaxmind-db-writer-perl libmaxmind-db-reader-perl python3-requests
 python3-cryptography"
 
 missing=""

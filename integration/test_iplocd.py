@@ -10,6 +10,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +18,7 @@ import time
 
 import pytest
 
-from helpers import binary, wait_for
+from helpers import REPO, binary, wait_for
 from iplocd_helpers import (assert_no_sanitizer_report, build_db, conf_text, first_last, load,
                             load_popen, need_reader, need_writer, networks, rpc_url)
 
@@ -316,3 +317,29 @@ def test_graceful_stop_after_work(daemon_factory, write_conf, dbs):
     assert d.wait_exit(15) == 0
     assert_no_sanitizer_report(d.stderr())
     assert not os.path.exists(rpc_url(d.workdir)[len("ipc://"):])
+
+
+def test_make_run_files(workdir, daemon_factory):
+    """deploy/iplocd-init.sh makes the demo databases deploy/iplocd.yaml
+    names (idempotently), and iplocd serves them as `make run` starts it."""
+    (workdir / "deploy").mkdir()
+    shutil.copy(REPO / "deploy" / "iplocd.yaml", workdir / "deploy" / "iplocd.yaml")
+    init = [str(REPO / "deploy" / "iplocd-init.sh"), "build", str(workdir / "run")]
+    r = subprocess.run(["sh", *init], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    made = sorted(p.name for p in (workdir / "run" / "iplocd").iterdir())
+    assert made == ["demo-country.mmdb", "demo-isp.mmdb"]
+    before = (workdir / "run" / "iplocd" / "demo-isp.mmdb").stat().st_mtime_ns
+    r = subprocess.run(["sh", *init], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
+    assert (workdir / "run" / "iplocd" / "demo-isp.mmdb").stat().st_mtime_ns == before
+    conf = workdir / "deploy" / "iplocd.yaml"
+    r = run([binary("iplocd"), "-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    d = daemon_factory("iplocd", group="")
+    d.start(conf)
+    a = d.ctl.json("lookup", "203.0.113.7", "fd00::1")["answers"]
+    assert (a[0]["country"], a[0]["continent"], a[0]["asn"]) == ("ZA", "AF", 64499)
+    assert a[0]["isp_name"] == "Demo Doc Three" and a[0]["isp_domain"] == "doc3.example"
+    assert (a[1]["country"], a[1]["asn"]) == ("FR", 64516)
+    assert os.path.exists(workdir / "iplocd.rpc")
