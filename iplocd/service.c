@@ -85,12 +85,24 @@ static char *arena_strn(struct rpc_arena *a, const struct iploc_str *s)
 	return p;
 }
 
-/* The network address of `sa` with `prefix` bits kept: into loc. */
+/* Decimal digits of v (< 1000) at p; returns the end. */
+static char *put_dec(char *p, unsigned v)
+{
+	if (v >= 100)
+		*p++ = (char)('0' + v / 100);
+	if (v >= 10)
+		*p++ = (char)('0' + v / 10 % 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
+/* The network address of `ss` with `prefix` bits kept: into loc. IPv4 text
+ * is formatted by hand (the stdio path was a tenth of a lookup's time). */
 static void set_network(G3c__Iploc__Location *loc, const struct sockaddr_storage *ss,
 			unsigned prefix, struct rpc_arena *a)
 {
 	uint8_t addr[16];
-	char text[INET6_ADDRSTRLEN];
+	char text[INET6_ADDRSTRLEN + 8], *p = text;
 	size_t len;
 
 	if (ss->ss_family == AF_INET) {
@@ -107,8 +119,20 @@ static void set_network(G3c__Iploc__Location *loc, const struct sockaddr_storage
 		else if (bit + 8 > prefix)
 			addr[i] &= (uint8_t)(0xffu << (8 - (prefix - bit)));
 	}
-	inet_ntop(ss->ss_family, addr, text, sizeof(text));
-	loc->network = rpc_arena_printf(a, "%s/%u", text, prefix);
+	if (len == 4) {
+		for (int i = 0; i < 4; i++) {
+			p = put_dec(p, addr[i]);
+			*p++ = i < 3 ? '.' : '/';
+		}
+	} else {
+		inet_ntop(AF_INET6, addr, text, INET6_ADDRSTRLEN);
+		p = text + strlen(text);
+		*p++ = '/';
+	}
+	p = put_dec(p, prefix);
+	*p = '\0';
+	loc->network = rpc_arena_alloc(a, (size_t)(p - text) + 1);
+	memcpy(loc->network, text, (size_t)(p - text) + 1);
 	loc->network_addr.data = rpc_arena_alloc(a, len);
 	memcpy(loc->network_addr.data, addr, len);
 	loc->network_addr.len = len;
