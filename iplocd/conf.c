@@ -20,19 +20,32 @@ struct worker_raw {
 };
 
 static const struct conf_field worker_fields[] = {
-	{.key = "thread_number", .type = CONF_T_U32, .max = 1024,
+	{.key = "thread_number",
+	 .type = CONF_T_U32,
+	 .max = 1024,
 	 .off = offsetof(struct worker_raw, thread_number)},
-	{.key = "thread_number_total", .type = CONF_T_U32, .max = 1024,
+	{.key = "thread_number_total",
+	 .type = CONF_T_U32,
+	 .max = 1024,
 	 .off = offsetof(struct worker_raw, thread_number)},
-	{.key = "thread_number_per_runtime", .type = CONF_T_U32, .max = 1024,
+	{.key = "thread_number_per_runtime",
+	 .type = CONF_T_U32,
+	 .max = 1024,
 	 .off = offsetof(struct worker_raw, per_runtime)},
-	{.key = "thread_stack_size", .type = CONF_T_SIZE, .off = offsetof(struct worker_raw, stack)},
+	{.key = "thread_stack_size",
+	 .type = CONF_T_SIZE,
+	 .off = offsetof(struct worker_raw, stack)},
 	{.key = "sched_affinity", .type = CONF_T_IGNORE},
-	{.key = "max_io_events_per_tick", .type = CONF_T_U32, .min = 1, .max = 1u << 20,
+	{.key = "max_io_events_per_tick",
+	 .type = CONF_T_U32,
+	 .min = 1,
+	 .max = 1u << 20,
 	 .off = offsetof(struct worker_raw, events)},
-	{.key = "openssl_async_job_init_size", .type = CONF_T_U32,
+	{.key = "openssl_async_job_init_size",
+	 .type = CONF_T_U32,
 	 .off = offsetof(struct worker_raw, job_init)},
-	{.key = "openssl_async_job_max_size", .type = CONF_T_U32,
+	{.key = "openssl_async_job_max_size",
+	 .type = CONF_T_U32,
 	 .off = offsetof(struct worker_raw, job_max)},
 	{.key = NULL},
 };
@@ -122,7 +135,8 @@ static int parse_listen(struct conf_ctx *ctx, const struct conf_node *n, const c
 static void parse_geoip_db(struct conf_ctx *ctx, const struct conf_node *m, struct iplocd_conf *c)
 {
 	if (conf_is_null(m) || m->kind != CONF_MAP) {
-		conf_error(ctx, m, "expected a map of database kinds (country, asn, city, isp) to "
+		conf_error(ctx, m,
+			   "expected a map of database kinds (country, asn, city, isp) to "
 			   ".mmdb files");
 		return;
 	}
@@ -137,8 +151,10 @@ static void parse_geoip_db(struct conf_ctx *ctx, const struct conf_node *m, stru
 			if (conf_key_is(k, iploc_db_kind_name((enum iploc_db_kind)i)))
 				kind = i;
 		if (kind < 0) {
-			conf_error(ctx, k, "unknown database kind '%s' (expected country, asn, city "
-				   "or isp)", k->str);
+			conf_error(ctx, k,
+				   "unknown database kind '%s' (expected country, asn, city "
+				   "or isp)",
+				   k->str);
 			goto next;
 		}
 		if (conf_get_str(ctx, k->value, &rel))
@@ -152,7 +168,7 @@ static void parse_geoip_db(struct conf_ctx *ctx, const struct conf_node *m, stru
 		ret = iploc_db_open(path, &c->db[kind], err, sizeof(err));
 		if (ret != 0)
 			conf_error(ctx, k->value, "%s: %s", path, err);
-next:
+	next:
 		conf_path_pop(ctx, saved);
 	}
 }
@@ -289,7 +305,8 @@ int iplocd_rpc_url(const struct iplocd_conf *c, const char *control_dir, const c
 		n = snprintf(buf, cap, "ipc://%.*s/iplocd_%s.rpc", (int)dl, control_dir, group);
 	else
 		n = snprintf(buf, cap, "ipc://%.*s/iplocd.rpc", (int)dl, control_dir);
-	if (n < 0 || (size_t)n >= cap || (size_t)n - 6 >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+	if (n < 0 || (size_t)n >= cap ||
+	    (size_t)n - 6 >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
 		return -ENAMETOOLONG;
 	return 0;
 }

@@ -20,8 +20,7 @@ static const char *description_of(const MMDB_metadata_s *md)
 	return "";
 }
 
-static G3c__Iploc__Database *db_entry(struct iplocd *ipl, enum iploc_db_kind k,
-				      struct rpc_arena *a)
+static G3c__Iploc__Database *db_entry(struct iplocd *ipl, enum iploc_db_kind k, struct rpc_arena *a)
 {
 	const struct iploc_db *db = ipl->svc.db[k];
 	const MMDB_metadata_s *md = &db->mmdb.metadata;
@@ -53,7 +52,7 @@ static enum rpc_code ctl_databases(struct iplocd *ipl, G3c__Control__Reply *rep,
 	size_t n = 0;
 
 	g3c__iploc__databases_rep__init(r);
-	r->databases = rpc_arena_alloc(a, IPLOC_DB__COUNT * sizeof(*r->databases));
+	r->databases = rpc_arena_alloc(a, IPLOC_DB__COUNT * sizeof(G3c__Iploc__Database *));
 	for (int k = 0; k < IPLOC_DB__COUNT; k++)
 		if (ipl->svc.db[k])
 			r->databases[n++] = db_entry(ipl, (enum iploc_db_kind)k, a);

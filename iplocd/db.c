@@ -111,7 +111,8 @@ static int copy_to_memfd(int src, const struct iploc_file_id *id, char *err, siz
 		goto out;
 	}
 	/* Nothing may change the copy once validated. */
-	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
+	    0) {
 		ret = -errno;
 		snprintf(err, errlen, "sealing the copy: %s", strerror(errno));
 		goto out;
@@ -197,7 +198,8 @@ int iploc_db_open(const char *path, struct iploc_db **out, char *err, size_t err
 	ret = iploc_db_verify(&db->mmdb, &db->info, err, errlen);
 	if (ret == 0 && db->info.location_records == 0) {
 		ret = -ENODATA;
-		snprintf(err, errlen, "no record has a field iplocd answers with (country, "
+		snprintf(err, errlen,
+			 "no record has a field iplocd answers with (country, "
 			 "continent, ASN, AS organisation, ISP, domain): not a location database");
 	}
 	if (ret != 0) {

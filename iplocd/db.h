@@ -66,7 +66,7 @@ struct iploc_db_info {
 struct iploc_db {
 	uint32_t magic;
 	unsigned refs;
-	char *path; /* owned: the path it was loaded from */
+	char *path;		 /* owned: the path it was loaded from */
 	struct iploc_file_id id; /* the file version the copy was taken from */
 	MMDB_s mmdb;
 	uint64_t loaded_us; /* wall clock */

@@ -55,12 +55,16 @@ static int check_data(struct verify *v, uint32_t node, const char *side, uint64_
 	int st;
 
 	if (record - v->nodes < SEPARATOR)
-		return fail(v, "node %" PRIu32 ": %s record %" PRIu64 " points into the data "
-			    "section separator", node, side, record);
+		return fail(v,
+			    "node %" PRIu32 ": %s record %" PRIu64 " points into the data "
+			    "section separator",
+			    node, side, record);
 	off = record - v->nodes - SEPARATOR;
 	if (off >= v->data_size)
-		return fail(v, "node %" PRIu32 ": %s record %" PRIu64 " points past the data "
-			    "section (%" PRIu64 " bytes)", node, side, record, v->data_size);
+		return fail(v,
+			    "node %" PRIu32 ": %s record %" PRIu64 " points past the data "
+			    "section (%" PRIu64 " bytes)",
+			    node, side, record, v->data_size);
 	if (v->seen[off >> 3] & (1u << (off & 7)))
 		return 0;
 	v->seen[off >> 3] |= (uint8_t)(1u << (off & 7));
@@ -77,8 +81,10 @@ static int check_data(struct verify *v, uint32_t node, const char *side, uint64_
 		if (d->type == MMDB_DATA_TYPE_UTF8_STRING &&
 		    !iploc_utf8_valid((const uint8_t *)d->utf8_string, d->data_size)) {
 			MMDB_free_entry_data_list(list);
-			return fail(v, "data record at offset %" PRIu64 ": a string is not valid "
-				    "UTF-8", off);
+			return fail(v,
+				    "data record at offset %" PRIu64 ": a string is not valid "
+				    "UTF-8",
+				    off);
 		}
 	}
 	MMDB_free_entry_data_list(list);
@@ -97,11 +103,14 @@ static int tree_height(struct verify *v, uint32_t node, uint32_t level, unsigned
 	unsigned best = 0;
 
 	if (level >= v->depth)
-		return fail(v, "search tree deeper than %" PRIu32 " bits at node %" PRIu32
-			    " (a cycle or a corrupt tree)", v->depth, node);
+		return fail(v,
+			    "search tree deeper than %" PRIu32 " bits at node %" PRIu32
+			    " (a cycle or a corrupt tree)",
+			    v->depth, node);
 	if (v->height[node]) {
 		if (v->height[node] + level > v->depth)
-			return fail(v, "search tree deeper than %" PRIu32 " bits below node %" PRIu32,
+			return fail(v,
+				    "search tree deeper than %" PRIu32 " bits below node %" PRIu32,
 				    v->depth, node);
 		*out = v->height[node];
 		return 0;
@@ -214,8 +223,10 @@ int iploc_db_verify(const MMDB_s *mmdb, struct iploc_db_info *info, char *err, s
 	 * reaches means a wrong node_count or a corrupt tree. */
 	for (uint32_t i = 0; i < v.nodes; i++) {
 		if (!v.height[i]) {
-			ret = fail(&v, "search tree node %" PRIu32 " is unreachable from the root "
-				   "(corrupt tree or wrong node_count)", i);
+			ret = fail(&v,
+				   "search tree node %" PRIu32 " is unreachable from the root "
+				   "(corrupt tree or wrong node_count)",
+				   i);
 			goto out;
 		}
 	}

@@ -25,11 +25,11 @@
 
 /* Per configured database: what the watcher saw. */
 struct iplocd_watch {
-	bool failed;		     /* the file at failed_id was refused */
-	bool stat_failed;	     /* the path could not be stat'ed (logged once) */
+	bool failed;	  /* the file at failed_id was refused */
+	bool stat_failed; /* the path could not be stat'ed (logged once) */
 	struct iploc_file_id failed_id;
-	uint64_t reloads;	     /* changed files loaded */
-	uint64_t failures;	     /* changed files refused */
+	uint64_t reloads;  /* changed files loaded */
+	uint64_t failures; /* changed files refused */
 	char last_error[512];
 };
 

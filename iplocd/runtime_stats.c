@@ -43,7 +43,8 @@ void iplocd_counters(struct iplocd *ipl, void (*add)(void *arg, const char *name
 		char name[64];
 		if (!db)
 			continue;
-		snprintf(name, sizeof(name), "db_%s_nodes", iploc_db_kind_name((enum iploc_db_kind)k));
+		snprintf(name, sizeof(name), "db_%s_nodes",
+			 iploc_db_kind_name((enum iploc_db_kind)k));
 		add(arg, name, db->mmdb.metadata.node_count);
 		snprintf(name, sizeof(name), "db_%s_build_epoch",
 			 iploc_db_kind_name((enum iploc_db_kind)k));
@@ -75,14 +76,15 @@ void iplocd_emit_metrics(struct iplocd *ipl, struct statsd *s)
 		     statsd_counter_delta(&m->invalid, st->invalid) +
 			     statsd_counter_delta(&m->malformed, rs.malformed),
 		     NULL);
-	statsd_count(s, "frontend.response_total", statsd_counter_delta(&m->responses, st->requests),
-		     NULL);
+	statsd_count(s, "frontend.response_total",
+		     statsd_counter_delta(&m->responses, st->requests), NULL);
 	statsd_count(s, "frontend.response_fail",
 		     statsd_counter_delta(&m->send_errors, rs.send_errors), NULL);
 	statsd_count(s, "lookup.total", d_found + d_miss, NULL);
 	statsd_count(s, "lookup.found", d_found, NULL);
 	statsd_count(s, "lookup.miss", d_miss, NULL);
-	statsd_count(s, "lookup.db_error", statsd_counter_delta(&m->db_errors, st->db_errors), NULL);
+	statsd_count(s, "lookup.db_error", statsd_counter_delta(&m->db_errors, st->db_errors),
+		     NULL);
 	if (h->count) {
 		for (size_t i = 0; i < ARRAY_SIZE(qs); i++) {
 			statsd_tags_init(&t);

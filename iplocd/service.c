@@ -213,7 +213,7 @@ static void quote(char *out, size_t cap, const char *in)
 {
 	size_t o = 0;
 
-	for (size_t i = 0; in[i] && i < 64 && o + 5 < cap; i++) {
+	for (size_t i = 0; i < 64 && in[i] && o + 5 < cap; i++) {
 		unsigned char c = (unsigned char)in[i];
 		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'')
 			out[o++] = (char)c;
@@ -224,8 +224,8 @@ static void quote(char *out, size_t cap, const char *in)
 }
 
 enum rpc_code iploc_service_lookup(struct iploc_service *s, const G3c__Iploc__LookupReq *req,
-				   G3c__Iploc__LookupRep *rep, struct rpc_arena *a,
-				   uint64_t *found, uint64_t *misses)
+				   G3c__Iploc__LookupRep *rep, struct rpc_arena *a, uint64_t *found,
+				   uint64_t *misses)
 {
 	struct sockaddr_storage *addrs;
 	uint64_t nfound = 0;
@@ -250,7 +250,7 @@ enum rpc_code iploc_service_lookup(struct iploc_service *s, const G3c__Iploc__Lo
 			return RPC_INVALID_ARGUMENT;
 		}
 	}
-	rep->answers = rpc_arena_alloc(a, req->n_ips * sizeof(*rep->answers));
+	rep->answers = rpc_arena_alloc(a, req->n_ips * sizeof(G3c__Iploc__Location *));
 	rep->n_answers = req->n_ips;
 	for (size_t i = 0; i < req->n_ips; i++) {
 		G3c__Iploc__Location *loc = rpc_arena_alloc(a, sizeof(*loc));

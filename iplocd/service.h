@@ -66,8 +66,8 @@ enum rpc_code iploc_handle(void *ctx, const ProtobufCMessage *req, ProtobufCMess
  * address, more than IPLOC_MAX_BATCH, one that is not an IP literal). *found
  * and *misses count the answers (may be NULL). */
 enum rpc_code iploc_service_lookup(struct iploc_service *s, const G3c__Iploc__LookupReq *req,
-				   G3c__Iploc__LookupRep *rep, struct rpc_arena *a,
-				   uint64_t *found, uint64_t *misses);
+				   G3c__Iploc__LookupRep *rep, struct rpc_arena *a, uint64_t *found,
+				   uint64_t *misses);
 
 /* Parse an IP literal; an IPv4-mapped IPv6 address becomes the IPv4
  * address. Returns 0 or -EINVAL. */

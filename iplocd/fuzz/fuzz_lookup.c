@@ -57,8 +57,9 @@ static void add_db(enum iploc_db_kind kind, const char *args)
 	snprintf(cmd, sizeof(cmd), "perl '%s/deploy/mmdb/build-demo-db.pl' %s '%s' 2>/dev/null",
 		 src, args, path);
 	if (system(cmd) != 0 || iploc_db_open(path, &db, err, sizeof(err)) != 0) {
-		fprintf(stderr, "fuzz_lookup: no %s database (perl with MaxMind::DB::Writer "
-				"missing?): running without it\n",
+		fprintf(stderr,
+			"fuzz_lookup: no %s database (perl with MaxMind::DB::Writer "
+			"missing?): running without it\n",
 			iploc_db_kind_name(kind));
 		return;
 	}

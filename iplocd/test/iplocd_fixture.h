@@ -64,8 +64,9 @@ static inline bool fx_have_writer(void)
 	if (have < 0) {
 		have = system("perl -MMaxMind::DB::Writer::Tree -e 1 >/dev/null 2>&1") == 0;
 		if (!have)
-			fprintf(stderr, "skipped: database tests need perl with MaxMind::DB::Writer "
-					"(Debian: libmaxmind-db-writer-perl)\n");
+			fprintf(stderr,
+				"skipped: database tests need perl with MaxMind::DB::Writer "
+				"(Debian: libmaxmind-db-writer-perl)\n");
 	}
 	return have == 1;
 }
@@ -99,7 +100,7 @@ static inline struct iploc_db *fx_open_db(const char *name, const char *args)
 /* Send a LookupReq for ips through the handler; returns the unpacked reply
  * (free with g3c__iploc__reply__free_unpacked). */
 static inline G3c__Iploc__Reply *fx_lookup(struct iploc_service *svc, const char *const *ips,
-				    size_t n)
+					   size_t n)
 {
 	G3c__Iploc__Request req = G3C__IPLOC__REQUEST__INIT;
 	G3c__Iploc__LookupReq lk = G3C__IPLOC__LOOKUP_REQ__INIT;
@@ -116,9 +117,9 @@ static inline G3c__Iploc__Reply *fx_lookup(struct iploc_service *svc, const char
 	buf = malloc(len ? len : 1);
 	assert_non_null(buf);
 	g3c__iploc__request__pack(&req, buf);
-	assert_int_equal(rpc_dispatch_buffer(&iploc_rpc_service, iploc_handle, svc, buf, len,
-					     &out, &outlen),
-			 0);
+	assert_int_equal(
+		rpc_dispatch_buffer(&iploc_rpc_service, iploc_handle, svc, buf, len, &out, &outlen),
+		0);
 	free(buf);
 	rep = g3c__iploc__reply__unpack(NULL, outlen, out);
 	free(out);
@@ -130,7 +131,7 @@ static inline G3c__Iploc__Reply *fx_lookup(struct iploc_service *svc, const char
 
 /* One address; asserts an OK answer and returns it in *rep (free it). */
 static inline const G3c__Iploc__Location *fx_lookup1(struct iploc_service *svc, const char *ip,
-					      G3c__Iploc__Reply **rep)
+						     G3c__Iploc__Reply **rep)
 {
 	*rep = fx_lookup(svc, &ip, 1);
 	if ((*rep)->status->code != G3C__RPC__CODE__OK)

@@ -44,7 +44,7 @@ struct load {
 		char cc[MAX_CC][4];
 		uint64_t n[MAX_CC];
 		unsigned k;
-	} *seen;
+	} * seen;
 };
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -156,7 +156,8 @@ static void print_json(const struct load *L, double secs)
 	for (size_t i = 0; L->seen && i < L->nips && i < MAX_IPS; i++) {
 		printf("%s\"%s\":{", i ? "," : "", L->ips[i]);
 		for (unsigned k = 0; k < L->seen[i].k; k++)
-			printf("%s\"%s\":%" PRIu64, k ? "," : "", L->seen[i].cc[k], L->seen[i].n[k]);
+			printf("%s\"%s\":%" PRIu64, k ? "," : "", L->seen[i].cc[k],
+			       L->seen[i].n[k]);
 		printf("}");
 	}
 	printf("},\"batch\":%u,\"inflight\":%u,\"elapsed_s\":%.6f,\"requests_per_s\":%.1f,"
@@ -197,8 +198,11 @@ static int run_rpc(int argc, char **argv)
 	const char *url = argv[1];
 	optind = 2;
 	while ((c = getopt(argc, argv, "n:c:b:t:")) != -1) {
-		unsigned *dst = c == 'n' ? &total : c == 'c' ? &L.inflight : c == 'b' ? &L.batch
-					: c == 't' ? &L.timeout_ms : NULL;
+		unsigned *dst = c == 'n'   ? &total
+				: c == 'c' ? &L.inflight
+				: c == 'b' ? &L.batch
+				: c == 't' ? &L.timeout_ms
+					   : NULL;
 		unsigned max = c == 'b' ? 1024u : 100000000u;
 		if (!dst || parse_u(optarg, max, dst) != 0)
 			return usage();

@@ -13,10 +13,10 @@
 #include "iplocd/fields.h"
 #include "iplocd/test/iplocd_fixture.h"
 
-#define NEED_DB()                       \
-	do {                            \
-		if (!fx_have_writer())  \
-			skip();         \
+#define NEED_DB()                      \
+	do {                           \
+		if (!fx_have_writer()) \
+			skip();        \
 	} while (0)
 
 static uint8_t *read_file(const char *path, size_t *len)
@@ -117,9 +117,9 @@ static void test_truncated(void **state)
 /* Lookups over a range of addresses; they may find nothing, never crash. */
 static void probe_lookups(const struct iploc_db *db)
 {
-	static const char *const ips[] = {"10.1.2.3",  "10.200.0.1", "192.0.2.1", "8.8.8.8",
-					  "127.0.0.1", "::1",	     "2001:db8:1::1",
-					  "255.255.255.255", "::",   "ffff::"};
+	static const char *const ips[] = {
+		"10.1.2.3", "10.200.0.1",    "192.0.2.1",	"8.8.8.8", "127.0.0.1",
+		"::1",	    "2001:db8:1::1", "255.255.255.255", "::",	   "ffff::"};
 	for (size_t i = 0; i < ARRAY_SIZE(ips); i++) {
 		struct sockaddr_storage ss;
 		struct iploc_db_hit hit;
@@ -246,7 +246,7 @@ static void test_utf8(void **state)
 	(void)state;
 	assert_true(iploc_utf8_valid((const uint8_t *)"", 0));
 	assert_true(iploc_utf8_valid((const uint8_t *)"abc", 3));
-	assert_true(iploc_utf8_valid((const uint8_t *)"\xc3\xa9", 2));		/* é */
+	assert_true(iploc_utf8_valid((const uint8_t *)"\xc3\xa9", 2));		       /* é */
 	assert_true(iploc_utf8_valid((const uint8_t *)"\xe6\x97\xa5\xe6\x9c\xac", 6)); /* 日本 */
 	assert_true(iploc_utf8_valid((const uint8_t *)"\xf0\x9f\x98\x80", 4));	       /* U+1F600 */
 	assert_false(iploc_utf8_valid((const uint8_t *)"\xc3", 1));		/* truncated */

@@ -12,10 +12,10 @@
 #include "iplocd/runtime.h"
 #include "iplocd/test/iplocd_fixture.h"
 
-#define NEED_DB()                       \
-	do {                            \
-		if (!fx_have_writer())  \
-			skip();         \
+#define NEED_DB()                      \
+	do {                           \
+		if (!fx_have_writer()) \
+			skip();        \
 	} while (0)
 
 static struct iplocd_conf *load_conf(const char *text)
@@ -148,7 +148,8 @@ static void test_watch_timer(void **state)
 	NEED_DB();
 	start(&f, NULL);
 	/* Reload the config with polling on: the timer notices the change. */
-	snprintf(text, sizeof(text), "geoip_db:\n  country: country.mmdb\ndb_check_interval: 20ms\n");
+	snprintf(text, sizeof(text),
+		 "geoip_db:\n  country: country.mmdb\ndb_check_interval: 20ms\n");
 	{
 		char url[300], err[512];
 		struct iplocd_conf *c = load_conf(text);

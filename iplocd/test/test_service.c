@@ -39,10 +39,10 @@ static int teardown(void **state)
 	return fx_teardown_dir(state);
 }
 
-#define NEED_DB()                       \
-	do {                            \
-		if (!fx_have_writer())  \
-			skip();         \
+#define NEED_DB()                      \
+	do {                           \
+		if (!fx_have_writer()) \
+			skip();        \
 	} while (0)
 
 static void expect_loc(const char *ip, const char *network, const char *cc, const char *cont,
@@ -74,8 +74,8 @@ static void test_v4_merged(void **state)
 	expect_loc("10.200.0.1", "10.128.0.0/9", "US", "NA", 64513, "Demo Private Two",
 		   "two.example", true);
 	/* Inserting 10.1.0.0/16 split 10.0.0.0/8: 10.2.0.0/15 is one piece. */
-	expect_loc("10.2.0.1", "10.2.0.0/15", "US", "NA", 64512, "Demo Private One",
-		   "one.example", true);
+	expect_loc("10.2.0.1", "10.2.0.0/15", "US", "NA", 64512, "Demo Private One", "one.example",
+		   true);
 	/* No AS covers 192.0.2.128/25: the empty AS answer narrows the network. */
 	expect_loc("192.0.2.200", "192.0.2.128/25", "AU", "OC", 0, "", "", true);
 	expect_loc("192.0.2.1", "192.0.2.0/25", "AU", "OC", 64497, "Demo Doc One", "doc1.example",
@@ -147,9 +147,15 @@ static void expect_invalid(const char *const *ips, size_t n, enum rpc_code code,
 
 static void test_invalid(void **state)
 {
-	static const char *const bad[] = {"1.2.3",	    "",		"foo",
-					  "1.2.3.4/24",	    "fe80::1%eth0", " 1.2.3.4",
-					  "::ffff:1.2.3.4.5", "1.2.3.256",	"example.com"};
+	static const char *const bad[] = {"1.2.3",
+					  "",
+					  "foo",
+					  "1.2.3.4/24",
+					  "fe80::1%eth0",
+					  " 1.2.3.4",
+					  "::ffff:1.2.3.4.5",
+					  "1.2.3.256",
+					  "example.com"};
 	const char *batch[] = {"10.1.2.3", "::1", "10.0.0.300", "8.8.8.8"};
 	char longip[300];
 	const char *lp = longip;
@@ -219,8 +225,8 @@ static void test_no_body_and_unknown_body(void **state)
 	(void)state;
 	req.id = 7;
 	len = g3c__iploc__request__pack(&req, buf);
-	assert_int_equal(rpc_dispatch_buffer(&iploc_rpc_service, iploc_handle, &svc, buf, len,
-					     &out, &outlen),
+	assert_int_equal(rpc_dispatch_buffer(&iploc_rpc_service, iploc_handle, &svc, buf, len, &out,
+					     &outlen),
 			 0);
 	rep = g3c__iploc__reply__unpack(NULL, outlen, out);
 	assert_int_equal(rep->id, 7);
@@ -232,8 +238,8 @@ static void test_no_body_and_unknown_body(void **state)
 	buf[len++] = 1;
 	buf[len++] = 'x';
 	out = NULL;
-	assert_int_equal(rpc_dispatch_buffer(&iploc_rpc_service, iploc_handle, &svc, buf, len,
-					     &out, &outlen),
+	assert_int_equal(rpc_dispatch_buffer(&iploc_rpc_service, iploc_handle, &svc, buf, len, &out,
+					     &outlen),
 			 0);
 	rep = g3c__iploc__reply__unpack(NULL, outlen, out);
 	assert_int_equal(rep->status->code, RPC_UNIMPLEMENTED);
@@ -263,7 +269,8 @@ static void check_network_consistent(const char *ip)
 			    ? (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr
 			    : (const uint8_t *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
 		for (unsigned b = 0; b < prefix; b++)
-			assert_int_equal((a[b / 8] >> (7 - b % 8)) & 1, (addr[b / 8] >> (7 - b % 8)) & 1);
+			assert_int_equal((a[b / 8] >> (7 - b % 8)) & 1,
+					 (addr[b / 8] >> (7 - b % 8)) & 1);
 	}
 	for (int k = 0; k < 4; k++) {
 		memcpy(probe, addr, len);
@@ -289,15 +296,40 @@ static void check_network_consistent(const char *ip)
 static void test_prefix_consistency(void **state)
 {
 	static const char *const edges[] = {
-		"127.0.0.0",	 "127.255.255.255", "10.0.0.0",	     "10.127.255.255",
-		"10.128.0.0",	 "10.255.255.255",  "10.1.0.0",	     "10.1.255.255",
-		"172.16.0.0",	 "172.31.255.255",  "192.168.0.0",   "192.168.255.255",
-		"192.0.2.0",	 "192.0.2.127",	    "192.0.2.128",   "192.0.2.255",
-		"198.51.100.0",	 "203.0.113.127",   "203.0.113.128", "9.255.255.255",
-		"11.0.0.0",	 "0.0.0.0",	    "255.255.255.255", "::",
-		"::2",		 "fd00::",	    "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-		"2001:db8::",	 "2001:db8:0:ffff::", "2001:db8:1::", "2001:db8:1:ffff::",
-		"2001:db8:ffff::", "2001:db7:ffff::", "ffff::1",
+		"127.0.0.0",
+		"127.255.255.255",
+		"10.0.0.0",
+		"10.127.255.255",
+		"10.128.0.0",
+		"10.255.255.255",
+		"10.1.0.0",
+		"10.1.255.255",
+		"172.16.0.0",
+		"172.31.255.255",
+		"192.168.0.0",
+		"192.168.255.255",
+		"192.0.2.0",
+		"192.0.2.127",
+		"192.0.2.128",
+		"192.0.2.255",
+		"198.51.100.0",
+		"203.0.113.127",
+		"203.0.113.128",
+		"9.255.255.255",
+		"11.0.0.0",
+		"0.0.0.0",
+		"255.255.255.255",
+		"::",
+		"::2",
+		"fd00::",
+		"fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+		"2001:db8::",
+		"2001:db8:0:ffff::",
+		"2001:db8:1::",
+		"2001:db8:1:ffff::",
+		"2001:db8:ffff::",
+		"2001:db7:ffff::",
+		"ffff::1",
 	};
 
 	(void)state;
@@ -325,10 +357,9 @@ static void test_tree_layouts(void **state)
 {
 	static const char *const ips[] = {"10.1.2.3", "10.200.0.1", "192.0.2.200", "8.8.8.8",
 					  "203.0.113.130"};
-	static const char *const layouts[] = {"--ip-version 4 --record-size 24",
-					      "--ip-version 4 --record-size 28",
-					      "--ip-version 4 --record-size 32",
-					      "--ip-version 6 --record-size 32"};
+	static const char *const layouts[] = {
+		"--ip-version 4 --record-size 24", "--ip-version 4 --record-size 28",
+		"--ip-version 4 --record-size 32", "--ip-version 6 --record-size 32"};
 	struct iploc_service ref;
 
 	(void)state;

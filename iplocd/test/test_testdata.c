@@ -31,16 +31,18 @@ static bool have_data(void)
 		snprintf(data_dir, sizeof(data_dir), "%s/../shared/testdata/mmdb", fx_srcdir());
 		have = stat(data_dir, &st) == 0 && S_ISDIR(st.st_mode);
 		if (!have)
-			fprintf(stderr, "skipped: %s not found (MaxMind test data is not part of "
-					"the repository)\n", data_dir);
+			fprintf(stderr,
+				"skipped: %s not found (MaxMind test data is not part of "
+				"the repository)\n",
+				data_dir);
 	}
 	return have == 1;
 }
 
-#define NEED_DATA()                  \
-	do {                         \
-		if (!have_data())    \
-			skip();      \
+#define NEED_DATA()               \
+	do {                      \
+		if (!have_data()) \
+			skip();   \
 	} while (0)
 
 /* ---- the corrupt files ------------------------------------------------------ */
@@ -88,9 +90,14 @@ static void test_corrupt_files_refused(void **state)
 }
 
 static const char *const good[] = {
-	"GeoIP2-City-Test.mmdb",      "GeoIP2-Country-Test.mmdb",  "GeoIP2-ISP-Test.mmdb",
-	"GeoLite2-ASN-Test.mmdb",     "GeoLite2-City-Test.mmdb",   "GeoLite2-Country-Test.mmdb",
-	"GeoIP2-Domain-Test.mmdb",    "GeoIP2-Enterprise-Test.mmdb",
+	"GeoIP2-City-Test.mmdb",
+	"GeoIP2-Country-Test.mmdb",
+	"GeoIP2-ISP-Test.mmdb",
+	"GeoLite2-ASN-Test.mmdb",
+	"GeoLite2-City-Test.mmdb",
+	"GeoLite2-Country-Test.mmdb",
+	"GeoIP2-Domain-Test.mmdb",
+	"GeoIP2-Enterprise-Test.mmdb",
 	"GeoIP2-Precision-Enterprise-Test.mmdb",
 };
 
@@ -118,9 +125,8 @@ static void test_location_dbs_load(void **state)
 
 /* ---- answers ------------------------------------------------------------------ */
 
-static const G3c__Iploc__Location *ask(const char *dbname, enum iploc_db_kind kind,
-				       const char *ip, G3c__Iploc__Reply **rep,
-				       struct iploc_service *svc)
+static const G3c__Iploc__Location *ask(const char *dbname, enum iploc_db_kind kind, const char *ip,
+				       G3c__Iploc__Reply **rep, struct iploc_service *svc)
 {
 	struct iploc_db *db = open_test_db(dbname);
 

@@ -134,8 +134,8 @@ static int databases_show(struct g3ctl *g, const G3c__Control__Reply *rep)
 
 const struct g3ctl_cmd g3ctl_iplocd_cmds[] = {
 	{"iplocd", "lookup", "IP [IP...]",
-	 "network, country, continent, ASN and ISP of addresses (--json for scripts)",
-	 lookup_build, lookup_show},
+	 "network, country, continent, ASN and ISP of addresses (--json for scripts)", lookup_build,
+	 lookup_show},
 	{"iplocd", "databases", "",
 	 "loaded .mmdb files: type, build date, node and record counts, reloads", databases_build,
 	 databases_show},
