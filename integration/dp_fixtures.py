@@ -63,3 +63,13 @@ def dns():
                   aaaa={"origin.test": ["::1"]}, ttl=300)
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="module")
+def app(origin_root):
+    """Origin with test endpoints (dp_helpers._AppHandler) on 127.0.0.1."""
+    from dp_helpers import AppOrigin
+    o = AppOrigin(origin_root[0])
+    o.big_sha256 = origin_root[1]
+    yield o
+    o.stop()

@@ -60,6 +60,158 @@ class Origin:
         self.httpd.server_close()
 
 
+class _AppHandler(_Handler):
+    """The file server plus test endpoints:
+    POST|PUT /echo          the request body back (Content-Length), chunked
+                            request bodies decoded
+    GET /chunked?n=K        K chunks of "chunk-<i>\n", chunked, with a trailer
+    GET /eof                a body delimited by closing the connection
+    GET /204, /304          no body
+    GET /headers            the raw request head as received, as the body
+    GET /slow?ms=N          the response head after N ms
+    GET /garbage            not HTTP at all
+    GET /reset              half a body, then a TCP reset"""
+
+    def _query(self):
+        path, _, q = self.path.partition("?")
+        args = dict(kv.split("=", 1) for kv in q.split("&") if "=" in kv)
+        return path, args
+
+    def _read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return body
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length", "0"))
+        return self.rfile.read(n) if n else b""
+
+    def _send(self, code, body, ctype="application/octet-stream"):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_POST(self):
+        body = self._read_body()
+        if self._query()[0] == "/echo":
+            self._send(200, body)
+        else:
+            self._send(404, b"no such endpoint\n")
+
+    do_PUT = do_POST
+
+    def do_GET(self):
+        path, args = self._query()
+        if path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "X-Sum")
+            self.end_headers()
+            for i in range(int(args.get("n", "5"))):
+                c = f"chunk-{i}\n".encode()
+                self.wfile.write(b"%x\r\n" % len(c) + c + b"\r\n")
+            self.wfile.write(b"0\r\nX-Sum: ok\r\n\r\n")
+            return
+        if path == "/eof":
+            self.send_response_only(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"until the end\n" * 100)
+            self.close_connection = True
+            return
+        if path in ("/204", "/304"):
+            self.send_response(int(path[1:]))
+            self.end_headers()
+            return
+        if path == "/headers":
+            head = self.requestline + "\r\n" + "".join(
+                f"{k}: {v}\r\n" for k, v in self.headers.items())
+            return self._send(200, head.encode(), "text/plain")
+        if path == "/slow":
+            time.sleep(int(args.get("ms", "1000")) / 1000)
+            return self._send(200, b"slow\n")
+        if path == "/garbage":
+            self.wfile.write(b"this is not http\r\n\r\n")
+            self.close_connection = True
+            return
+        if path == "/reset":
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
+        return super().do_GET()
+
+
+class AppOrigin(Origin):
+    """Origin with the test endpoints of _AppHandler (and the files)."""
+
+    def __init__(self, root, host="127.0.0.1"):
+        cls = _Server6 if ":" in host else _Server
+
+        def handler(*a, **kw):
+            return _AppHandler(*a, directory=str(root), **kw)
+        self.httpd = cls((host, 0), handler)
+        self.host = host
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+
+class WebSocketEcho:
+    """Answers an Upgrade: websocket request with 101 and then echoes every
+    byte (no framing: enough to prove the tunnel)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.heads = []
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        with c:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                d = c.recv(1)
+                if not d:
+                    return
+                head += d
+            self.heads.append(head)
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\n\r\n")
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    return
+                c.sendall(d)
+
+    def stop(self):
+        self.sock.close()
+
+
 def make_files(root):
     """index.html and big.bin (20 MiB of pseudo-random bytes); returns the
     sha256 of big.bin."""

@@ -217,8 +217,8 @@ def test_malformed_400(hp, origin, data):  # noqa: F811
     still_serving(hp, origin)
 
 
-def test_forwarding_not_implemented_501(hp, origin):  # noqa: F811
-    reply = error_reply(hp.port, f"GET http://127.0.0.1:{origin.port}/ HTTP/1.1\r\n"
+def test_https_forward_not_implemented_501(hp, origin):  # noqa: F811
+    reply = error_reply(hp.port, f"GET https://127.0.0.1:{origin.port}/ HTTP/1.1\r\n"
                                  f"Host: 127.0.0.1:{origin.port}\r\n\r\n".encode())
     assert reply.startswith(b"HTTP/1.1 501 ")
 

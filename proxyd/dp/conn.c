@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "proxyd/dp/acl.h"
+#include "proxyd/dp/http_forward.h"
 
 /* Client input buffer: SOCKS requests and HTTP heads up to this size are
  * parsed from one pooled block. */
@@ -29,6 +30,7 @@ enum conn_io {
 	IO_UP_CONNECT = 1 << 1, /* upstream connect in progress */
 	IO_RELAY = 1 << 2,	/* relay_interest() decides */
 	IO_CL_DRAIN = 1 << 3,	/* read and discard (linger) */
+	IO_HTTP_FWD = 1 << 4,	/* http_fwd_interest() decides */
 };
 
 typedef int conn_handler_fn(struct conn *c);
@@ -51,6 +53,7 @@ static void conn_reply_timeout(struct conn *c);
 
 #define B(s) (1u << (s))
 #define AFTER_REQUEST (B(CONN_ST_RESOLVING) | B(CONN_ST_CONNECTING) | B(CONN_ST_LINGER))
+#define TO_CONNECT (B(CONN_ST_RESOLVING) | B(CONN_ST_CONNECTING))
 
 static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_SOCKS_GREETING] = {"socks_greeting", socks_on_greeting, socks_on_timeout,
@@ -58,14 +61,18 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_SOCKS5_REQUEST] = {"socks5_request", socks_on_request, socks_on_timeout,
 				    IO_CL_READ, AFTER_REQUEST},
 	[CONN_ST_HTTP_HEAD] = {"http_head", http_on_head, http_on_timeout, IO_CL_READ,
-			       AFTER_REQUEST},
+			       AFTER_REQUEST | B(CONN_ST_HTTP_FWD)},
 	[CONN_ST_RESOLVING] = {"resolving", NULL, escape_on_resolve_timeout, 0,
 			       B(CONN_ST_CONNECTING) | B(CONN_ST_LINGER)},
 	[CONN_ST_CONNECTING] = {"connecting", escape_on_connecting, escape_on_timeout,
 				IO_UP_CONNECT,
-				B(CONN_ST_CONNECTING) | B(CONN_ST_REPLYING) | B(CONN_ST_LINGER)},
+				B(CONN_ST_CONNECTING) | B(CONN_ST_REPLYING) | B(CONN_ST_HTTP_FWD) |
+					B(CONN_ST_LINGER)},
 	[CONN_ST_REPLYING] = {"replying", conn_on_replying, conn_reply_timeout, 0,
 			      B(CONN_ST_RELAY) | B(CONN_ST_LINGER)},
+	[CONN_ST_HTTP_FWD] = {"http_forward", http_fwd_run, http_fwd_timeout, IO_HTTP_FWD,
+			      TO_CONNECT | B(CONN_ST_HTTP_HEAD) | B(CONN_ST_RELAY) |
+				      B(CONN_ST_LINGER)},
 	[CONN_ST_RELAY] = {"relay", conn_on_relay, conn_relay_timeout, IO_RELAY, 0},
 	[CONN_ST_LINGER] = {"linger", conn_on_linger, conn_linger_timeout, IO_CL_DRAIN, 0},
 };
@@ -190,24 +197,33 @@ static void format_upstream(const struct conn *c, char *out, size_t cap)
 		snprintf(out, cap, "%s:%u", c->host, c->port);
 }
 
+void conn_task_log(struct conn *c)
+{
+	char upstream[272];
+	struct task_server ts = {c->srv, &c->server_addr.sa, &c->client_addr.sa, upstream};
+
+	c->task.c_rd += c->relay.c2u.in;
+	c->task.r_wr += c->relay.c2u.out;
+	c->task.r_rd += c->relay.u2c.in;
+	c->task.c_wr += c->relay.u2c.out;
+	format_upstream(c, upstream, sizeof(upstream));
+	task_log_finished(c->wk->sh->task_log, &ts, &c->task);
+	c->task.created = false;
+}
+
 static void conn_free(struct conn *c)
 {
 	struct dp_worker *wk = c->wk;
-	char upstream[272];
 
 	escape_cancel(&c->esc);
 	if (c->task.created) {
-		struct task_server ts = {c->srv, &c->server_addr.sa, &c->client_addr.sa, upstream};
-		c->task.c_rd = c->relay.c2u.in;
-		c->task.r_wr = c->relay.c2u.out;
-		c->task.r_rd = c->relay.u2c.in;
-		c->task.c_wr = c->relay.u2c.out;
 		if (c->task.reason == TASK_R_NONE)
 			task_set_reason(&c->task, TASK_R_INTERNAL_SERVER_ERROR,
 					"task ended without a reason");
-		format_upstream(c, upstream, sizeof(upstream));
-		task_log_finished(wk->sh->task_log, &ts, &c->task);
+		http_fwd_counts(c); /* its byte counts go to the task */
+		conn_task_log(c);
 	}
+	http_fwd_free(c);
 	ev_timer_stop(wk->loop, &c->timer);
 	ep_close(c, &c->cl);
 	ep_close(c, &c->up);
@@ -279,6 +295,8 @@ static void conn_sync_watchers(struct conn *c)
 		up |= EV_WRITE;
 	if (def->io & IO_RELAY)
 		relay_interest(c, &cl, &up);
+	if (def->io & IO_HTTP_FWD)
+		http_fwd_interest(c, &cl, &up);
 	ep_want(c, &c->cl, cl);
 	ep_want(c, &c->up, up);
 }
@@ -443,6 +461,9 @@ void conn_connect_done(struct conn *c, enum escape_err err)
 	case CONN_P_HTTP_CONNECT:
 		http_reply_connect(c, err);
 		break;
+	case CONN_P_HTTP_FORWARD:
+		http_fwd_connected(c, err);
+		break;
 	case CONN_P_NONE:
 		conn_close(c);
 		break;
@@ -484,6 +505,49 @@ void conn_up_attach(struct conn *c, int fd)
 void conn_up_close(struct conn *c)
 {
 	ep_close(c, &c->up);
+}
+
+int conn_up_detach(struct conn *c)
+{
+	int fd = c->up.fd;
+
+	ev_io_stop(c->wk->loop, &c->up.io);
+	ep_init(c, &c->up, -1);
+	return fd;
+}
+
+void conn_http_next(struct conn *c)
+{
+	const struct http_proxy_conf *hc = &c->srv->u.http;
+
+	c->proto = CONN_P_NONE;
+	c->host[0] = '\0';
+	c->port = 0;
+	c->host_is_ip = false;
+	c->head_started = false;
+	memset(&c->task, 0, sizeof(c->task));
+	c->task.accept_ns = util_mono_ns();
+	relay_fini(&c->relay);
+	relay_init(&c->relay);
+	conn_set_state(c, CONN_ST_HTTP_HEAD);
+	(void)buf_release_if_empty(&c->in);
+	conn_arm_timer(c,
+		       buf_empty(&c->in) ? hc->pipeline_read_idle_timeout_ms
+					 : hc->req_header_recv_timeout_ms,
+		       false);
+}
+
+void conn_close_idle(struct dp_worker *wk)
+{
+	for (struct conn *c = wk->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->state != CONN_ST_HTTP_HEAD || !buf_empty(&c->in) || c->http_requests == 0)
+			continue;
+		conn_hold(c);
+		conn_close(c);
+		next = c->next; /* c is still linked until the release */
+		conn_release(c);
+	}
 }
 
 void conn_linger(struct conn *c)

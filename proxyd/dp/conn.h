@@ -41,6 +41,7 @@ enum conn_state {
 	CONN_ST_RESOLVING,	    /* waiting for the resolver */
 	CONN_ST_CONNECTING,	    /* non-blocking connect to the upstream */
 	CONN_ST_REPLYING,	    /* success reply going out, then relay */
+	CONN_ST_HTTP_FWD,	    /* one forwarded HTTP request / response */
 	CONN_ST_RELAY,		    /* bytes both ways */
 	CONN_ST_LINGER,		    /* error reply going out, then drain and close */
 	CONN_ST__COUNT,
@@ -56,9 +57,11 @@ enum conn_proto {
 	CONN_P_SOCKS4, /* SOCKS4 / SOCKS4a */
 	CONN_P_SOCKS5,
 	CONN_P_HTTP_CONNECT,
+	CONN_P_HTTP_FORWARD,
 };
 
 struct conn;
+struct http_fwd;
 
 struct conn_ep {
 	int fd; /* owned; -1 when none */
@@ -78,7 +81,9 @@ struct conn {
 	bool closing;
 	enum conn_state state;
 	enum conn_proto proto;
-	uint8_t http_minor; /* HTTP/1.<minor> of the client's request */
+	uint8_t http_minor;	/* HTTP/1.<minor> of the client's request */
+	bool head_started;	/* bytes of the current request head arrived */
+	uint32_t http_requests; /* requests read on this connection */
 	struct dp_worker *wk;
 	struct dp_gen *gen; /* reference: the config this connection runs with */
 	const struct server_conf *srv;
@@ -97,6 +102,7 @@ struct conn {
 	union dp_addr host_addr; /* when host_is_ip (port set) */
 	struct escape_op esc;
 	struct relay relay;
+	struct http_fwd *fwd; /* HttpForward state, from the first forwarded request */
 	struct task_notes task;
 };
 
@@ -168,6 +174,21 @@ void conn_reject_log(const struct conn *c, const char *what, const char *why);
 /* Give the connection its upstream socket (taken) / close it. */
 void conn_up_attach(struct conn *c, int fd);
 void conn_up_close(struct conn *c);
+/* Take the upstream socket out of the connection (returned, owned by the
+ * caller), e.g. into the keep-alive pool. */
+int conn_up_detach(struct conn *c);
+
+/* Write the task's Finished record now and forget the task (a forwarded
+ * request ends while its connection goes on). */
+void conn_task_log(struct conn *c);
+
+/* After a kept-alive response: wait for the client's next request
+ * (pipelined bytes already in c->in are parsed at once). */
+void conn_http_next(struct conn *c);
+
+/* Close the worker's idle client connections (keep-alive between
+ * requests): offline. */
+void conn_close_idle(struct dp_worker *wk);
 
 /* Finish an error path: the queued reply goes out, then the connection
  * drains the client briefly and closes (LINGER). */

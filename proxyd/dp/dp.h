@@ -51,6 +51,7 @@ void dp_addr_set(union dp_addr *out, const struct sockaddr *sa);
 
 struct dp_resolver;
 struct dp_listener;
+struct uppool_ent;
 struct conn;
 
 struct dp_gen {
@@ -69,6 +70,8 @@ struct dp_worker {
 	struct dp_gen *gen; /* the current generation (NULL before the first update) */
 	struct dp_listener *listeners;
 	struct conn *conns; /* every open connection (shutdown closes them) */
+	struct uppool_ent *idle_oldest, *idle_newest; /* uppool.h */
+	size_t idle_n;
 	bool offline;
 	bool stopping;
 	/* > 0 while resolver code is on the stack: a generation (and its

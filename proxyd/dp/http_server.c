@@ -1,16 +1,16 @@
-/* http_proxy on a connection: the request head (proxyd/http/http_parse.h)
- * and CONNECT tunnels (RFC 9110 §9.3.6) with g3's status codes. Forwarding
- * of other methods is not implemented yet: they get 501. */
+/* http_proxy on a connection: the request head (proxyd/http/http_parse.h),
+ * CONNECT tunnels (RFC 9110 §9.3.6) and the dispatch of absolute-form
+ * requests to http_forward.c, with g3's status codes. */
 #include "proxyd/dp/conn.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "proxyd/dp/http_forward.h"
 #include "proxyd/http/http_parse.h"
 
-/* Send an error reply and close after it (the connection lingers). */
-static void http_error(struct conn *c, int status, const char *why)
+void http_error_reply(struct conn *c, int status, const char *why)
 {
 	uint8_t out[CONN_REPLY_MAX];
 	int n;
@@ -45,7 +45,7 @@ static void http_connect(struct conn *c, const struct http_request *req)
 	const struct http_target *t = &req->target;
 
 	if (conn_set_target(c, (const char *)t->host.p, t->host.len, t->port) < 0) {
-		http_error(c, 400, "invalid CONNECT target");
+		http_error_reply(c, 400, "invalid CONNECT target");
 		return;
 	}
 	buf_consume(&c->in, req->head_len); /* what follows is tunnel data */
@@ -77,6 +77,11 @@ int http_on_head(struct conn *c)
 			conn_close(c); /* closed before sending anything */
 		return CONN_WAIT;
 	}
+	if (!c->head_started && c->http_requests > 0) {
+		/* a kept-alive connection: the next head has begun */
+		c->head_started = true;
+		conn_arm_timer(c, hc->req_header_recv_timeout_ms, false);
+	}
 	r = http_parse_request(in.p, in.len, (size_t)hc->req_header_max_size, &req, &why);
 	if (r == PARSE_AGAIN) {
 		if (c->cl.eof) {
@@ -89,11 +94,11 @@ int http_on_head(struct conn *c)
 			 * lookahead), within the buffer maximum */
 			size_t cap = MIN((size_t)hc->req_header_max_size + 4, (size_t)BUF_CAP_MAX);
 			if (cap <= c->in.cap) {
-				http_error(c, 431, "request head too large");
+				http_error_reply(c, 431, "request head too large");
 				return CONN_WAIT;
 			}
 			if (conn_grow_in(c, cap) < 0) {
-				http_error(c, 500, "out of memory for the request head");
+				http_error_reply(c, 500, "out of memory for the request head");
 				return CONN_WAIT;
 			}
 			c->cl.ready |= EV_READ;
@@ -102,26 +107,42 @@ int http_on_head(struct conn *c)
 		return CONN_WAIT;
 	}
 	if (r == PARSE_TOO_BIG) {
-		http_error(c, 431, why ? why : "request head too large");
+		http_error_reply(c, 431, why ? why : "request head too large");
 		return CONN_WAIT;
 	}
 	if (r != PARSE_OK) {
-		http_error(c, 400, why ? why : "invalid request");
+		http_error_reply(c, 400, why ? why : "invalid request");
 		return CONN_WAIT;
 	}
 	c->http_minor = req.minor;
-	if (req.method != HTTP_M_CONNECT) {
-		http_error(c, 501, "only CONNECT is implemented so far");
+	c->http_requests++;
+	if (req.method == HTTP_M_CONNECT) {
+		http_connect(c, &req);
+		return CONN_AGAIN;
+	}
+	if (req.target.form != HTTP_TGT_ABSOLUTE) {
+		/* g3 treats these as requests to the proxy itself (easy-proxy and
+		 * masque well-known paths), which proxyd does not serve yet */
+		http_error_reply(c, 400, "request to the proxy itself (not absolute-form)");
 		return CONN_WAIT;
 	}
-	http_connect(c, &req);
+	if (!http_target_scheme_is(&req.target, "http")) {
+		http_error_reply(c, 501, "only http:// targets are forwarded so far");
+		return CONN_WAIT;
+	}
+	http_fwd_start(c, &req);
 	return CONN_AGAIN;
 }
 
-/* req_header_recv_timeout: 408 (g3: ClientAppTimeout). */
+/* req_header_recv_timeout: 408 (g3: ClientAppTimeout); a kept-alive
+ * connection idle past pipeline_read_idle_timeout just closes. */
 void http_on_timeout(struct conn *c)
 {
-	http_error(c, 408, "request head timeout");
+	if (c->http_requests > 0 && buf_empty(&c->in)) {
+		conn_close(c);
+		return;
+	}
+	http_error_reply(c, 408, "request head timeout");
 }
 
 /* The escaper's outcome: 200, or g3's status for the failure. */
@@ -131,7 +152,7 @@ void http_reply_connect(struct conn *c, enum escape_err err)
 	int n;
 
 	if (err != ESCAPE_OK) {
-		http_error(c, escape_err_http(err), "connect failed");
+		http_error_reply(c, escape_err_http(err), "connect failed");
 		return;
 	}
 	n = snprintf(ok, sizeof(ok), "HTTP/1.%u 200 OK\r\n\r\n", c->http_minor);

@@ -19,6 +19,8 @@ static const char *const reason_names[TASK_R__COUNT] = {
 	[TASK_R_UPSTREAM_NOT_AVAILABLE] = "UpstreamNotAvailable",
 	[TASK_R_UPSTREAM_READ_FAILED] = "UpstreamReadFailed",
 	[TASK_R_UPSTREAM_WRITE_FAILED] = "UpstreamWriteFailed",
+	[TASK_R_INVALID_UPSTREAM_PROTOCOL] = "InvalidUpstreamProtocol",
+	[TASK_R_UPSTREAM_APP_TIMEOUT] = "UpstreamAppTimeout",
 	[TASK_R_CLOSED_BY_UPSTREAM] = "ClosedByUpstream",
 	[TASK_R_CLOSED_BY_CLIENT] = "ClosedByClient",
 	[TASK_R_CLOSED_EARLY_BY_CLIENT] = "ClosedEarlyByClient",
@@ -107,8 +109,7 @@ void task_log_finished(struct logger *lg, const struct task_server *ts, const st
 	log_rec_init(&r, lg);
 	log_rec_str(&r, "server_type", task_server_type(ts->srv->type));
 	log_rec_str(&r, "server_name", ts->srv->name);
-	log_rec_str(&r, "task_type",
-		    t->type == TASK_TYPE_HTTP_FORWARD ? "HttpForward" : "TcpConnect");
+	log_rec_str(&r, "task_type", t->http != NULL ? "HttpForward" : "TcpConnect");
 	log_rec_str(&r, "task_id", id);
 	log_rec_str(&r, "task_event", "Finished");
 	log_rec_str(&r, "stage", task_stage_name(t->stage));
@@ -124,9 +125,27 @@ void task_log_finished(struct logger *lg, const struct task_server *ts, const st
 	log_rec_u64(&r, "tcp_connect_tries", t->connect_tries);
 	log_rec_dur(&r, "tcp_connect_spend", t->connect_spend_ns);
 	log_rec_str(&r, "reason", task_reason_name(t->reason));
-	log_rec_dur(&r, "wait_time", since(t->accept_ns, t->created_ns));
-	log_rec_dur(&r, "ready_time", since(t->created_ns, t->ready_ns));
-	log_rec_dur(&r, "total_time", since(t->created_ns, now));
+	if (t->http != NULL) {
+		const struct task_http *h = t->http;
+		log_rec_dur(&r, "pipeline_wait", h->pipeline_wait_ns);
+		log_rec_bool(&r, "reuse_connection", h->reuse_connection);
+		log_rec_str(&r, "method", h->method);
+		log_rec_str(&r, "uri", h->uri);
+		log_rec_str(&r, "user_agent", h->user_agent);
+		log_rec_u64(&r, "rsp_status", h->rsp_status);
+		log_rec_u64(&r, "origin_status", h->origin_status);
+		log_rec_dur(&r, "wait_time", since(t->accept_ns, t->created_ns));
+		log_rec_dur(&r, "ready_time", since(t->created_ns, t->ready_ns));
+		log_rec_dur(&r, "dur_req_send_hdr", since(t->created_ns, h->req_hdr_ns));
+		log_rec_dur(&r, "dur_req_send_all", since(t->created_ns, h->req_all_ns));
+		log_rec_dur(&r, "dur_rsp_recv_hdr", since(t->created_ns, h->rsp_hdr_ns));
+		log_rec_dur(&r, "dur_rsp_recv_all", since(t->created_ns, h->rsp_all_ns));
+		log_rec_dur(&r, "total_time", since(t->created_ns, now));
+	} else {
+		log_rec_dur(&r, "wait_time", since(t->accept_ns, t->created_ns));
+		log_rec_dur(&r, "ready_time", since(t->created_ns, t->ready_ns));
+		log_rec_dur(&r, "total_time", since(t->created_ns, now));
+	}
 	log_rec_u64(&r, "c_rd_bytes", t->c_rd);
 	log_rec_u64(&r, "c_wr_bytes", t->c_wr);
 	log_rec_u64(&r, "r_rd_bytes", t->r_rd);

@@ -29,6 +29,8 @@ enum task_reason {
 	TASK_R_UPSTREAM_NOT_AVAILABLE,
 	TASK_R_UPSTREAM_READ_FAILED,
 	TASK_R_UPSTREAM_WRITE_FAILED,
+	TASK_R_INVALID_UPSTREAM_PROTOCOL,
+	TASK_R_UPSTREAM_APP_TIMEOUT,
 	TASK_R_CLOSED_BY_UPSTREAM,
 	TASK_R_CLOSED_BY_CLIENT,
 	TASK_R_CLOSED_EARLY_BY_CLIENT,
@@ -58,6 +60,17 @@ enum task_type {
 	TASK_TYPE_HTTP_FORWARD,
 };
 
+/* The HttpForward part of a record (§3.4); lives in the forward state. */
+struct task_http {
+	uint64_t pipeline_wait_ns; /* request head received → task creation */
+	bool reuse_connection;	   /* the upstream connection came from the pool */
+	const char *method;	   /* NUL-terminated */
+	const char *uri;	   /* escaped and cut to log_uri_max_chars */
+	const char *user_agent;	   /* NULL when none */
+	uint16_t rsp_status, origin_status;
+	uint64_t req_hdr_ns, req_all_ns, rsp_hdr_ns, rsp_all_ns; /* monotonic, 0 = not yet */
+};
+
 /* Everything a TcpConnect record needs; lives inside the connection. */
 struct task_notes {
 	bool created; /* a task exists: a record is due when it ends */
@@ -76,6 +89,7 @@ struct task_notes {
 	enum task_reason reason;
 	const char *message; /* human text for the record's message, static */
 	uint64_t c_rd, c_wr, r_rd, r_wr;
+	const struct task_http *http; /* HttpForward fields, NULL for TcpConnect */
 };
 
 /* Where the task ran: the server, both addresses of the client connection
@@ -94,7 +108,8 @@ const char *task_server_type(int server_type);
  * write error after the client's close still reports ClosedByClient. */
 void task_set_reason(struct task_notes *t, enum task_reason r, const char *message);
 
-/* Write the Finished record to lg (no-op for a NULL / discard logger). */
+/* Write the Finished record to lg (no-op for a NULL / discard logger):
+ * TcpConnect, or HttpForward when t->http is set (g3's keys and order). */
 void task_log_finished(struct logger *lg, const struct task_server *ts, const struct task_notes *t);
 
 /* Format a UUID as 32 lower-case hex digits plus NUL into out[33]. */

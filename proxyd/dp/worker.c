@@ -10,6 +10,7 @@
 #include "proxyd/dp/conn.h"
 #include "proxyd/dp/listener.h"
 #include "proxyd/dp/resolver.h"
+#include "proxyd/dp/uppool.h"
 
 /* A generation whose last reference goes while resolver code is on the
  * stack (a resolver callback released the last connection of an old
@@ -136,6 +137,8 @@ void dp_worker_offline(struct dp_worker *wk)
 	CHECK_OBJ(wk, DP_WORKER_MAGIC);
 	wk->offline = true;
 	dp_listeners_close(wk);
+	uppool_close_all(wk);
+	conn_close_idle(wk);
 }
 
 void dp_worker_shutdown(struct dp_worker *wk)
@@ -148,6 +151,7 @@ void dp_worker_shutdown(struct dp_worker *wk)
 	r = &priv(wk)->reaper;
 	wk->stopping = true;
 	dp_listeners_close(wk);
+	uppool_close_all(wk);
 	conn_close_all(wk, TASK_R_CANCELED_AS_SERVER_QUIT);
 	dp_gen_unref(wk->gen);
 	wk->gen = NULL;

@@ -1,0 +1,40 @@
+/* HttpForward on a client connection of an http_proxy (see http_forward.c):
+ * entry points for http_server.c (a parsed absolute-form request), conn.c
+ * (the connect outcome, the HTTP_FWD state handler, its timer and watcher
+ * interest) and teardown. The per-connection forward state (struct
+ * http_fwd, buffers included) is allocated by the first forwarded request
+ * and lives until the connection ends; its buffers go back to the pool
+ * between requests. */
+#ifndef G3C_PROXYD_DP_HTTP_FORWARD_H
+#define G3C_PROXYD_DP_HTTP_FORWARD_H
+
+#include "proxyd/dp/escaper.h"
+#include "proxyd/http/http_parse.h"
+
+struct conn;
+
+/* Start forwarding req (its head is at the start of c->in; consumed
+ * here). Creates the HttpForward task, checks the server's rules, takes a
+ * pooled upstream connection or starts the escaper. */
+void http_fwd_start(struct conn *c, const struct http_request *req);
+
+/* The escaper's outcome for a forwarded request. */
+void http_fwd_connected(struct conn *c, enum escape_err err);
+
+/* CONN_ST_HTTP_FWD handler, timer, watcher interest. */
+int http_fwd_run(struct conn *c);
+void http_fwd_timeout(struct conn *c);
+void http_fwd_interest(const struct conn *c, int *cl, int *up);
+
+/* Move the forward state's byte counts into the task (before its record
+ * is written). No-op without forward state. */
+void http_fwd_counts(struct conn *c);
+
+/* Release the forward state (conn_free, after the record). NULL state ok. */
+void http_fwd_free(struct conn *c);
+
+/* Error reply then LINGER (http_server.c): status with "Connection:
+ * close"; why goes to the process log when no task exists yet. */
+void http_error_reply(struct conn *c, int status, const char *why);
+
+#endif

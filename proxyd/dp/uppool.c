@@ -1,0 +1,138 @@
+/* Idle keep-alive upstream connections (see uppool.h). */
+#include "proxyd/dp/uppool.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#define UPPOOL_MAGIC 0x7570706cu /* "uppl" */
+
+struct uppool_ent {
+	uint32_t magic;
+	struct uppool_ent *older, *newer;
+	struct dp_worker *wk;
+	struct uppool_conn uc;
+	uint16_t port;
+	char escaper[64];
+	char host[256];
+	ev_io io;
+	ev_timer expire;
+};
+
+static void ent_unlink(struct dp_worker *wk, struct uppool_ent *e)
+{
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		wk->idle_oldest = e->newer;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		wk->idle_newest = e->older;
+	wk->idle_n--;
+	ev_io_stop(wk->loop, &e->io);
+	ev_timer_stop(wk->loop, &e->expire);
+}
+
+static void ent_free(struct uppool_ent *e)
+{
+	if (e->uc.fd >= 0)
+		close(e->uc.fd);
+	POISON_OBJ(e);
+	free(e);
+}
+
+static void uppool_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct uppool_ent *e = container_of(w, struct uppool_ent, io);
+
+	(void)loop;
+	(void)revents;
+	CHECK_OBJ(e, UPPOOL_MAGIC);
+	/* an idle connection became readable: closed by the peer, or junk */
+	ent_unlink(e->wk, e);
+	ent_free(e);
+}
+
+static void uppool_on_expire(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct uppool_ent *e = container_of(w, struct uppool_ent, expire);
+
+	(void)loop;
+	(void)revents;
+	CHECK_OBJ(e, UPPOOL_MAGIC);
+	ent_unlink(e->wk, e);
+	ent_free(e);
+}
+
+void uppool_put(struct dp_worker *wk, const char *escaper, const char *host, uint16_t port,
+		const struct uppool_conn *uc, uint64_t idle_ms)
+{
+	struct uppool_ent *e;
+
+	if (strlen(escaper) >= sizeof(e->escaper) || strlen(host) >= sizeof(e->host) ||
+	    idle_ms == 0 || wk->offline || wk->stopping) {
+		close(uc->fd);
+		return;
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL) {
+		close(uc->fd);
+		return;
+	}
+	if (wk->idle_n >= UPPOOL_MAX) {
+		struct uppool_ent *old = wk->idle_oldest;
+		ent_unlink(wk, old);
+		ent_free(old);
+	}
+	e->magic = UPPOOL_MAGIC;
+	e->wk = wk;
+	e->uc = *uc;
+	e->port = port;
+	memcpy(e->escaper, escaper, strlen(escaper) + 1);
+	memcpy(e->host, host, strlen(host) + 1);
+	ev_io_init(&e->io, uppool_on_io, uc->fd, EV_READ);
+	ev_timer_init(&e->expire, uppool_on_expire, (double)idle_ms / 1000.0, 0.);
+	ev_io_start(wk->loop, &e->io);
+	ev_timer_start(wk->loop, &e->expire);
+	e->older = wk->idle_newest;
+	if (wk->idle_newest)
+		wk->idle_newest->newer = e;
+	else
+		wk->idle_oldest = e;
+	wk->idle_newest = e;
+	wk->idle_n++;
+}
+
+bool uppool_take(struct dp_worker *wk, const char *escaper, const char *host, uint16_t port,
+		 struct uppool_conn *uc)
+{
+	/* newest first: the connection most likely still open */
+	for (struct uppool_ent *e = wk->idle_newest; e != NULL; e = e->older) {
+		if (e->port != port || strcmp(e->host, host) != 0 ||
+		    strcmp(e->escaper, escaper) != 0)
+			continue;
+		ent_unlink(wk, e);
+		*uc = e->uc;
+		e->uc.fd = -1;
+		ent_free(e);
+		return true;
+	}
+	return false;
+}
+
+void uppool_close_all(struct dp_worker *wk)
+{
+	while (wk->idle_oldest != NULL) {
+		struct uppool_ent *e = wk->idle_oldest;
+		ent_unlink(wk, e);
+		ent_free(e);
+	}
+}
+
+size_t uppool_count(const struct dp_worker *wk)
+{
+	return wk->idle_n;
+}
