@@ -12,7 +12,7 @@
 #define CERT_CACHE_MAGIC 0x63636368u /* "ccch" */
 
 struct entry {
-	struct entry *hnext;	  /* bucket chain */
+	struct entry *hnext;	   /* bucket chain */
 	struct entry *prev, *next; /* LRU: head is the most recent */
 	uint64_t hash;
 	uint64_t expire_ms;
@@ -113,7 +113,7 @@ struct cert_cache *cert_cache_new(size_t max_entries)
 	c->magic = CERT_CACHE_MAGIC;
 	c->max = MIN(max_entries, (size_t)CERT_CACHE_MAX_ENTRIES);
 	c->nbuckets = buckets_for(c->max);
-	c->buckets = xcalloc(c->nbuckets, sizeof(*c->buckets));
+	c->buckets = xcalloc(c->nbuckets, sizeof(struct entry *));
 	if (RAND_bytes((unsigned char *)&c->seed, sizeof(c->seed)) != 1)
 		c->seed = util_mono_ns();
 	return c;
@@ -126,7 +126,7 @@ void cert_cache_clear(struct cert_cache *c)
 		next = e->next;
 		entry_free(e);
 	}
-	memset(c->buckets, 0, c->nbuckets * sizeof(*c->buckets));
+	memset(c->buckets, 0, c->nbuckets * sizeof(struct entry *));
 	c->head = c->tail = NULL;
 	c->n = 0;
 }
@@ -179,6 +179,7 @@ bool cert_cache_get(struct cert_cache *c, const void *key, size_t klen, uint64_t
 static void evict_to(struct cert_cache *c, size_t limit)
 {
 	while (c->n > limit && c->tail) {
+		ASSERT(c->tail->next == NULL);
 		remove_entry(c, c->tail);
 		c->st.evicted++;
 	}
@@ -227,7 +228,7 @@ void cert_cache_set_max(struct cert_cache *c, size_t max_entries)
 	if (nb == c->nbuckets)
 		return;
 	/* Rehash into a table sized for the new bound. */
-	struct entry **b = xcalloc(nb, sizeof(*b));
+	struct entry **b = xcalloc(nb, sizeof(struct entry *));
 	for (struct entry *e = c->head; e; e = e->next) {
 		e->hnext = b[e->hash & (nb - 1)];
 		b[e->hash & (nb - 1)] = e;

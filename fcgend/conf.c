@@ -225,7 +225,9 @@ static const struct conf_field backend_fields[] = {
 	{.key = "no_append_ca_cert",
 	 .type = CONF_T_BOOL,
 	 .off = offsetof(struct backend_raw, no_append_ca_cert)},
-	{.key = "keep_serial", .type = CONF_T_BOOL, .off = offsetof(struct backend_raw, keep_serial)},
+	{.key = "keep_serial",
+	 .type = CONF_T_BOOL,
+	 .off = offsetof(struct backend_raw, keep_serial)},
 	{.key = "max_ttl",
 	 .type = CONF_T_CUSTOM,
 	 .off = offsetof(struct backend_raw, max_ttl_s),
@@ -323,7 +325,8 @@ static int worker_key(struct conf_ctx *ctx, const struct conf_node *k, struct fc
 		if (v->kind == CONF_MAP)
 			return 0;
 		if (!is_bool_literal(v))
-			return conf_error(ctx, v, "expected a bool or a map of thread id to CPU set");
+			return conf_error(ctx, v,
+					  "expected a bool or a map of thread id to CPU set");
 		return conf_get_bool(ctx, v, &b);
 	}
 	if (conf_key_is(k, "max_io_events_per_tick") ||
@@ -367,7 +370,8 @@ static int parse_listen(struct conf_ctx *ctx, const struct conf_node *n, void *d
 		return 0;
 	}
 	if (strstr(s, "://") && strncmp(s, "ipc://", 6) != 0)
-		return conf_error(ctx, n, "unsupported transport in '%s' (use ipc:// or tcp://)", s);
+		return conf_error(ctx, n, "unsupported transport in '%s' (use ipc:// or tcp://)",
+				  s);
 	path = strncmp(s, "ipc://", 6) == 0 ? s + 6 : conf_resolve_path(ctx, s);
 	len = strlen(path);
 	if (len == 0)
@@ -376,8 +380,7 @@ static int parse_listen(struct conf_ctx *ctx, const struct conf_node *n, void *d
 		return conf_error(ctx, n, "socket path is %zu bytes long (at most %zu)", len,
 				  UNIX_PATH_MAX);
 	url = conf_alloc(ctx, len + 7);
-	memcpy(url, "ipc://", 6);
-	memcpy(url + 6, path, len + 1);
+	snprintf(url, len + 7, "ipc://%s", path);
 	*(const char **)dst = url;
 	return 0;
 }
@@ -441,10 +444,11 @@ static struct fcgend_conf *build(struct conf_ctx *ctx, const struct conf_node *r
 			if (conf_parse_map(ctx, k->value, &rpc_schema, NULL, &r) == 0)
 				c->rpc_listen = r.listen;
 		} else {
-			conf_error(ctx, k,
-				   "unknown top-level key '%s' (expected runtime, worker, log, stat, "
-				   "controller, backend or rpc)",
-				   k->str);
+			conf_error(
+				ctx, k,
+				"unknown top-level key '%s' (expected runtime, worker, log, stat, "
+				"controller, backend or rpc)",
+				k->str);
 		}
 		conf_path_pop(ctx, saved);
 	}

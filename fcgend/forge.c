@@ -180,8 +180,7 @@ int forge_ca_new(STACK_OF(X509) * certs, EVP_PKEY *key, const struct forge_opts 
 	/* Fetching the digest and signature algorithms costs about a tenth of
 	 * a signature: do it once and copy the initialised context. */
 	ca->sign_tmpl = EVP_MD_CTX_new();
-	if (!ca->sign_tmpl ||
-	    EVP_DigestSignInit(ca->sign_tmpl, NULL, ca->md, NULL, ca->key) != 1) {
+	if (!ca->sign_tmpl || EVP_DigestSignInit(ca->sign_tmpl, NULL, ca->md, NULL, ca->key) != 1) {
 		EVP_MD_CTX_free(ca->sign_tmpl);
 		ca->sign_tmpl = NULL;
 		ERR_clear_error();
@@ -305,10 +304,11 @@ static int check_labels(const char *name, size_t len, bool *wild, char *err, siz
 				if (ldh(lab[j]))
 					continue;
 				snprintf(err, errlen,
-					 lab[j] == '*' ? "'*' is only allowed as the whole first label"
-						       : "invalid character 0x%02x at offset %zu "
-							 "(DNS names use letters, digits, '-', "
-							 "'_' and A-labels for IDNs)",
+					 lab[j] == '*'
+						 ? "'*' is only allowed as the whole first label"
+						 : "invalid character 0x%02x at offset %zu "
+						   "(DNS names use letters, digits, '-', "
+						   "'_' and A-labels for IDNs)",
 					 (unsigned char)lab[j], start + j);
 				return -EINVAL;
 			}
@@ -379,9 +379,10 @@ int forge_host_parse(const char *s, size_t len, bool wildcard, struct forge_host
 	}
 	const char *dot = strchr(out->name, '.');
 	if (!dot || !strchr(dot + 1, '.')) {
-		snprintf(err, errlen,
-			 "a wildcard for '%s' would cover a top-level domain: it needs three labels",
-			 out->name);
+		snprintf(
+			err, errlen,
+			"a wildcard for '%s' would cover a top-level domain: it needs three labels",
+			out->name);
 		return -EINVAL;
 	}
 	snprintf(out->wild, sizeof(out->wild), "*%s", dot);
@@ -515,9 +516,10 @@ enum rpc_code forge_validity(const struct forge_ca *ca, const X509 *upstream, ti
 	if (nb >= na) {
 		forge_fmt_time(nb, t1, sizeof(t1));
 		forge_fmt_time(na, t2, sizeof(t2));
-		snprintf(err, errlen,
-			 "the upstream validity does not overlap the CA's (%s .. %s after clamping)",
-			 t1, t2);
+		snprintf(
+			err, errlen,
+			"the upstream validity does not overlap the CA's (%s .. %s after clamping)",
+			t1, t2);
 		return RPC_FAILED_PRECONDITION;
 	}
 	*not_before = nb;

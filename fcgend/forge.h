@@ -21,12 +21,12 @@
 #include "common/util.h"
 #include "fcgend/keypool.h"
 
-#define FORGE_HOST_MAX 253		/* longest DNS name (RFC 1035 2.3.4) */
-#define FORGE_CN_MAX 64			/* ub-common-name (RFC 5280 A.1) */
-#define FORGE_UPSTREAM_MAX (64u << 10)	/* an upstream leaf bigger than this is refused */
-#define FORGE_MIN_TTL 300u		/* max_ttl below this is raised to it (g3fcgen) */
-#define FORGE_DEFAULT_TTL 86400u	/* max_ttl default: one day */
-#define FORGE_PLAIN_BACKDATE 86400	/* without upstream: valid from now - 1 day */
+#define FORGE_HOST_MAX 253u		   /* longest DNS name (RFC 1035 2.3.4) */
+#define FORGE_CN_MAX 64			   /* ub-common-name (RFC 5280 A.1) */
+#define FORGE_UPSTREAM_MAX (64u << 10)	   /* an upstream leaf bigger than this is refused */
+#define FORGE_MIN_TTL 300u		   /* max_ttl below this is raised to it (g3fcgen) */
+#define FORGE_DEFAULT_TTL 86400u	   /* max_ttl default: one day */
+#define FORGE_PLAIN_BACKDATE 86400	   /* without upstream: valid from now - 1 day */
 #define FORGE_PLAIN_LIFETIME (365 * 86400) /* ... until now + 365 days */
 
 /* Mirrors g3c.fcgen.Usage. */
@@ -108,8 +108,8 @@ uint32_t forge_ttl(const struct forge_ca *ca, time_t not_after, time_t now);
 
 struct forge_req {
 	const struct forge_host *host;
-	int usage;		   /* a valid enum forge_usage */
-	const X509 *upstream;	   /* NULL: no mimic */
+	int usage;		      /* a valid enum forge_usage */
+	const X509 *upstream;	      /* NULL: no mimic */
 	time_t not_before, not_after; /* from forge_validity */
 };
 

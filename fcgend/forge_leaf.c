@@ -38,8 +38,8 @@ static bool set_serial(X509 *x, const struct forge_ca *ca, const X509 *up)
 static bool set_pubkey(X509 *x, const struct pool_key *k)
 {
 	X509_PUBKEY *xp = X509_get_X509_PUBKEY(x);
-	ASN1_OBJECT *param = k->spki_param_type == V_ASN1_OBJECT ? OBJ_nid2obj(k->spki_param_nid)
-								 : NULL;
+	ASN1_OBJECT *param =
+		k->spki_param_type == V_ASN1_OBJECT ? OBJ_nid2obj(k->spki_param_nid) : NULL;
 	unsigned char *bits = OPENSSL_memdup(k->spki_bits, k->spki_bits_len);
 
 	if (!xp || !bits)
@@ -68,8 +68,7 @@ static bool set_subject(X509 *x, const struct forge_req *r)
 	if (h->len > FORGE_CN_MAX)
 		return true;
 	return X509_NAME_add_entry_by_NID(X509_get_subject_name(x), NID_commonName, MBSTRING_UTF8,
-					  (const unsigned char *)h->name, (int)h->len, -1,
-					  0) == 1;
+					  (const unsigned char *)h->name, (int)h->len, -1, 0) == 1;
 }
 
 static bool add_ku_bits(X509 *x, unsigned bits, int crit)
@@ -101,7 +100,8 @@ static bool add_key_usage(X509 *x, const struct forge_req *r, enum fcgen_key_typ
 {
 	switch (r->usage) {
 	case FORGE_USAGE_TLCP_SIGN:
-		return add_ku_bits(x, 1u << KUBIT_DIGITAL_SIGNATURE | 1u << KUBIT_NON_REPUDIATION, 1);
+		return add_ku_bits(x, 1u << KUBIT_DIGITAL_SIGNATURE | 1u << KUBIT_NON_REPUDIATION,
+				   1);
 	case FORGE_USAGE_TLCP_ENC:
 		return add_ku_bits(x,
 				   1u << KUBIT_KEY_ENCIPHERMENT | 1u << KUBIT_DATA_ENCIPHERMENT |

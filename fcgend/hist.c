@@ -96,7 +96,8 @@ int hist_conf_parse(struct conf_ctx *ctx, const struct conf_node *n, struct hist
 			if (conf_get_duration_ms(ctx, k->value, &ms))
 				ret = -EINVAL;
 			else if (ms == 0)
-				ret = conf_error(ctx, k->value, "the rotate interval must not be 0");
+				ret = conf_error(ctx, k->value,
+						 "the rotate interval must not be 0");
 			else
 				out->rotate_ms = ms;
 		} else {

@@ -28,7 +28,8 @@ void hist_conf_defaults(struct hist_conf *c);
 /* `duration_stats`: a duration (the rotate interval) or a map
  * {quantile: "0.5,0.99" (or a list of numbers), rotate: 4s}. Errors go to
  * ctx; returns 0 or -EINVAL. */
-int hist_conf_parse(struct conf_ctx *ctx, const struct conf_node *n, struct hist_conf *out) MUST_CHECK;
+int hist_conf_parse(struct conf_ctx *ctx, const struct conf_node *n,
+		    struct hist_conf *out) MUST_CHECK;
 
 struct hist_snapshot {
 	uint64_t count; /* samples in the interval; 0: nothing to report */

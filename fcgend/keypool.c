@@ -77,7 +77,7 @@ static void stack_push(struct key_stack *s, struct pool_key *k)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 16;
-		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+		s->v = xrealloc(s->v, s->cap * sizeof(struct pool_key *));
 	}
 	s->v[s->n++] = k;
 }
@@ -266,8 +266,8 @@ void keypool_set_targets(struct keypool *p, const uint32_t target[FCGEN_KEY__COU
 		s->target = target[t];
 		if (s->n > s->target) {
 			nextra[t] = s->n - s->target;
-			extra[t] = xmalloc(nextra[t] * sizeof(*extra[t]));
-			memcpy(extra[t], s->v + s->target, nextra[t] * sizeof(*extra[t]));
+			extra[t] = xmalloc(nextra[t] * sizeof(struct pool_key *));
+			memcpy(extra[t], s->v + s->target, nextra[t] * sizeof(struct pool_key *));
 			s->n = s->target;
 		}
 	}

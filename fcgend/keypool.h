@@ -39,10 +39,10 @@ struct pool_key {
 	size_t der_len;	  /* bytes at der */
 	uint8_t skid[20]; /* SHA-1 of the public key bits (RFC 5280 4.2.1.2 method 1) */
 	/* SubjectPublicKeyInfo pieces for X509_PUBKEY_set0_param(): */
-	int spki_alg_nid;     /* rsaEncryption, id-ecPublicKey, ED25519, ED448 */
-	int spki_param_type;  /* V_ASN1_OBJECT (the curve), V_ASN1_NULL or V_ASN1_UNDEF */
-	int spki_param_nid;   /* the curve with V_ASN1_OBJECT */
-	uint8_t *spki_bits;   /* subjectPublicKey contents, malloc'd */
+	int spki_alg_nid;    /* rsaEncryption, id-ecPublicKey, ED25519, ED448 */
+	int spki_param_type; /* V_ASN1_OBJECT (the curve), V_ASN1_NULL or V_ASN1_UNDEF */
+	int spki_param_nid;  /* the curve with V_ASN1_OBJECT */
+	uint8_t *spki_bits;  /* subjectPublicKey contents, malloc'd */
 	size_t spki_bits_len;
 };
 
@@ -80,12 +80,12 @@ void keypool_set_reuse(struct keypool *p, bool reuse);
 void keypool_set_targets(struct keypool *p, const uint32_t target[FCGEN_KEY__COUNT]);
 
 struct keypool_stats {
-	uint32_t level[FCGEN_KEY__COUNT];  /* keys ready now */
-	uint32_t target[FCGEN_KEY__COUNT]; /* configured pool size */
-	uint64_t refilled[FCGEN_KEY__COUNT];	      /* made by refill threads */
-	uint64_t taken[FCGEN_KEY__COUNT];	      /* handed out from the pool */
+	uint32_t level[FCGEN_KEY__COUNT];	     /* keys ready now */
+	uint32_t target[FCGEN_KEY__COUNT];	     /* configured pool size */
+	uint64_t refilled[FCGEN_KEY__COUNT];	     /* made by refill threads */
+	uint64_t taken[FCGEN_KEY__COUNT];	     /* handed out from the pool */
 	uint64_t generated_inline[FCGEN_KEY__COUNT]; /* made by a caller: the pool was empty */
-	uint64_t failures;			      /* generations OpenSSL refused */
+	uint64_t failures;			     /* generations OpenSSL refused */
 	unsigned threads;
 };
 

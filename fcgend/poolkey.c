@@ -108,8 +108,8 @@ static bool fill_from_raw(struct pool_key *k, struct raw_key *r)
 	unsigned char *der = NULL;
 	int len;
 
-	if (!p8 || !PKCS8_pkey_set0(p8, OBJ_nid2obj(r->alg_nid), 0, r->param_type, param,
-				    r->inner, r->inner_len)) {
+	if (!p8 || !PKCS8_pkey_set0(p8, OBJ_nid2obj(r->alg_nid), 0, r->param_type, param, r->inner,
+				    r->inner_len)) {
 		PKCS8_PRIV_KEY_INFO_free(p8);
 		return false;
 	}

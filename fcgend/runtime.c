@@ -33,7 +33,7 @@ struct fcgend_rt {
 	struct fcgen_service *svc;
 	struct rpc_server *rpc;
 	char url[PATH_MAX + 8];
-	ino_t ipc_ino; /* to unlink only our own socket file */
+	ino_t ipc_ino;		       /* to unlink only our own socket file */
 	uint64_t rpc_malformed_before; /* from servers replaced by reloads */
 	struct emit_state em;
 };

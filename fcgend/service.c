@@ -156,7 +156,8 @@ static enum rpc_code validate(const G3c__Fcgen__ForgeReq *req, struct forge_host
 		rpc_arena_set_error(a, "unknown usage %d", (int)req->usage);
 		return RPC_INVALID_ARGUMENT;
 	}
-	if (req->service != G3C__FCGEN__SERVICE__HTTP && req->service != G3C__FCGEN__SERVICE__SMTP &&
+	if (req->service != G3C__FCGEN__SERVICE__HTTP &&
+	    req->service != G3C__FCGEN__SERVICE__SMTP &&
 	    req->service != G3C__FCGEN__SERVICE__IMAP) {
 		rpc_arena_set_error(a, "unknown service %d", (int)req->service);
 		return RPC_INVALID_ARGUMENT;
@@ -221,7 +222,8 @@ static enum rpc_code forge_new(struct fcgen_service *s, const G3c__Fcgen__ForgeR
 		.key_len = pk->der_len,
 		.ttl_until_ms = now_ms + (uint64_t)ttl * 1000u,
 	};
-	cert_cache_put(s->cache, key, klen, &cc, now_ms + MIN((uint64_t)ttl * 1000u, s->cache_ttl_ms));
+	cert_cache_put(s->cache, key, klen, &cc,
+		       now_ms + MIN((uint64_t)ttl * 1000u, s->cache_ttl_ms));
 
 	uint8_t *leaf_copy = rpc_arena_alloc(a, leaf_len);
 	uint8_t *key_copy = rpc_arena_alloc(a, pk->der_len);

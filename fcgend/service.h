@@ -24,13 +24,13 @@
 extern const struct rpc_service fcgen_rpc_service;
 
 struct fcgen_stats {
-	uint64_t requests;	/* Forge requests answered (RPC and control) */
-	uint64_t ok;		/* answered with a certificate */
-	uint64_t cache_hits;	/* ... from the cache */
-	uint64_t forged;	/* ... freshly made */
-	uint64_t errors;	/* answered with an error status */
-	uint64_t invalid;	/* ... INVALID_ARGUMENT */
-	uint64_t keys_inline;	/* keys generated on the request path (empty pool) */
+	uint64_t requests;	  /* Forge requests answered (RPC and control) */
+	uint64_t ok;		  /* answered with a certificate */
+	uint64_t cache_hits;	  /* ... from the cache */
+	uint64_t forged;	  /* ... freshly made */
+	uint64_t errors;	  /* answered with an error status */
+	uint64_t invalid;	  /* ... INVALID_ARGUMENT */
+	uint64_t keys_inline;	  /* keys generated on the request path (empty pool) */
 	uint64_t timed;		  /* RPC requests timed below */
 	uint64_t latency_last_ns; /* the last RPC request, handler entry to exit */
 	uint64_t latency_sum_ns;

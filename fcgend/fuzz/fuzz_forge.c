@@ -59,9 +59,10 @@ static void fini(void)
 
 static void init(void)
 {
-	static const uint32_t targets[FCGEN_KEY__COUNT] = {
-		[FCGEN_KEY_EC256] = 64, [FCGEN_KEY_RSA2048] = 2, [FCGEN_KEY_ED25519] = 8,
-		[FCGEN_KEY_ED448] = 4};
+	static const uint32_t targets[FCGEN_KEY__COUNT] = {[FCGEN_KEY_EC256] = 64,
+							   [FCGEN_KEY_RSA2048] = 2,
+							   [FCGEN_KEY_ED25519] = 8,
+							   [FCGEN_KEY_ED448] = 4};
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	struct forge_opts o = {false, false, 86400};
 	char err[256];

@@ -113,7 +113,8 @@ static inline X509 *fx_leaf(const struct fx_leaf *spec, EVP_PKEY **leaf_key)
 		nm = X509_NAME_new();
 		char buf[256], *save = NULL;
 		snprintf(buf, sizeof(buf), "%s", spec->subject + 1);
-		for (char *part = strtok_r(buf, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+		for (char *part = strtok_r(buf, "/", &save); part;
+		     part = strtok_r(NULL, "/", &save)) {
 			char *eq = strchr(part, '=');
 			assert_non_null(eq);
 			*eq = '\0';
@@ -321,9 +322,9 @@ static inline struct fx_reply fx_call(struct fcgen_service *svc, G3c__Fcgen__For
 	in = malloc(n ? n : 1);
 	assert_non_null(in);
 	g3c__fcgen__request__pack(&req, in);
-	assert_int_equal(rpc_dispatch_buffer(&fcgen_rpc_service, fcgen_handle, svc, in, n, &out,
-					     &outlen),
-			 0);
+	assert_int_equal(
+		rpc_dispatch_buffer(&fcgen_rpc_service, fcgen_handle, svc, in, n, &out, &outlen),
+		0);
 	free(in);
 	r.rep = g3c__fcgen__reply__unpack(NULL, outlen, out);
 	free(out);

@@ -38,8 +38,8 @@ struct opts {
 	bool once, unique, wildcard;
 };
 
-static struct opts o = {.host = "load.example.com", .count = 1, .concurrency = 64,
-			.deadline_ms = 5000};
+static struct opts o = {
+	.host = "load.example.com", .count = 1, .concurrency = 64, .deadline_ms = 5000};
 static ProtobufCBinaryData upstream;
 
 /* ---- RPC load ------------------------------------------------------------------ */
@@ -235,6 +235,8 @@ static int run_load(void)
 	l->c = rpc_client_new(l->loop, o.url, &fcgen_rpc_service, &err);
 	if (!l->c) {
 		fprintf(stderr, "fcgen-load: %s: %s\n", o.url, strerror(-err));
+		ev_loop_destroy(l->loop);
+		free(l);
 		return 2;
 	}
 	l->t0 = util_mono_ns();
@@ -252,7 +254,8 @@ static int run_load(void)
 	for (unsigned i = 0; i < ARRAY_SIZE(l->codes); i++) {
 		if (!l->codes[i])
 			continue;
-		printf("%s\"%s\":%u", first ? "" : ",", rpc_code_name((enum rpc_code)i), l->codes[i]);
+		printf("%s\"%s\":%u", first ? "" : ",", rpc_code_name((enum rpc_code)i),
+		       l->codes[i]);
 		first = false;
 	}
 	printf("},\"last_error\":");
@@ -342,37 +345,38 @@ static int run_baseline(void)
 	 * put, reply packing) with keys generated inline, then from a full pool
 	 * as the daemon runs (the pool is filled before the clock starts). */
 	for (int pass = 0; pass < 2; pass++) {
-	targets[FCGEN_KEY_EC256] = pass ? o.baseline : 0;
-	struct keypool *pool = keypool_new(targets, pass ? 1 : 0, 0, &rc, err, sizeof(err));
-	if (pass && !keypool_wait_full(pool, 600000))
-		rc = 1;
-	struct fcgen_service *svc = fcgen_service_new(ca, pool, o.baseline + 1, 3600000, NULL);
-	t0 = util_mono_ns();
-	for (unsigned i = 0; i < o.baseline; i++) {
-		G3c__Fcgen__ForgeReq f = G3C__FCGEN__FORGE_REQ__INIT;
-		G3c__Fcgen__ForgeRep rep = G3C__FCGEN__FORGE_REP__INIT;
-		char host[64];
-		uint8_t *out = NULL;
-		size_t outlen = 0;
-		G3c__Fcgen__Request req = G3C__FCGEN__REQUEST__INIT;
-		uint8_t buf[256];
-		size_t n;
-
-		(void)rep;
-		snprintf(host, sizeof(host), "d%u.example.com", i);
-		f.host = host;
-		req.id = i + 1;
-		req.body_case = G3C__FCGEN__REQUEST__BODY_FORGE;
-		req.forge = &f;
-		n = g3c__fcgen__request__pack(&req, buf);
-		if (rpc_dispatch_buffer(&fcgen_rpc_service, fcgen_handle, svc, buf, n, &out,
-					&outlen) != 0)
+		targets[FCGEN_KEY_EC256] = pass ? o.baseline : 0;
+		struct keypool *pool = keypool_new(targets, pass ? 1 : 0, 0, &rc, err, sizeof(err));
+		if (pass && !keypool_wait_full(pool, 600000))
 			rc = 1;
-		free(out);
-	}
-	direct[pass] = o.baseline / ((double)(util_mono_ns() - t0) / 1e9);
-	fcgen_service_free(svc);
-	keypool_free(pool);
+		struct fcgen_service *svc =
+			fcgen_service_new(ca, pool, o.baseline + 1, 3600000, NULL);
+		t0 = util_mono_ns();
+		for (unsigned i = 0; i < o.baseline; i++) {
+			G3c__Fcgen__ForgeReq f = G3C__FCGEN__FORGE_REQ__INIT;
+			G3c__Fcgen__ForgeRep rep = G3C__FCGEN__FORGE_REP__INIT;
+			char host[64];
+			uint8_t *out = NULL;
+			size_t outlen = 0;
+			G3c__Fcgen__Request req = G3C__FCGEN__REQUEST__INIT;
+			uint8_t buf[256];
+			size_t n;
+
+			(void)rep;
+			snprintf(host, sizeof(host), "d%u.example.com", i);
+			f.host = host;
+			req.id = i + 1;
+			req.body_case = G3C__FCGEN__REQUEST__BODY_FORGE;
+			req.forge = &f;
+			n = g3c__fcgen__request__pack(&req, buf);
+			if (rpc_dispatch_buffer(&fcgen_rpc_service, fcgen_handle, svc, buf, n, &out,
+						&outlen) != 0)
+				rc = 1;
+			free(out);
+		}
+		direct[pass] = o.baseline / ((double)(util_mono_ns() - t0) / 1e9);
+		fcgen_service_free(svc);
+		keypool_free(pool);
 	}
 	printf("{\"baseline_minimal_per_s\":%.1f,\"fcgend_code_inline_keys_per_s\":%.1f,"
 	       "\"fcgend_code_pooled_keys_per_s\":%.1f,\"n\":%u}\n",
@@ -428,35 +432,71 @@ static unsigned num(const char *s)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"url", 1, NULL, 'u'},	    {"host", 1, NULL, 'H'},	 {"upstream", 1, NULL, 'U'},
-		{"out", 1, NULL, 'o'},	    {"count", 1, NULL, 'n'},	 {"concurrency", 1, NULL, 'c'},
-		{"deadline", 1, NULL, 'd'}, {"duration", 1, NULL, 'D'}, {"usage", 1, NULL, 'g'},
-		{"service", 1, NULL, 's'},  {"once", 0, NULL, '1'},	 {"unique", 0, NULL, 'q'},
-		{"wildcard", 0, NULL, 'w'}, {"baseline", 1, NULL, 'b'}, {"ca-cert", 1, NULL, 'C'},
-		{"ca-key", 1, NULL, 'K'},   {NULL, 0, NULL, 0},
+		{"url", 1, NULL, 'u'},	    {"host", 1, NULL, 'H'},
+		{"upstream", 1, NULL, 'U'}, {"out", 1, NULL, 'o'},
+		{"count", 1, NULL, 'n'},    {"concurrency", 1, NULL, 'c'},
+		{"deadline", 1, NULL, 'd'}, {"duration", 1, NULL, 'D'},
+		{"usage", 1, NULL, 'g'},    {"service", 1, NULL, 's'},
+		{"once", 0, NULL, '1'},	    {"unique", 0, NULL, 'q'},
+		{"wildcard", 0, NULL, 'w'}, {"baseline", 1, NULL, 'b'},
+		{"ca-cert", 1, NULL, 'C'},  {"ca-key", 1, NULL, 'K'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'u': o.url = optarg; break;
-		case 'H': o.host = optarg; break;
-		case 'U': o.upstream_file = optarg; break;
-		case 'o': o.out_dir = optarg; break;
-		case 'n': o.count = num(optarg); break;
-		case 'c': o.concurrency = num(optarg) ? num(optarg) : 1; break;
-		case 'd': o.deadline_ms = num(optarg) ? num(optarg) : 1; break;
-		case 'D': o.duration_s = MIN(num(optarg), MAX_SECONDS - 1u); break;
-		case 'g': o.usage = (int)num(optarg); break;
-		case 's': o.service = (int)num(optarg); break;
-		case '1': o.once = true; break;
-		case 'q': o.unique = true; break;
-		case 'w': o.wildcard = true; break;
-		case 'b': o.baseline = num(optarg); break;
-		case 'C': o.ca_cert = optarg; break;
-		case 'K': o.ca_key = optarg; break;
+		case 'u':
+			o.url = optarg;
+			break;
+		case 'H':
+			o.host = optarg;
+			break;
+		case 'U':
+			o.upstream_file = optarg;
+			break;
+		case 'o':
+			o.out_dir = optarg;
+			break;
+		case 'n':
+			o.count = num(optarg);
+			break;
+		case 'c':
+			o.concurrency = num(optarg) ? num(optarg) : 1;
+			break;
+		case 'd':
+			o.deadline_ms = num(optarg) ? num(optarg) : 1;
+			break;
+		case 'D':
+			o.duration_s = MIN(num(optarg), MAX_SECONDS - 1u);
+			break;
+		case 'g':
+			o.usage = (int)num(optarg);
+			break;
+		case 's':
+			o.service = (int)num(optarg);
+			break;
+		case '1':
+			o.once = true;
+			break;
+		case 'q':
+			o.unique = true;
+			break;
+		case 'w':
+			o.wildcard = true;
+			break;
+		case 'b':
+			o.baseline = num(optarg);
+			break;
+		case 'C':
+			o.ca_cert = optarg;
+			break;
+		case 'K':
+			o.ca_key = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: see the comment at the top of fcgend/test/fcgen_load.c\n");
+			fprintf(stderr,
+				"usage: see the comment at the top of fcgend/test/fcgen_load.c\n");
 			return 2;
 		}
 	}

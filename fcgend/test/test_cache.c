@@ -169,7 +169,7 @@ static void test_hist(void **state)
 	assert_int_equal(h->last.min, 10);
 	assert_int_equal(h->last.max, 1000);
 	assert_int_equal(h->last.mean, 505);
-	assert_int_equal(h->last.qv[0], 510); /* 0.50 */
+	assert_int_equal(h->last.qv[0], 510);  /* 0.50 */
 	assert_int_equal(h->last.qv[4], 1000); /* 0.99 */
 	/* An empty interval reports nothing. */
 	assert_true(hist_rotate(h, &hc, 9000));
@@ -190,10 +190,8 @@ static void test_hist(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hit_miss),
-		cmocka_unit_test(test_expiry),
-		cmocka_unit_test(test_lru_bound),
-		cmocka_unit_test(test_replace_clear_disabled),
+		cmocka_unit_test(test_hit_miss),  cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_lru_bound), cmocka_unit_test(test_replace_clear_disabled),
 		cmocka_unit_test(test_hist),
 	};
 

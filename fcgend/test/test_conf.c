@@ -67,7 +67,8 @@ static char *read_file(const char *name)
 static int group_setup(void **state)
 {
 	EVP_PKEY *k = fx_key("ec256"), *k2 = fx_key("ec256"), *other = fx_key("ec256");
-	X509 *ca = fx_ca(k, "Conf CA", -1, 100, true), *root = fx_ca(k2, "Conf Root", -1, 200, true);
+	X509 *ca = fx_ca(k, "Conf CA", -1, 100, true),
+	     *root = fx_ca(k2, "Conf Root", -1, 200, true);
 	struct fx_leaf spec = {.key = "ec256", .subject = "/CN=leaf", .na_days = 10};
 	EVP_PKEY *lk = NULL;
 	X509 *leaf = fx_leaf(&spec, &lk);
@@ -115,6 +116,7 @@ struct load {
 
 static void load(struct load *l, const char *text)
 {
+	memset(l, 0, sizeof(*l));
 	snprintf(l->path, sizeof(l->path), "%s/fcgend.yaml", dir);
 	write_file("fcgend.yaml", text);
 	conf_ctx_init(&l->ctx, l->path);
@@ -285,8 +287,7 @@ static void test_rpc_url(void **state)
 static void test_errors(void **state)
 {
 	(void)state;
-	load_err("log: discard\n",
-		 "fcgend.yaml:1:1: error: missing required key 'backend'");
+	load_err("log: discard\n", "fcgend.yaml:1:1: error: missing required key 'backend'");
 	load_err("", "fcgend.yaml:1:1: error: missing required key 'backend'");
 	load_err(BACKEND "server: []\n",
 		 "fcgend.yaml:4:1: error: server: unknown top-level key 'server' (expected "

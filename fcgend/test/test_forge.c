@@ -36,8 +36,8 @@ static int teardown(void **state)
 }
 
 /* Forge for host (and upstream) with a fresh key; asserts success. */
-static X509 *forge(const struct forge_ca *fca, const char *host, bool wildcard, int usage,
-		   X509 *up, enum fcgen_key_type kt, struct pool_key **key_out)
+static X509 *forge(const struct forge_ca *fca, const char *host, bool wildcard, int usage, X509 *up,
+		   enum fcgen_key_type kt, struct pool_key **key_out)
 {
 	struct forge_host h;
 	struct forge_req r = {.host = &h, .usage = usage, .upstream = up};
@@ -49,9 +49,9 @@ static X509 *forge(const struct forge_ca *fca, const char *host, bool wildcard, 
 
 	if (forge_host_parse(host, strlen(host), wildcard, &h, err, sizeof(err)) != 0)
 		fail_msg("host %s: %s", host, err);
-	assert_int_equal(forge_validity(fca, up, time(NULL), &r.not_before, &r.not_after, err,
-					sizeof(err)),
-			 RPC_OK);
+	assert_int_equal(
+		forge_validity(fca, up, time(NULL), &r.not_before, &r.not_after, err, sizeof(err)),
+		RPC_OK);
 	k = pool_key_generate(kt);
 	assert_non_null(k);
 	if (forge_leaf(fca, &r, k, &der, &len, err, sizeof(err)) != RPC_OK)
@@ -128,8 +128,8 @@ static void test_host_invalid(void **state)
 	host_err("-a.com", 6, false, "label at offset 0 starts or ends with '-'");
 	host_err("a.*.com", 7, false, "'*' is only allowed as the whole first label");
 	host_err("*.com", 5, false, "a wildcard needs at least two labels after '*'");
-	memset(big, 'a', 64);
-	memcpy(big + 64, ".com", 4);
+	snprintf(big, sizeof(big), "%.64s.com",
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	host_err(big, 68, false, "label at offset 0 is 64 bytes long (at most 63)");
 	host_err("[1.2.3.4]", 9, false, "invalid IPv6 literal '[1.2.3.4'");
 	host_err("10.0.0.1", 8, true, "a wildcard needs a DNS name, not an IP address");
@@ -167,9 +167,9 @@ static void test_upstream_invalid(void **state)
 	memset(junk, 0x41, sizeof(junk));
 	assert_int_equal(forge_upstream_parse(junk, sizeof(junk), &out, &kt, err, sizeof(err)),
 			 RPC_INVALID_ARGUMENT);
-	assert_int_equal(forge_upstream_parse(der, FORGE_UPSTREAM_MAX + 1, &out, &kt, err,
-					      sizeof(err)),
-			 RPC_INVALID_ARGUMENT);
+	assert_int_equal(
+		forge_upstream_parse(der, FORGE_UPSTREAM_MAX + 1, &out, &kt, err, sizeof(err)),
+		RPC_INVALID_ARGUMENT);
 	assert_string_equal(err, "upstream certificate too large (65537 bytes, at most 65536)");
 	assert_null(out);
 	assert_int_equal(forge_upstream_parse(der, n, &out, &kt, err, sizeof(err)), RPC_OK);
@@ -202,8 +202,8 @@ static void test_upstream_key_types(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct fx_leaf spec = {.key = cases[i].kind, .subject = "/CN=k.example",
-				       .na_days = 10};
+		struct fx_leaf spec = {
+			.key = cases[i].kind, .subject = "/CN=k.example", .na_days = 10};
 		X509 *up = fx_leaf(&spec, NULL), *out = NULL;
 		enum fcgen_key_type kt = FCGEN_KEY__COUNT;
 		uint8_t *der;
@@ -289,8 +289,8 @@ static void test_plain_dns(void **state)
 static void test_plain_ip(void **state)
 {
 	struct pool_key *k = NULL;
-	X509 *x = forge(E.fca, "2001:db8::7", false, FORGE_USAGE_TLS_SERVER, NULL,
-			FCGEN_KEY_EC256, &k);
+	X509 *x = forge(E.fca, "2001:db8::7", false, FORGE_USAGE_TLS_SERVER, NULL, FCGEN_KEY_EC256,
+			&k);
 	X509 *y = forge(E.fca, "192.0.2.1", false, FORGE_USAGE_TLS_SERVER, NULL, FCGEN_KEY_EC256,
 			NULL);
 	char buf[256];
@@ -401,7 +401,8 @@ static void test_mimic_rsa_multi_san(void **state)
 	struct fx_leaf spec = {
 		.key = "rsa3072",
 		.subject = "/C=US/O=Example Corp/CN=www.example.org",
-		.san = "DNS:www.example.org,DNS:example.org,DNS:*.static.example.org,IP:198.51.100.9",
+		.san = "DNS:www.example.org,DNS:example.org,DNS:*.static.example.org,IP:198.51.100."
+		       "9",
 		.ku = "critical,digitalSignature,keyEncipherment",
 		.eku = "serverAuth,clientAuth",
 		.nb_days = -3,
@@ -430,9 +431,8 @@ static void test_mimic_rsa_multi_san(void **state)
 	assert_int_equal(ASN1_TIME_compare(X509_get0_notBefore(x), X509_get0_notBefore(up)), 0);
 	assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(up)), 0);
 	/* A fresh serial, not the upstream's. */
-	assert_int_not_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(x),
-					      X509_get0_serialNumber(up)),
-			     0);
+	assert_int_not_equal(
+		ASN1_INTEGER_cmp(X509_get0_serialNumber(x), X509_get0_serialNumber(up)), 0);
 	assert_int_equal(X509_get_ext_by_NID(x, NID_crl_distribution_points, -1), -1);
 	assert_int_equal(fx_verify(E.ca, x, "example.org"), X509_V_OK);
 	assert_int_equal(fx_verify(E.ca, x, "img.static.example.org"), X509_V_OK);
@@ -517,8 +517,11 @@ static void test_mimic_validity_clamped(void **state)
 	EVP_PKEY *key = fx_key("ec256");
 	X509 *ca = fx_ca(key, "Short CA", -5, 100, true);
 	struct forge_ca *fca = fx_forge_ca(ca, key, false, false, 86400);
-	struct fx_leaf spec = {.key = "ec256", .subject = "/CN=long.example",
-			       .san = "DNS:long.example", .nb_days = -400, .na_days = 800};
+	struct fx_leaf spec = {.key = "ec256",
+			       .subject = "/CN=long.example",
+			       .san = "DNS:long.example",
+			       .nb_days = -400,
+			       .na_days = 800};
 	X509 *up, *x;
 	char err[256];
 	time_t nb, na;
@@ -528,8 +531,7 @@ static void test_mimic_validity_clamped(void **state)
 	assert_int_equal(ASN1_TIME_compare(X509_get0_notBefore(x), X509_get0_notBefore(ca)), 0);
 	assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca)), 0);
 	/* Plain mode clamps the same way: 365 days would outlive this CA. */
-	assert_int_equal(forge_validity(fca, NULL, time(NULL), &nb, &na, err, sizeof(err)),
-			 RPC_OK);
+	assert_int_equal(forge_validity(fca, NULL, time(NULL), &nb, &na, err, sizeof(err)), RPC_OK);
 	assert_int_equal(na, fx_time(X509_get0_notAfter(ca)));
 	assert_true(labs((long)(nb - (time(NULL) - DAY))) <= 2);
 	assert_int_equal(fx_verify(ca, x, "long.example"), X509_V_OK);
@@ -542,8 +544,8 @@ static void test_mimic_validity_clamped(void **state)
 
 static void test_validity_errors(void **state)
 {
-	struct fx_leaf spec = {.key = "ec256", .subject = "/CN=old.example", .nb_days = -100,
-			       .na_days = -1};
+	struct fx_leaf spec = {
+		.key = "ec256", .subject = "/CN=old.example", .nb_days = -100, .na_days = -1};
 	X509 *up = fx_leaf(&spec, NULL);
 	char err[256], want[128], t[32];
 	time_t nb, na, now = time(NULL);
@@ -598,8 +600,11 @@ static void test_ttl(void **state)
 static void test_keep_serial(void **state)
 {
 	struct forge_ca *keep = fx_forge_ca(E.ca, E.ca_key, false, true, 86400);
-	struct fx_leaf spec = {.key = "ec256", .subject = "/CN=sn.example", .san = "DNS:sn.example",
-			       .na_days = 9, .serial = 0x12345678};
+	struct fx_leaf spec = {.key = "ec256",
+			       .subject = "/CN=sn.example",
+			       .san = "DNS:sn.example",
+			       .na_days = 9,
+			       .serial = 0x12345678};
 	X509 *up, *x = mimic(&spec, keep, &up, NULL);
 	X509 *plain = forge(keep, "p.example", false, 0, NULL, FCGEN_KEY_EC256, NULL);
 
@@ -633,8 +638,8 @@ static void test_ca_kinds(void **state)
 		X509 *ca = fx_ca(key, "Kind CA", -1, 100, false);
 		struct forge_ca *fca = fx_forge_ca(ca, key, false, false, 86400);
 		X509 *x = forge(fca, "kind.example", false, 0, NULL, FCGEN_KEY_EC256, NULL);
-		AUTHORITY_KEYID *akid = X509_get_ext_d2i(x, NID_authority_key_identifier, NULL,
-							 NULL);
+		AUTHORITY_KEYID *akid =
+			X509_get_ext_d2i(x, NID_authority_key_identifier, NULL, NULL);
 		unsigned char md[20];
 		unsigned int n = 0;
 

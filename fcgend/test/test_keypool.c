@@ -43,9 +43,8 @@ static void test_key_encodings(void **state)
 		/* The SPKI pieces re-assemble into the key's own SPKI. */
 		X509_PUBKEY *xp = X509_PUBKEY_new();
 		unsigned char *bits = OPENSSL_memdup(k->spki_bits, k->spki_bits_len);
-		ASN1_OBJECT *param = k->spki_param_type == V_ASN1_OBJECT
-					     ? OBJ_nid2obj(k->spki_param_nid)
-					     : NULL;
+		ASN1_OBJECT *param =
+			k->spki_param_type == V_ASN1_OBJECT ? OBJ_nid2obj(k->spki_param_nid) : NULL;
 		assert_int_equal(X509_PUBKEY_set0_param(xp, OBJ_nid2obj(k->spki_alg_nid),
 							k->spki_param_type, param, bits,
 							(int)k->spki_bits_len),
@@ -88,8 +87,8 @@ static void test_key_types_and_names(void **state)
 
 static void test_pool_fill_and_refill(void **state)
 {
-	uint32_t target[FCGEN_KEY__COUNT] = {[FCGEN_KEY_EC256] = 8, [FCGEN_KEY_ED25519] = 4,
-					     [FCGEN_KEY_RSA2048] = 1};
+	uint32_t target[FCGEN_KEY__COUNT] = {
+		[FCGEN_KEY_EC256] = 8, [FCGEN_KEY_ED25519] = 4, [FCGEN_KEY_RSA2048] = 1};
 	struct keypool_stats st;
 	struct pool_key *taken[5];
 	char err[128];

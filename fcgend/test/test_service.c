@@ -145,7 +145,7 @@ static void test_cache_hit_and_ttl(void **state)
 
 	(void)state;
 	a = forge_host("cache.example.com");
-	E.clk.mono_ms += 100 * 1000; /* 100 s later */
+	E.clk.mono_ms += 100 * 1000;	      /* 100 s later */
 	b = forge_host("CACHE.example.com."); /* the same name, normalised */
 	assert_int_equal(b.code, RPC_OK);
 	assert_true(b.rep->forge->cached);
@@ -153,8 +153,7 @@ static void test_cache_hit_and_ttl(void **state)
 	assert_int_equal(b.rep->forge->chain[0].len, a.rep->forge->chain[0].len);
 	assert_memory_equal(b.rep->forge->chain[0].data, a.rep->forge->chain[0].data,
 			    a.rep->forge->chain[0].len);
-	assert_memory_equal(b.rep->forge->key.data, a.rep->forge->key.data,
-			    a.rep->forge->key.len);
+	assert_memory_equal(b.rep->forge->key.data, a.rep->forge->key.data, a.rep->forge->key.len);
 	assert_int_equal(b.rep->forge->n_chain, 2);
 	/* The TTL counts down from 7200. */
 	assert_int_equal(b.rep->forge->ttl, 7100);
@@ -201,8 +200,8 @@ static void test_cache_ttl_bound(void **state)
 
 static void test_cache_key_parts(void **state)
 {
-	static const struct fx_leaf spec1 = {.key = "ec256", .subject = "/CN=k.example",
-					     .san = "DNS:k.example", .na_days = 30};
+	static const struct fx_leaf spec1 = {
+		.key = "ec256", .subject = "/CN=k.example", .san = "DNS:k.example", .na_days = 30};
 	G3c__Fcgen__ForgeReq f = G3C__FCGEN__FORGE_REQ__INIT;
 	struct fx_reply r;
 	X509 *up1 = fx_leaf(&spec1, NULL), *up2 = fx_leaf(&spec1, NULL);
@@ -342,8 +341,8 @@ static void expect_error(G3c__Fcgen__ForgeReq *f, enum rpc_code code, const char
 static void test_bad_requests(void **state)
 {
 	G3c__Fcgen__ForgeReq f = G3C__FCGEN__FORGE_REQ__INIT;
-	static const struct fx_leaf old = {.key = "ec256", .subject = "/CN=old.example",
-					   .nb_days = -90, .na_days = -2};
+	static const struct fx_leaf old = {
+		.key = "ec256", .subject = "/CN=old.example", .nb_days = -90, .na_days = -2};
 	X509 *up = fx_leaf(&old, NULL);
 	uint8_t *der, *big = calloc(1, 70000), junk[] = {0x30, 0x82, 0x01};
 	size_t n = fx_der(up, &der);

@@ -34,17 +34,19 @@ static struct {
 static const struct {
 	const char *name;
 	int value;
-} usages[] = {
-	{"tls_server", G3C__FCGEN__USAGE__TLS_SERVER},
-	{"tls_server_tongsuo", G3C__FCGEN__USAGE__TLS_SERVER_TONGSUO},
-	{"tlcp_server_signature", G3C__FCGEN__USAGE__TLCP_SERVER_SIGNATURE},
-	{"tlcp_server_encryption", G3C__FCGEN__USAGE__TLCP_SERVER_ENCRYPTION},
-	{"tlcp_server_sign", G3C__FCGEN__USAGE__TLCP_SERVER_SIGNATURE},
-	{"tlcp_server_enc", G3C__FCGEN__USAGE__TLCP_SERVER_ENCRYPTION},
-}, services[] = {
-	{"http", G3C__FCGEN__SERVICE__HTTP},
-	{"smtp", G3C__FCGEN__SERVICE__SMTP},
-	{"imap", G3C__FCGEN__SERVICE__IMAP},
+} usages[] =
+	{
+		{"tls_server", G3C__FCGEN__USAGE__TLS_SERVER},
+		{"tls_server_tongsuo", G3C__FCGEN__USAGE__TLS_SERVER_TONGSUO},
+		{"tlcp_server_signature", G3C__FCGEN__USAGE__TLCP_SERVER_SIGNATURE},
+		{"tlcp_server_encryption", G3C__FCGEN__USAGE__TLCP_SERVER_ENCRYPTION},
+		{"tlcp_server_sign", G3C__FCGEN__USAGE__TLCP_SERVER_SIGNATURE},
+		{"tlcp_server_enc", G3C__FCGEN__USAGE__TLCP_SERVER_ENCRYPTION},
+},
+  services[] = {
+	  {"http", G3C__FCGEN__SERVICE__HTTP},
+	  {"smtp", G3C__FCGEN__SERVICE__SMTP},
+	  {"imap", G3C__FCGEN__SERVICE__IMAP},
 };
 
 /* A name from the table (case-insensitive, '-' = '_') or a number; numbers
@@ -146,8 +148,9 @@ static int forge_build(struct g3ctl *g, int argc, char **argv, G3c__Control__Req
 				struct stat st;
 				if (stat(val, &st) != 0 || !S_ISDIR(st.st_mode) ||
 				    access(val, W_OK) != 0) {
-					fprintf(stderr, "g3ctl: forge: --out %s is not a writable "
-							"directory\n",
+					fprintf(stderr,
+						"g3ctl: forge: --out %s is not a writable "
+						"directory\n",
 						val);
 					return -EINVAL;
 				}
@@ -160,7 +163,8 @@ static int forge_build(struct g3ctl *g, int argc, char **argv, G3c__Control__Req
 				f->usage = (G3c__Fcgen__Usage)v;
 			} else {
 				if (pick(val, services, ARRAY_SIZE(services), &v)) {
-					fprintf(stderr, "g3ctl: forge: unknown service '%s'\n", val);
+					fprintf(stderr, "g3ctl: forge: unknown service '%s'\n",
+						val);
 					return -EINVAL;
 				}
 				f->service = (G3c__Fcgen__Service)v;
@@ -271,8 +275,8 @@ static void file_path(char *buf, size_t cap, const char *dir, const char *host, 
 	snprintf(buf + strlen(buf), cap - strlen(buf), "%s", ext);
 }
 
-static int write_pem(const char *path, const char *type, const ProtobufCBinaryData *items,
-		     size_t n, mode_t mode)
+static int write_pem(const char *path, const char *type, const ProtobufCBinaryData *items, size_t n,
+		     mode_t mode)
 {
 	char tmp[PATH_MAX + 8];
 	BIO *b;
