@@ -329,7 +329,8 @@ def test_status_counters_and_statsd(daemon_factory, workdir, ca):
             lines += sock.recv(65536).decode().splitlines()
         except socket.timeout:
             pass
-        if want <= {ln.split(":")[0] for ln in lines}:
+        if want <= {ln.split(":")[0] for ln in lines} and \
+                any("quantile:0.99" in ln for ln in lines):
             break
     sock.close()
     names = {ln.split(":")[0] for ln in lines}
