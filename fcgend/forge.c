@@ -247,6 +247,14 @@ const X509 *forge_ca_cert(const struct forge_ca *ca)
 	return ca->cert;
 }
 
+bool forge_ca_same_signer(const struct forge_ca *a, const struct forge_ca *b)
+{
+	CHECK_OBJ(a, FORGE_CA_MAGIC);
+	CHECK_OBJ(b, FORGE_CA_MAGIC);
+	return a == b || (X509_cmp(a->cert, b->cert) == 0 && EVP_PKEY_eq(a->key, b->key) == 1 &&
+			  a->opts.keep_serial == b->opts.keep_serial);
+}
+
 /* ---- host ----------------------------------------------------------------------- */
 
 static bool parse_ip(const char *s, struct forge_host *h)

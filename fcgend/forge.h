@@ -66,6 +66,9 @@ size_t forge_ca_tail(const struct forge_ca *ca, const struct slice **out);
 const struct forge_opts *forge_ca_opts(const struct forge_ca *ca);
 /* The signing CA certificate (borrowed). */
 const X509 *forge_ca_cert(const struct forge_ca *ca);
+/* True when a and b sign the same way: same CA certificate and key, same
+ * keep_serial (a reload that keeps them can keep cached certificates). */
+bool forge_ca_same_signer(const struct forge_ca *a, const struct forge_ca *b);
 
 /* A validated request host with the names its certificate covers. */
 struct forge_host {

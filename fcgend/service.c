@@ -86,7 +86,7 @@ void fcgen_service_update(struct fcgen_service *s, const struct forge_ca *ca, si
 			  uint64_t cache_ttl_ms, const struct hist_conf *duration_stats)
 {
 	CHECK_OBJ(s, FCGEN_SERVICE_MAGIC);
-	if (ca != s->ca)
+	if (!forge_ca_same_signer(ca, s->ca))
 		cert_cache_clear(s->cache);
 	s->ca = ca;
 	cert_cache_set_max(s->cache, cache_size);

@@ -55,8 +55,9 @@ struct fcgen_service *fcgen_service_new(const struct forge_ca *ca, struct keypoo
 					const struct hist_conf *duration_stats);
 void fcgen_service_free(struct fcgen_service *s); /* NULL is accepted */
 
-/* Reload: a new CA (borrowed as above) empties the cache when it differs
- * from the current one; the cache bound, TTL and histogram settings are
+/* Reload: a new CA (borrowed as above) empties the cache unless it signs
+ * as the current one does (forge_ca_same_signer: a reload of an unchanged
+ * CA keeps the cache); the cache bound, TTL and histogram settings are
  * applied in place. */
 void fcgen_service_update(struct fcgen_service *s, const struct forge_ca *ca, size_t cache_size,
 			  uint64_t cache_ttl_ms, const struct hist_conf *duration_stats);

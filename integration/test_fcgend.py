@@ -355,28 +355,36 @@ def test_status_counters_and_statsd(daemon_factory, workdir, ca):
     assert 0 < st["key_pool_ec256"] <= 4
 
 
-def test_reload_keeps_serving(fcgend, workdir, ca):
-    proc_args = ["--duration", "4", "--concurrency", "8", "--deadline", "2000", "--unique",
-                 "--host", "reload.example"]
-    p = load_popen(fcgend.rpc_url, *proc_args)
+def test_reload_keeps_serving(daemon_factory, workdir, ca):
+    """Reloads while forging at full speed: no call fails or times out;
+    the new settings apply; the unchanged CA keeps the cache."""
+    big = "  cache_size: 1000000\n"
+    d = start_fcgend(daemon_factory, workdir, ca, extra=big)
+    status, first = load(d.rpc_url, "--once", "--host", "kept.example")
+    assert status == 0 and first["cached"] is False
+    p = load_popen(d.rpc_url, "--duration", "4", "--concurrency", "8", "--deadline", "2000",
+                   "--unique", "--host", "reload.example")
     time.sleep(0.5)
-    fcgend.conf.write_text(FCGEND_CONF.format(ca_cert=ca.cert, ca_key=ca.key,
-                                              extra="  max_ttl: 1h\n"))
+    d.conf.write_text(FCGEND_CONF.format(ca_cert=ca.cert, ca_key=ca.key,
+                                         extra=big + "  max_ttl: 1h\n"))
     for _ in range(3):
-        r = fcgend.ctl.run("reload")
+        r = d.ctl.run("reload")
         assert r.returncode == 0, r.stderr
         time.sleep(0.3)
     # A broken file changes nothing.
-    fcgend.conf.write_text("backend: [\n")
-    r = fcgend.ctl.run("reload")
+    d.conf.write_text("backend: [\n")
+    r = d.ctl.run("reload")
     assert r.returncode == 1
     out, err = p.communicate(timeout=30)
     res = json.loads(out)
     assert p.returncode == 0, res
     assert res["timeouts"] == 0 and res["errors"] == 0 and res["ok"] > 0
-    status, one = load(fcgend.rpc_url, "--once", "--host", "after-reload.example")
+    status, one = load(d.rpc_url, "--once", "--host", "after-reload.example")
     assert status == 0 and one["ttl"] == 3600
-    assert fcgend.ctl.status()["reloads_ok"] == 3
+    # The CA did not change: certificates cached before the reloads are kept.
+    status, again = load(d.rpc_url, "--once", "--host", "kept.example")
+    assert status == 0 and again["cached"] is True
+    assert d.ctl.status()["reloads_ok"] == 3
 
 
 def test_graceful_stop_removes_socket(fcgend, workdir):

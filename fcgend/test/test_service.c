@@ -307,8 +307,14 @@ static void test_chain_and_reload(void **state)
 	r = forge_host("chain.example");
 	assert_true(r.rep->forge->cached);
 	fx_reply_free(&r);
-	/* A new CA empties the cache; no_append_ca_cert sends the leaf alone. */
+	/* The same CA loaded again (a reload): the cache survives, and the
+	 * reply takes the new chain setting (no_append_ca_cert). */
 	fcgen_service_update(E.svc, alone, 8, 3600 * 1000, NULL);
+	r = forge_host("chain.example");
+	assert_true(r.rep->forge->cached);
+	assert_int_equal(r.rep->forge->n_chain, 1);
+	fx_reply_free(&r);
+	/* Another CA empties the cache. */
 	fcgen_service_update(E.svc, fca2, 8, 3600 * 1000, NULL);
 	r = forge_host("chain.example");
 	assert_false(r.rep->forge->cached);
@@ -317,6 +323,9 @@ static void test_chain_and_reload(void **state)
 	X509_free(leaf);
 	fx_reply_free(&r);
 	fcgen_service_update(E.svc, alone, 8, 3600 * 1000, NULL);
+	r = forge_host("chain.example");
+	assert_false(r.rep->forge->cached); /* made by Second CA: dropped */
+	fx_reply_free(&r);
 	r = forge_host("alone.example");
 	assert_int_equal(r.rep->forge->n_chain, 1);
 	assert_int_equal(r.rep->forge->ttl, 600);
