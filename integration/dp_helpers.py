@@ -234,11 +234,12 @@ class DnsServer:
     (name → list of address strings) with ttl, NXDOMAIN for other names.
     queries counts questions per (name, qtype)."""
 
-    def __init__(self, a=None, aaaa=None, ttl=300, silent_aaaa=False):
+    def __init__(self, a=None, aaaa=None, ttl=300, silent_aaaa=False, silent=()):
         self.a = {k.lower(): v for k, v in (a or {}).items()}
         self.aaaa = {k.lower(): v for k, v in (aaaa or {}).items()}
         self.ttl = ttl
         self.silent_aaaa = silent_aaaa  # never answer AAAA (a lost query)
+        self.silent = {n.lower() for n in silent}  # names never answered
         self.queries = {}
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -281,7 +282,7 @@ class DnsServer:
         kind = {1: "A", 28: "AAAA"}.get(qtype, str(qtype))
         with self.lock:
             self.queries[(qname, kind)] = self.queries.get((qname, kind), 0) + 1
-        if kind == "AAAA" and self.silent_aaaa:
+        if (kind == "AAAA" and self.silent_aaaa) or qname in self.silent:
             return None
         known = qname in self.a or qname in self.aaaa
         table = self.a if kind == "A" else self.aaaa if kind == "AAAA" else {}
@@ -533,12 +534,12 @@ def dp_conf(socks_port=None, http_port=None, dns_port=None, workers=2, escaper="
 STARTED = []
 
 
-def start_proxyd(daemon_factory, write_conf, conf, verbose=True):
+def start_proxyd(daemon_factory, write_conf, conf, args=("-vv",)):
     """Start proxyd with conf (a YAML string); -vv puts INFO lines (why a
     connection was refused before a task existed) on stderr."""
     d = daemon_factory("proxyd")
     d.conf = write_conf(conf)
-    d.start(d.conf, *(["-vv"] if verbose else []))
+    d.start(d.conf, *args)
     STARTED.append(d)
     return d
 

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from dp_fixtures import dp_clean_exit, dns, origin, origin6, origin_root  # noqa: F401
+from helpers import wait_for
 from dp_helpers import (Blackhole, assert_g3_order, closed_by_peer, dp_conf, free_port,
                         http_get_over, recv_all, recv_exact, socks5_open, start_proxyd,
                         task_records, upstream_is, wait_record)
@@ -332,12 +333,11 @@ def test_bad_atyp_and_command(socks, origin):  # noqa: F811
         assert recv_exact(s, 2) == b"\x05\x00"
         s.sendall(b"\x05\x09\x00\x01\x7f\x00\x00\x01\x00\x50")
         assert recv_all(s)[:2] == b"\x05\x07"
-    # BIND and UDP ASSOCIATE: command not supported (yet, for UDP)
-    for cmd in (2, 3):
-        s, _, rep = socks5_open(socks.port, "127.0.0.1", 0, cmd=cmd)
-        with s:
-            assert rep[:2] == b"\x05\x07"
-    assert "udp associate is not supported yet" in socks.stderr()
+    # BIND: command not supported (as g3)
+    s, _, rep = socks5_open(socks.port, "127.0.0.1", 0, cmd=2)
+    with s:
+        assert rep[:2] == b"\x05\x07"
+    assert "bind is not supported" in socks.stderr()
     still_serving(socks, origin)
 
 
@@ -396,3 +396,47 @@ def test_user_group_needs_auth(daemon_factory, write_conf, origin):  # noqa: F81
     err = d.stderr()
     assert "RFC 1929" in err and "not implemented yet" in err
     assert "socks4 does not support authentication" in err
+
+
+# ---- asynchronous teardown -------------------------------------------------------------
+
+
+def test_reload_and_stop_with_pending_queries(daemon_factory, write_conf, origin):  # noqa: F811
+    """Queries nobody answers: a client that reset its connection while
+    waiting is freed from inside the resolver's callback after a reload
+    made its config generation old (the generation and its c-ares channel
+    must outlive that callback); another query is still pending when proxyd
+    stops. Under SAN the clean exit proves no use after free or leak."""
+    from dp_helpers import DnsServer
+    quiet = DnsServer(silent=["void.test", "void2.test"])
+    try:
+        port = free_port()
+        conf = dp_conf(socks_port=port, dns_port=quiet.port, workers=1)
+        d = start_proxyd(daemon_factory, write_conf, conf, args=("-vvv",))
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"\x05\x01\x00")
+        assert recv_exact(s, 2) == b"\x05\x00"
+        s.sendall(b"\x05\x01\x00\x03\x09void.test\x00\x50")
+        time.sleep(0.2)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()  # RST: the reply write will fail
+        write_conf(conf + "# reloaded\n")
+        assert d.ctl.run("reload").returncode == 0
+        # c-ares gives up after 2 x 500ms; the task ends with the client gone
+        rec = wait_record(d, upstream_is("void.test:80"), timeout=10)
+        assert rec["reason"] == "UpstreamNotResolved"
+        # the write to the reset client failed inside the resolver callback
+        wait_for(lambda: "released in a resolver callback" in d.stderr(), 5,
+                 what="deferred generation free")
+        assert quiet.count("void.test", "A") >= 1
+        # still serving with the new generation
+        still_serving(type("P", (), {"port": port})(), origin)
+        # and a query in flight when proxyd stops
+        s2, _ = socket.create_connection(("127.0.0.1", port), timeout=5), None
+        s2.sendall(b"\x05\x01\x00")
+        assert recv_exact(s2, 2) == b"\x05\x00"
+        s2.sendall(b"\x05\x01\x00\x03\x0avoid2.test\x00\x50")
+        wait_for(lambda: quiet.count("void2.test", "A") >= 1, 5, what="query sent")
+        s2.close()
+    finally:
+        quiet.stop()

@@ -13,6 +13,7 @@
 #include "common/sock.h"
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/http_forward.h"
+#include "proxyd/dp/socks_udp.h"
 
 /* Client input buffer: SOCKS requests and HTTP heads up to this size are
  * parsed from one pooled block. */
@@ -31,6 +32,7 @@ enum conn_io {
 	IO_RELAY = 1 << 2,	/* relay_interest() decides */
 	IO_CL_DRAIN = 1 << 3,	/* read and discard (linger) */
 	IO_HTTP_FWD = 1 << 4,	/* http_fwd_interest() decides */
+	IO_CL_WATCH = 1 << 5,	/* read the client to see it close */
 };
 
 typedef int conn_handler_fn(struct conn *c);
@@ -59,7 +61,7 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_SOCKS_GREETING] = {"socks_greeting", socks_on_greeting, socks_on_timeout,
 				    IO_CL_READ, B(CONN_ST_SOCKS5_REQUEST) | AFTER_REQUEST},
 	[CONN_ST_SOCKS5_REQUEST] = {"socks5_request", socks_on_request, socks_on_timeout,
-				    IO_CL_READ, AFTER_REQUEST},
+				    IO_CL_READ, AFTER_REQUEST | B(CONN_ST_UDP)},
 	[CONN_ST_HTTP_HEAD] = {"http_head", http_on_head, http_on_timeout, IO_CL_READ,
 			       AFTER_REQUEST | B(CONN_ST_HTTP_FWD)},
 	[CONN_ST_RESOLVING] = {"resolving", NULL, escape_on_resolve_timeout, 0,
@@ -73,6 +75,7 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_HTTP_FWD] = {"http_forward", http_fwd_run, http_fwd_timeout, IO_HTTP_FWD,
 			      TO_CONNECT | B(CONN_ST_HTTP_HEAD) | B(CONN_ST_RELAY) |
 				      B(CONN_ST_LINGER)},
+	[CONN_ST_UDP] = {"udp", socks_udp_run, socks_udp_timeout, IO_CL_WATCH, 0},
 	[CONN_ST_RELAY] = {"relay", conn_on_relay, conn_relay_timeout, IO_RELAY, 0},
 	[CONN_ST_LINGER] = {"linger", conn_on_linger, conn_linger_timeout, IO_CL_DRAIN, 0},
 };
@@ -224,6 +227,7 @@ static void conn_free(struct conn *c)
 		conn_task_log(c);
 	}
 	http_fwd_free(c);
+	socks_udp_free(c);
 	ev_timer_stop(wk->loop, &c->timer);
 	ep_close(c, &c->cl);
 	ep_close(c, &c->up);
@@ -288,6 +292,8 @@ static void conn_sync_watchers(struct conn *c)
 	if ((def->io & IO_CL_READ) && !c->cl.eof && !buf_full(&c->in))
 		cl |= EV_READ;
 	if ((def->io & IO_CL_DRAIN) && !c->cl.eof && !conn_reply_pending(c))
+		cl |= EV_READ;
+	if ((def->io & IO_CL_WATCH) && !c->cl.eof)
 		cl |= EV_READ;
 	if (conn_reply_pending(c))
 		cl |= EV_WRITE;

@@ -42,6 +42,7 @@ enum conn_state {
 	CONN_ST_CONNECTING,	    /* non-blocking connect to the upstream */
 	CONN_ST_REPLYING,	    /* success reply going out, then relay */
 	CONN_ST_HTTP_FWD,	    /* one forwarded HTTP request / response */
+	CONN_ST_UDP,		    /* SOCKS5 UDP association (TCP watched) */
 	CONN_ST_RELAY,		    /* bytes both ways */
 	CONN_ST_LINGER,		    /* error reply going out, then drain and close */
 	CONN_ST__COUNT,
@@ -62,6 +63,7 @@ enum conn_proto {
 
 struct conn;
 struct http_fwd;
+struct udp_assoc;
 
 struct conn_ep {
 	int fd; /* owned; -1 when none */
@@ -102,7 +104,8 @@ struct conn {
 	union dp_addr host_addr; /* when host_is_ip (port set) */
 	struct escape_op esc;
 	struct relay relay;
-	struct http_fwd *fwd; /* HttpForward state, from the first forwarded request */
+	struct http_fwd *fwd;  /* HttpForward state, from the first forwarded request */
+	struct udp_assoc *udp; /* SOCKS5 UDP association */
 	struct task_notes task;
 };
 

@@ -9,6 +9,7 @@
 
 #include "common/sock.h"
 #include "proxyd/dp/socks_parse.h"
+#include "proxyd/dp/socks_udp.h"
 
 /* A failure before a task exists: g3 writes no task log for these, so the
  * reason goes to the process log (INFO) before the connection closes. A
@@ -222,8 +223,8 @@ int socks_on_request(struct conn *c)
 	}
 	buf_consume(&c->in, used);
 	if (rq.cmd == SOCKS_CMD_UDP_ASSOCIATE) {
-		reply_socks5(c, SOCKS5_REP_CMD_UNSUPPORTED, "udp associate is not supported yet");
-		return CONN_WAIT;
+		socks_udp_start(c, &rq);
+		return CONN_AGAIN;
 	}
 	if (rq.cmd == SOCKS_CMD_BIND) {
 		reply_socks5(c, SOCKS5_REP_CMD_UNSUPPORTED, "bind is not supported");
@@ -236,6 +237,18 @@ int socks_on_request(struct conn *c)
 void socks_on_timeout(struct conn *c)
 {
 	reject_close(c, "negotiation timeout");
+}
+
+void socks_reply_code(struct conn *c, uint8_t code)
+{
+	uint8_t rep[22];
+	size_t n = socks5_build_reply(code, NULL, rep);
+
+	if (conn_send(c, rep, n) < 0) {
+		conn_fail(c, TASK_R_CLIENT_TCP_WRITE_FAILED, "write to client failed");
+		return;
+	}
+	conn_linger(c);
 }
 
 /* The escaper's outcome: the reply (RFC 1928 §6, SOCKS4 CD 90/91). */

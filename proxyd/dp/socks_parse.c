@@ -213,3 +213,61 @@ size_t socks4_build_reply(uint8_t rep, uint8_t out[8])
 	out[1] = rep;
 	return 8;
 }
+
+enum parse_res socks5_parse_udp(struct slice d, struct socks5_udp *out, const char **why)
+{
+	size_t need;
+
+	*why = NULL;
+	memset(out, 0, sizeof(*out));
+	if (d.len < 4 + 1) {
+		*why = "truncated udp header";
+		return PARSE_INVALID;
+	}
+	out->frag = d.p[2];
+	switch (d.p[3]) {
+	case SOCKS_ATYP_IPV4:
+		need = 4 + 4 + 2;
+		if (d.len < need)
+			break;
+		memcpy(out->ip, d.p + 4, 4);
+		goto ok;
+	case SOCKS_ATYP_IPV6:
+		need = 4 + 16 + 2;
+		if (d.len < need)
+			break;
+		memcpy(out->ip, d.p + 4, 16);
+		goto ok;
+	case SOCKS_ATYP_DOMAIN:
+		need = 4 + 1 + (size_t)d.p[4] + 2;
+		if (d.p[4] == 0) {
+			*why = "empty domain name in udp header";
+			return PARSE_INVALID;
+		}
+		if (d.len < need)
+			break;
+		out->host = slice_make(d.p + 5, d.p[4]);
+		goto ok;
+	default:
+		*why = "unsupported address type in udp header";
+		return PARSE_INVALID;
+	}
+	*why = "truncated udp header";
+	return PARSE_INVALID;
+ok:
+	out->atyp = (enum socks_atyp)d.p[3];
+	out->port = be16(d.p + need - 2);
+	out->payload = slice_skip(d, need);
+	return PARSE_OK;
+}
+
+size_t socks5_build_udp_header(const struct sockaddr *sa, uint8_t out[22])
+{
+	/* the same address encoding as a reply, after RSV RSV FRAG */
+	uint8_t rep[22];
+	size_t n = socks5_build_reply(0, sa, rep);
+
+	out[0] = out[1] = out[2] = 0;
+	memcpy(out + 3, rep + 3, n - 3);
+	return n;
+}

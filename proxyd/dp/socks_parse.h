@@ -83,6 +83,27 @@ enum parse_res socks5_parse_request(struct slice in, struct socks_request *out, 
 enum parse_res socks4_parse_request(struct slice in, struct socks_request *out, size_t *used,
 				    const char **why) MUST_CHECK;
 
+/* A SOCKS5 UDP datagram header (RFC 1928 §7): RSV RSV FRAG ATYP DST.ADDR
+ * DST.PORT, then the payload. */
+struct socks5_udp {
+	uint8_t frag;
+	enum socks_atyp atyp;
+	uint8_t ip[16];
+	struct slice host; /* DOMAIN, borrowing the datagram */
+	uint16_t port;
+	struct slice payload;
+};
+
+/* Parse one whole datagram: PARSE_OK, or PARSE_INVALID (truncated, bad
+ * address type, empty domain) with *why set. A non-zero FRAG parses (the
+ * caller drops fragments). */
+enum parse_res socks5_parse_udp(struct slice dgram, struct socks5_udp *out,
+				const char **why) MUST_CHECK;
+
+/* The header for a datagram from sa (AF_INET / AF_INET6; a v4-mapped
+ * address is written as IPv4) into out; returns its length (10 or 22). */
+size_t socks5_build_udp_header(const struct sockaddr *sa, uint8_t out[22]);
+
 /* Build the replies into out (returns the length). */
 size_t socks5_build_reply(uint8_t rep, const struct sockaddr *bound, uint8_t out[22]);
 size_t socks4_build_reply(uint8_t rep, uint8_t out[8]);

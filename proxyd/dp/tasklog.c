@@ -97,6 +97,51 @@ static uint64_t since(uint64_t from, uint64_t to)
 	return (from != 0 && to > from) ? to - from : 0;
 }
 
+/* UdpAssociate / UdpConnect (g3's keys and order). */
+static void task_log_udp(struct logger *lg, const struct task_server *ts,
+			 const struct task_notes *t)
+{
+	const struct task_udp *u = t->udp;
+	struct log_rec r;
+	char id[33];
+	uint64_t now = util_mono_ns();
+
+	task_id_format(t->id, id);
+	log_rec_init(&r, lg);
+	log_rec_str(&r, "server_type", task_server_type(ts->srv->type));
+	log_rec_str(&r, "server_name", ts->srv->name);
+	log_rec_str(&r, "task_type", u->full ? "UdpAssociate" : "UdpConnect");
+	log_rec_str(&r, "task_id", id);
+	log_rec_str(&r, "task_event", "Finished");
+	log_rec_str(&r, "stage", task_stage_name(t->stage));
+	log_rec_time(&r, "start_at", t->start_wall_us);
+	log_rec_addr(&r, "tcp_server_addr", ts->server_addr);
+	log_rec_addr(&r, "tcp_client_addr", ts->client_addr);
+	log_rec_addr(&r, "udp_listen_addr", u->listen);
+	log_rec_addr(&r, "udp_client_addr", u->client);
+	log_rec_str(&r, u->full ? "initial_peer" : "upstream", u->peer);
+	log_rec_str(&r, "escaper", t->escaper);
+	if (!u->full) {
+		if (t->has_bound)
+			log_rec_addr(&r, "next_bound_addr", &t->bound.sa);
+		if (t->has_peer)
+			log_rec_addr(&r, "next_peer_addr", &t->peer.sa);
+	}
+	log_rec_str(&r, "reason", task_reason_name(t->reason));
+	log_rec_dur(&r, "wait_time", since(t->accept_ns, t->created_ns));
+	log_rec_dur(&r, "ready_time", since(t->created_ns, t->ready_ns));
+	log_rec_dur(&r, "total_time", since(t->created_ns, now));
+	log_rec_u64(&r, "c_rd_bytes", u->c_rd_bytes);
+	log_rec_u64(&r, "c_rd_packets", u->c_rd_packets);
+	log_rec_u64(&r, "c_wr_bytes", u->c_wr_bytes);
+	log_rec_u64(&r, "c_wr_packets", u->c_wr_packets);
+	log_rec_u64(&r, "r_rd_bytes", u->r_rd_bytes);
+	log_rec_u64(&r, "r_rd_packets", u->r_rd_packets);
+	log_rec_u64(&r, "r_wr_bytes", u->r_wr_bytes);
+	log_rec_u64(&r, "r_wr_packets", u->r_wr_packets);
+	log_rec_emit(&r, t->message);
+}
+
 void task_log_finished(struct logger *lg, const struct task_server *ts, const struct task_notes *t)
 {
 	struct log_rec r;
@@ -105,6 +150,10 @@ void task_log_finished(struct logger *lg, const struct task_server *ts, const st
 
 	if (!logger_enabled(lg) || !t->created)
 		return;
+	if (t->udp != NULL) {
+		task_log_udp(lg, ts, t);
+		return;
+	}
 	task_id_format(t->id, id);
 	log_rec_init(&r, lg);
 	log_rec_str(&r, "server_type", task_server_type(ts->srv->type));

@@ -71,6 +71,16 @@ struct task_http {
 	uint64_t req_hdr_ns, req_all_ns, rsp_hdr_ns, rsp_all_ns; /* monotonic, 0 = not yet */
 };
 
+/* The UdpAssociate / UdpConnect part of a record (§3.6). */
+struct task_udp {
+	bool full;		       /* UdpAssociate; false: UdpConnect */
+	const struct sockaddr *listen; /* udp_listen_addr */
+	const struct sockaddr *client; /* udp_client_addr, NULL until known */
+	const char *peer;	       /* initial_peer / upstream, NULL until known */
+	uint64_t c_rd_bytes, c_rd_packets, c_wr_bytes, c_wr_packets;
+	uint64_t r_rd_bytes, r_rd_packets, r_wr_bytes, r_wr_packets;
+};
+
 /* Everything a TcpConnect record needs; lives inside the connection. */
 struct task_notes {
 	bool created; /* a task exists: a record is due when it ends */
@@ -90,6 +100,7 @@ struct task_notes {
 	const char *message; /* human text for the record's message, static */
 	uint64_t c_rd, c_wr, r_rd, r_wr;
 	const struct task_http *http; /* HttpForward fields, NULL for TcpConnect */
+	const struct task_udp *udp;   /* UdpAssociate / UdpConnect fields */
 };
 
 /* Where the task ran: the server, both addresses of the client connection

@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/pipebuf.h"
 #include "proxyd/dp/conn.h"
 #include "proxyd/dp/listener.h"
@@ -82,6 +83,9 @@ void dp_gen_unref(struct dp_gen *g)
 		gen_free(g);
 		return;
 	}
+	log_debug("worker %u: a config generation was released in a resolver callback: "
+		  "freed on the next loop turn",
+		  g->wk->id);
 	r = &priv(g->wk)->reaper;
 	if (r->n == r->cap) {
 		r->cap = r->cap ? 2 * r->cap : 4;

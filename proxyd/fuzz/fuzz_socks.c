@@ -1,5 +1,6 @@
 /* Fuzz the SOCKS parsers (proxyd/dp/socks_parse.h): a SOCKS5 greeting and
- * the request after it, or a SOCKS4/4a request, as socks_proxy reads them.
+ * the request after it, a SOCKS4/4a request, as socks_proxy reads them, or
+ * (first byte 0) a SOCKS5 UDP datagram.
  * Checks the parsers' promises: *used stays within the input, slices point
  * into it, and every prefix of the input gives PARSE_AGAIN or the verdict
  * of the whole input (prefix stability). */
@@ -76,6 +77,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 1024)
 		return 0;
+	if (size > 0 && data[0] == 0) {
+		/* a UDP datagram (RSV starts with 0) */
+		struct socks5_udp h;
+		if (socks5_parse_udp(slice_make(data, size), &h, &why) == PARSE_OK) {
+			in_input(h.host, data, size);
+			in_input(h.payload, data, size);
+			CHECK(h.payload.p + h.payload.len == data + size || h.payload.len == 0);
+		} else {
+			CHECK(why != NULL);
+		}
+		return 0;
+	}
 	if (size > 0 && data[0] == 4) {
 		prefixes(req4, data, size);
 		return 0;

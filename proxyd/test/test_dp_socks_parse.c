@@ -232,6 +232,47 @@ static void test_replies(void **state)
 	assert_memory_equal(out, "\x00\x5a\x00\x00\x00\x00\x00\x00", 8);
 }
 
+static void test_udp(void **state)
+{
+	static const uint8_t v4[] = {0, 0, 0, 1, 10, 0, 0, 1, 0, 53, 'q', 'r'};
+	static const uint8_t dom[] = {0, 0, 0, 3, 3, 'a', '.', 'b', 0x1f, 0x90};
+	struct socks5_udp h;
+	struct sockaddr_in in;
+	uint8_t out[22];
+	const char *why;
+
+	(void)state;
+	assert_int_equal(socks5_parse_udp(slice_make(v4, sizeof(v4)), &h, &why), PARSE_OK);
+	assert_int_equal(h.frag, 0);
+	assert_int_equal(h.atyp, SOCKS_ATYP_IPV4);
+	assert_int_equal(h.port, 53);
+	assert_int_equal(h.payload.len, 2);
+	assert_memory_equal(h.payload.p, "qr", 2);
+	/* an empty payload is a valid datagram */
+	assert_int_equal(socks5_parse_udp(slice_make(dom, sizeof(dom)), &h, &why), PARSE_OK);
+	assert_int_equal(h.host.len, 3);
+	assert_int_equal(h.port, 8080);
+	assert_int_equal(h.payload.len, 0);
+	/* fragments parse (the caller drops them); truncation and bad types do not */
+	assert_int_equal(socks5_parse_udp(S("\x00\x00\x02\x01\x01\x02\x03\x04\x00\x35"), &h, &why),
+			 PARSE_OK);
+	assert_int_equal(h.frag, 2);
+	for (size_t i = 0; i < 10; i++)
+		assert_int_equal(socks5_parse_udp(slice_make(v4, i), &h, &why), PARSE_INVALID);
+	assert_int_equal(socks5_parse_udp(S("\x00\x00\x00\x05\x01\x02\x03\x04\x00\x35"), &h, &why),
+			 PARSE_INVALID);
+	assert_string_equal(why, "unsupported address type in udp header");
+	assert_int_equal(socks5_parse_udp(S("\x00\x00\x00\x03\x00\x00\x35"), &h, &why),
+			 PARSE_INVALID);
+
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_port = htons(53);
+	inet_pton(AF_INET, "10.0.0.1", &in.sin_addr);
+	assert_int_equal(socks5_build_udp_header((struct sockaddr *)&in, out), 10);
+	assert_memory_equal(out, v4, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_request_invalid),
 		cmocka_unit_test(test_socks4),
 		cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_udp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
