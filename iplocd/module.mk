@@ -11,11 +11,6 @@ $(BUILD)/bin/iplocd $(BUILD)/bin/iplocd-load $(BUILD)/test/iplocd_% $(BUILD)/fuz
 # source directory.
 $(BUILD)/iplocd/test/%.o $(BUILD)/iplocd/fuzz/%.o: CFLAGS += -DG3C_SRCDIR=\"$(CURDIR)\"
 
-# Naming the generated headers as prerequisites of an explicit target makes
-# them files that "ought to exist" for make, so a build dir made before
-# proto/iploc.proto existed still generates it before compiling control.pb-c.c.
-$(LIBPROTO): | $(PROTO_H)
-
 # iplocd-load: RPC and in-process lookup load for the integration tests and
 # measurements (iplocd/test/iplocd_load.c; not a unit test).
 $(BUILD)/bin/iplocd-load: $(BUILD)/iplocd/test/iplocd_load.o $(iplocd_DEPS)

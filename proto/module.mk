@@ -13,5 +13,8 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 $(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c $(PROTO_H)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(LIBPROTO): $(PROTO_OBJS)
+# Naming the generated headers as prerequisites of an explicit target makes
+# them files that "ought to exist" for make, so a build dir made before a new
+# .proto appeared still generates its header before anything includes it.
+$(LIBPROTO): $(PROTO_OBJS) | $(PROTO_H)
 	rm -f $@ && $(AR) rcs $@ $^

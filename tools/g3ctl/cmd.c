@@ -142,12 +142,20 @@ const struct g3ctl_cmd g3ctl_cmds[] = {
 	{NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
+/* A daemon's own row wins over the common one of the same name, so a daemon
+ * can extend e.g. `status`. */
 const struct g3ctl_cmd *g3ctl_find_cmd(const char *daemon, const char *name)
 {
+	const struct g3ctl_cmd *common = NULL;
+
 	for (const struct g3ctl_cmd *const *t = g3ctl_cmd_tables; *t; t++)
-		for (const struct g3ctl_cmd *c = *t; c->name; c++)
-			if ((!c->daemon || strcmp(c->daemon, daemon) == 0) &&
-			    strcmp(c->name, name) == 0)
+		for (const struct g3ctl_cmd *c = *t; c->name; c++) {
+			if (strcmp(c->name, name) != 0)
+				continue;
+			if (!c->daemon)
+				common = common ? common : c;
+			else if (strcmp(c->daemon, daemon) == 0)
 				return c;
-	return NULL;
+		}
+	return common;
 }
