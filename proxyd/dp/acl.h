@@ -27,8 +27,9 @@ enum acl_action acl_net_check(const struct acl_net_rule *r, const struct sockadd
 enum acl_action acl_port_check(const struct acl_port_rule *r, uint16_t port);
 
 /* Action for a target host: a domain (host, hlen; compared ASCII
- * case-insensitively, a trailing dot ignored) or, when ip is not NULL, an
- * IP literal (host is then only used for nothing). Borrows everything. */
+ * case-insensitively, a trailing dot ignored), or an IP literal when ip is
+ * not NULL (then only exact IP records and subnet rules apply). Borrows
+ * everything. */
 enum acl_action acl_host_check(const struct acl_host_set *s, const char *host, size_t hlen,
 			       const struct sockaddr *ip);
 

@@ -643,11 +643,12 @@ static void conn_reply_timeout(struct conn *c)
 
 void conn_close_all(struct dp_worker *wk, enum task_reason r)
 {
-	while (wk->conns != NULL) {
-		struct conn *c = wk->conns;
+	for (struct conn *c = wk->conns, *next; c != NULL; c = next) {
+		next = c->next; /* freeing c leaves the others linked */
 		ASSERT(c->refs == 0);
 		conn_hold(c);
 		conn_fail(c, r, "server quit");
 		conn_release(c);
 	}
+	ASSERT(wk->conns == NULL);
 }

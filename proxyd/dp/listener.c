@@ -142,7 +142,7 @@ int dp_lset_plan(struct proxyd_conf *conf, const struct dp_lset *cur, unsigned n
 		 size_t errlen)
 {
 	const struct obj_vec *servers = &conf->objs[PROXYD_KIND_SERVER];
-	struct dp_update **ups = xcalloc(nworkers, sizeof(*ups));
+	struct dp_update **ups = xcalloc(nworkers, sizeof(struct dp_update *));
 	struct dp_lset *next = xcalloc(1, sizeof(*next));
 	int rc = 0;
 

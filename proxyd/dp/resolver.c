@@ -274,27 +274,28 @@ static bool entry_evictable(const struct dp_rentry *e)
 	return !e->querying && e->waiters == NULL && e->busy == 0;
 }
 
-/* Make room: drop vanished entries, else the oldest idle one. */
+/* Make room for one entry: the oldest vanished idle entry, else the
+ * oldest idle one. */
 static void cache_trim(struct dp_resolver *r)
 {
 	uint64_t now = util_mono_ns();
+	struct dp_rentry *victim = NULL;
 
 	if (r->count < DP_RES_CACHE_MAX)
 		return;
-	for (struct dp_rentry *e = r->oldest, *nx; e != NULL; e = nx) {
-		nx = e->newer;
-		if (entry_evictable(e) && (!e->has_data || now >= e->vanish_ns)) {
-			entry_unlink(r, e);
-			free(e);
+	for (struct dp_rentry *e = r->oldest; e != NULL; e = e->newer) {
+		if (!entry_evictable(e))
+			continue;
+		if (!e->has_data || now >= e->vanish_ns) {
+			victim = e;
+			break;
 		}
+		if (victim == NULL)
+			victim = e;
 	}
-	for (struct dp_rentry *e = r->oldest; e != NULL && r->count >= DP_RES_CACHE_MAX;
-	     e = e->newer) {
-		if (entry_evictable(e)) {
-			entry_unlink(r, e);
-			free(e);
-			return;
-		}
+	if (victim != NULL) {
+		entry_unlink(r, victim);
+		free(victim);
 	}
 }
 
@@ -439,7 +440,7 @@ static void entry_query(struct dp_resolver *r, struct dp_rentry *e)
 int dp_resolve_start(struct dp_resolver *r, const char *host, int family, struct dp_resolve_req *rq,
 		     dp_resolve_fn *cb, struct dp_resolve_result *res)
 {
-	char name[256];
+	char name[256] = "";
 	struct dp_rentry *e;
 	size_t len = strlen(host);
 	uint64_t now;
@@ -532,10 +533,9 @@ void dp_resolvers_free(struct dp_resolver *list)
 			ev_io_stop(r->loop, &aw->io);
 			free(aw);
 		}
-		while (r->oldest != NULL) {
-			struct dp_rentry *e = r->oldest;
+		for (struct dp_rentry *e = r->oldest, *nx; e != NULL; e = nx) {
+			nx = e->newer;
 			ASSERT(e->waiters == NULL);
-			entry_unlink(r, e);
 			free(e);
 		}
 		POISON_OBJ(r);

@@ -125,11 +125,14 @@ bool uppool_take(struct dp_worker *wk, const char *escaper, const char *host, ui
 
 void uppool_close_all(struct dp_worker *wk)
 {
-	while (wk->idle_oldest != NULL) {
-		struct uppool_ent *e = wk->idle_oldest;
-		ent_unlink(wk, e);
+	for (struct uppool_ent *e = wk->idle_oldest, *nx; e != NULL; e = nx) {
+		nx = e->newer;
+		ev_io_stop(wk->loop, &e->io);
+		ev_timer_stop(wk->loop, &e->expire);
 		ent_free(e);
 	}
+	wk->idle_oldest = wk->idle_newest = NULL;
+	wk->idle_n = 0;
 }
 
 size_t uppool_count(const struct dp_worker *wk)

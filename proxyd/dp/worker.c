@@ -89,7 +89,7 @@ void dp_gen_unref(struct dp_gen *g)
 	r = &priv(g->wk)->reaper;
 	if (r->n == r->cap) {
 		r->cap = r->cap ? 2 * r->cap : 4;
-		r->dead = xrealloc(r->dead, r->cap * sizeof(*r->dead));
+		r->dead = xrealloc(r->dead, r->cap * sizeof(struct dp_gen *));
 	}
 	r->dead[r->n++] = g;
 	ev_prepare_start(g->wk->loop, &r->w);
