@@ -443,8 +443,9 @@ def http_get_over(s, host="origin", path="/index.html"):
 # ---- task log -------------------------------------------------------------------
 
 
-def task_records(daemon):
-    """Task-log records proxyd wrote to stdout so far."""
+def task_records(daemon, log_type="Task"):
+    """Structured records of log_type ("Task", "Escape", "Resolve") proxyd
+    wrote to stdout so far."""
     out = []
     try:
         text = daemon.stdout_path.read_text(errors="replace")
@@ -458,7 +459,7 @@ def task_records(daemon):
             rec = json.loads(line)
         except ValueError:
             continue
-        if rec.get("log_type") == "Task":
+        if rec.get("log_type") == log_type:
             out.append(rec)
     return out
 

@@ -141,6 +141,15 @@ def test_refused_port(socks, origin):  # noqa: F811
     assert rec["tcp_connect_tries"] == 1
     assert "refused" in rec["message"]
     assert_g3_order(rec)
+    # the escape log says the same from the escaper's side (g3 §3.8)
+    esc = wait_for(lambda: [r for r in task_records(socks, "Escape")
+                            if r["task_id"] == rec["task_id"]], 5, what="escape record")[0]
+    assert list(esc)[3:] == ["escaper_type", "escaper_name", "escape_type", "task_id",
+                             "upstream", "next_peer_addr", "tcp_connect_tries",
+                             "tcp_connect_spend", "reason", "message"]
+    assert esc["escaper_type"] == "DirectFixed" and esc["escaper_name"] == "direct"
+    assert esc["escape_type"] == "TcpConnect" and esc["reason"] == "ConnectFailed"
+    assert esc["upstream"] == f"127.0.0.1:{dead}"
     still_serving(socks, origin)
 
 
@@ -193,6 +202,20 @@ def test_dns_failures(socks, dns, origin):  # noqa: F811
     rec = wait_record(socks, upstream_is(f"nx.test:{origin.port}"))
     assert rec["reason"] == "UpstreamNotResolved"
     assert dns.count("nx.test", "A") >= 1
+    # resolve log (g3 §3.9): one record per failed query
+    res = wait_for(lambda: [r for r in task_records(socks, "Resolve")
+                            if r["domain"] == "nx.test"], 5, what="resolve record")
+    assert {r["query_type"] for r in res} <= {"A", "AAAA"}
+    r0 = res[0]
+    assert list(r0)[3:] == ["resolver_type", "resolver_name", "server", "query_type",
+                            "duration", "rr_source", "error_type", "error_subtype", "domain",
+                            "message"]
+    assert r0["resolver_type"] == "c-ares" and r0["resolver_name"] == "dns"
+    assert r0["server"] == f"127.0.0.1:{dns.port}"
+    assert r0["error_type"] == "ServerError" and r0["error_subtype"] == "NOTFOUND"
+    assert r0["rr_source"] == "query"
+    esc = [r for r in task_records(socks, "Escape") if r["task_id"] == rec["task_id"]]
+    assert esc and esc[0]["reason"] == "ResolveFailed"
 
 
 def test_dns_cache(socks, dns, origin):  # noqa: F811

@@ -296,7 +296,9 @@ static int dp_plan_and_send(struct proxyd_runtime *rt, struct proxyd_conf *conf,
 static void dp_shared_fini(struct dp_shared *sh)
 {
 	logger_free(sh->task_log);
-	sh->task_log = NULL;
+	logger_free(sh->escape_log);
+	logger_free(sh->resolve_log);
+	sh->task_log = sh->escape_log = sh->resolve_log = NULL;
 }
 
 int proxyd_runtime_start(struct proxyd_conf *conf, struct proxyd_runtime **out, char *err,
@@ -321,8 +323,12 @@ int proxyd_runtime_start(struct proxyd_conf *conf, struct proxyd_runtime **out, 
 		goto fail_early;
 	}
 	rt->sh.task_log = logger_new(&conf->common.log.task, "Task", &lerr);
-	if (rt->sh.task_log == NULL) {
-		snprintf(err, errlen, "task logger: %s", strerror(-lerr));
+	if (rt->sh.task_log != NULL)
+		rt->sh.escape_log = logger_new(&conf->common.log.escape, "Escape", &lerr);
+	if (rt->sh.escape_log != NULL)
+		rt->sh.resolve_log = logger_new(&conf->common.log.resolve, "Resolve", &lerr);
+	if (rt->sh.resolve_log == NULL) {
+		snprintf(err, errlen, "structured loggers: %s", strerror(-lerr));
 		rc = lerr ? lerr : -EINVAL;
 		goto fail_early;
 	}

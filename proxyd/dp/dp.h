@@ -36,6 +36,8 @@ struct dp_shared {
 	atomic_uint_fast64_t dropped;  /* refused by ingress_network_filter */
 	atomic_uint_fast64_t tasks;    /* tasks created, ever */
 	struct logger *task_log;       /* thread-safe; NULL discards */
+	struct logger *escape_log;     /* escaper errors (g3 escape log) */
+	struct logger *resolve_log;    /* resolver errors (g3 resolve log) */
 };
 
 /* An IPv4 or IPv6 socket address in 28 bytes (sockaddr_storage is 128):

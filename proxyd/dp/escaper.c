@@ -2,6 +2,7 @@
 #include "proxyd/dp/escaper.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -123,12 +124,70 @@ static struct conn *op_conn(struct escape_op *op)
 	return container_of(op, struct conn, esc);
 }
 
+/* g3's TcpConnectError brief for an outcome of direct_fixed. */
+static const char *tcp_connect_brief(enum escape_err e, const char *msg)
+{
+	switch (e) {
+	case ESCAPE_FORBIDDEN:
+		return strstr(msg, "family") ? "ForbiddenAddressFamily" : "ForbiddenRemoteAddress";
+	case ESCAPE_NOT_USABLE:
+		return "EscaperNotUsable";
+	case ESCAPE_RESOLVE_FAILED:
+		return "ResolveFailed";
+	case ESCAPE_NO_ADDRESS:
+		return "NoAddressConnected";
+	case ESCAPE_SETUP_FAILED:
+		return "SetupSocketFailed";
+	case ESCAPE_OK:
+	case ESCAPE_REFUSED:
+	case ESCAPE_TIMEOUT:
+	case ESCAPE_NET_UNREACH:
+	case ESCAPE_HOST_UNREACH:
+	case ESCAPE_OTHER:
+		break;
+	}
+	return "ConnectFailed";
+}
+
+/* The escape log (§3.8): one TcpConnect record per failed connect of a
+ * direct_fixed escaper, g3's keys and order. */
+static void escape_log(struct conn *c, enum escape_err e, const char *msg)
+{
+	struct logger *lg = c->wk->sh->escape_log;
+	const struct escaper_conf *esc = c->esc.esc;
+	struct log_rec r;
+	char id[33], up[272];
+
+	if (!logger_enabled(lg) || esc == NULL || esc->type != ESCAPER_DIRECT_FIXED)
+		return;
+	task_id_format(c->task.id, id);
+	if (c->host_is_ip && c->host_addr.sa.sa_family == AF_INET6)
+		snprintf(up, sizeof(up), "[%s]:%u", c->host, c->port);
+	else
+		snprintf(up, sizeof(up), "%s:%u", c->host, c->port);
+	log_rec_init(&r, lg);
+	log_rec_str(&r, "escaper_type", "DirectFixed");
+	log_rec_str(&r, "escaper_name", esc->name);
+	log_rec_str(&r, "escape_type", "TcpConnect");
+	log_rec_str(&r, "task_id", id);
+	log_rec_str(&r, "upstream", up);
+	if (c->task.has_bound)
+		log_rec_addr(&r, "next_bound_addr", &c->task.bound.sa);
+	if (c->task.has_peer)
+		log_rec_addr(&r, "next_peer_addr", &c->task.peer.sa);
+	log_rec_u64(&r, "tcp_connect_tries", c->task.connect_tries);
+	log_rec_dur(&r, "tcp_connect_spend", c->task.connect_spend_ns);
+	log_rec_str(&r, "reason", tcp_connect_brief(e, msg));
+	log_rec_emit(&r, msg);
+}
+
 static void fail(struct conn *c, enum escape_err e, const char *msg)
 {
 	c->esc.err = e;
 	c->esc.msg = msg;
 	escape_cancel(&c->esc);
 	conn_up_close(c);
+	escape_log(c, e, msg);
 	conn_connect_done(c, e);
 }
 

@@ -11,6 +11,7 @@
 #include <ev.h>
 
 #include "common/log.h"
+#include "common/sock.h"
 
 #define RESOLVER_MAGIC 0x72736c76u /* "rslv" */
 #define RES_BUCKETS 1024u	   /* power of two */
@@ -26,7 +27,9 @@ struct dp_rentry {
 	bool querying, has_data;
 	unsigned busy; /* in use by the code on the stack: never evicted */
 	int status;
+	int ares_status; /* for the resolve log */
 	unsigned n;
+	uint64_t query_ns; /* the query went out */
 	uint64_t expire_ns, vanish_ns;
 	union dp_addr addrs[DP_RES_MAX_ADDRS];
 };
@@ -373,6 +376,103 @@ static int ares_to_errno(int st)
 	}
 }
 
+/* g3's ResolveError type, subtype and text for a c-ares status. */
+static void ares_error_kind(int st, const char **type, const char **sub, const char **msg)
+{
+	*type = "ServerError";
+	switch (st) {
+	case ARES_ENOTFOUND:
+	case ARES_ENODATA:
+		*sub = "NOTFOUND";
+		*msg = "server error: server claims domain name not found";
+		return;
+	case ARES_ESERVFAIL:
+		*sub = "SERVFAIL";
+		*msg = "server error: server returned general failure";
+		return;
+	case ARES_EFORMERR:
+		*sub = "FORMERR";
+		*msg = "server error: server claims query was malformed";
+		return;
+	case ARES_ENOTIMP:
+		*sub = "NOTIMP";
+		*msg = "server error: server does not implement requested operation";
+		return;
+	case ARES_EREFUSED:
+		*sub = "REFUSED";
+		*msg = "server error: server refused query";
+		return;
+	default:
+		break;
+	}
+	*type = "DriverError";
+	switch (st) {
+	case ARES_ETIMEOUT:
+		*sub = "Timeout";
+		*msg = "driver error: timeout while contacting server";
+		return;
+	case ARES_ECONNREFUSED:
+		*sub = "ConnRefused";
+		*msg = "driver error: connection refused by server";
+		return;
+	case ARES_EBADRESP:
+		*sub = "BadResp";
+		*msg = "driver error: malformed DNS reply";
+		return;
+	case ARES_EBADNAME:
+		*sub = "BadName";
+		*msg = "driver error: malformed domain name";
+		return;
+	default:
+		*sub = "InternalError";
+		*msg = "driver error: internal error";
+	}
+}
+
+/* The resolve log (§3.9): errors only, g3's keys and order. */
+static void resolve_log(struct dp_resolver *r, const struct dp_rentry *e, bool cached)
+{
+	struct logger *lg = r->wk->sh->resolve_log;
+	const struct resolver_conf *rc = r->rc;
+	const char *type, *sub, *msg;
+	char servers[512] = "", b4[64] = "", b6[64] = "";
+	size_t o = 0;
+	struct log_rec rec;
+
+	if (!logger_enabled(lg))
+		return;
+	ares_error_kind(e->ares_status, &type, &sub, &msg);
+	for (size_t i = 0; i < rc->n_servers && o + SOCK_ADDR_STRLEN + 1 < sizeof(servers); i++) {
+		int n;
+		if (o > 0)
+			servers[o++] = ' ';
+		n = sock_addr_format((const struct sockaddr *)&rc->servers[i].addr, servers + o,
+				     sizeof(servers) - o);
+		if (n > 0)
+			o += (size_t)n;
+	}
+	servers[o] = '\0';
+	if (rc->has_bind_ipv4 &&
+	    sock_ip_format((const struct sockaddr *)&rc->bind_ipv4, b4, sizeof(b4)) < 0)
+		b4[0] = '\0';
+	if (rc->has_bind_ipv6 &&
+	    sock_ip_format((const struct sockaddr *)&rc->bind_ipv6, b6, sizeof(b6)) < 0)
+		b6[0] = '\0';
+	log_rec_init(&rec, lg);
+	log_rec_str(&rec, "resolver_type", "c-ares");
+	log_rec_str(&rec, "resolver_name", rc->name);
+	log_rec_str(&rec, "bind_ipv4", b4[0] ? b4 : NULL);
+	log_rec_str(&rec, "bind_ipv6", b6[0] ? b6 : NULL);
+	log_rec_str(&rec, "server", servers);
+	log_rec_str(&rec, "query_type", e->family == AF_INET ? "A" : "AAAA");
+	log_rec_dur(&rec, "duration", cached ? 0 : util_mono_ns() - e->query_ns);
+	log_rec_str(&rec, "rr_source", cached ? "cache" : "query");
+	log_rec_str(&rec, "error_type", type);
+	log_rec_str(&rec, "error_subtype", sub);
+	log_rec_str(&rec, "domain", e->name);
+	log_rec_emit(&rec, msg);
+}
+
 static void on_ares_answer(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 {
 	struct dp_rentry *e = arg;
@@ -391,6 +491,7 @@ static void on_ares_answer(void *arg, int status, int timeouts, struct ares_addr
 	e->has_data = true;
 	e->n = 0;
 	e->status = status == ARES_SUCCESS ? 0 : ares_to_errno(status);
+	e->ares_status = status;
 	for (struct ares_addrinfo_node *nd = ai ? ai->nodes : NULL; nd != NULL; nd = nd->ai_next) {
 		if (nd->ai_family != e->family || e->n >= DP_RES_MAX_ADDRS)
 			continue;
@@ -398,10 +499,17 @@ static void on_ares_answer(void *arg, int status, int timeouts, struct ares_addr
 		if (nd->ai_ttl >= 0 && (uint32_t)nd->ai_ttl < ttl)
 			ttl = (uint32_t)nd->ai_ttl;
 	}
-	if (e->status == 0 && e->n == 0)
+	if (e->status == 0 && e->n == 0) {
 		e->status = -ENOENT;
-	if (e->status != 0)
+		e->ares_status = ARES_ENODATA;
+	}
+	if (e->status != 0) {
 		r->st.failures++;
+		/* a name without records of this family is an answer, not an
+		 * error worth a record (the other family may have some) */
+		if (e->ares_status != ARES_ENODATA)
+			resolve_log(r, e, false);
+	}
 	entry_set_ttl(e, ttl == UINT32_MAX ? 0 : ttl);
 	ares_freeaddrinfo(ai);
 
@@ -427,6 +535,7 @@ static void entry_query(struct dp_resolver *r, struct dp_rentry *e)
 	hints.ai_family = e->family;
 	hints.ai_flags = ARES_AI_NOSORT;
 	e->querying = true;
+	e->query_ns = util_mono_ns();
 	r->st.sent++;
 	e->busy++;
 	r->wk->resolver_depth++;
@@ -471,6 +580,8 @@ int dp_resolve_start(struct dp_resolver *r, const char *host, int family, struct
 			entry_query(r, e); /* serve the old answer, refresh it */
 		fill_result(e, res, true);
 		r->st.cached++;
+		if (e->status != 0 && e->ares_status != ARES_ENODATA)
+			resolve_log(r, e, true);
 		return 1;
 	}
 	if (e == NULL) {
