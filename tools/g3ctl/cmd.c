@@ -132,11 +132,11 @@ static int offline_show(struct g3ctl *g, const G3c__Control__Reply *rep)
 /* ---- table --------------------------------------------------------------- */
 
 const struct g3ctl_cmd g3ctl_cmds[] = {
-	{NULL, "status", "", "pid, uptime, config, reloads, online flag, tasks, counters", status_build,
-	 status_show},
+	{NULL, "status", "", "pid, uptime, config, reloads, online flag, tasks, counters",
+	 status_build, status_show},
 	{NULL, "version", "", "daemon name and version", version_build, version_show},
-	{NULL, "reload", "", "reload the configuration (like SIGHUP); errors are printed", reload_build,
-	 reload_show},
+	{NULL, "reload", "", "reload the configuration (like SIGHUP); errors are printed",
+	 reload_build, reload_show},
 	{NULL, "offline", "", "graceful stop: stop accepting, drain tasks, exit (like SIGTERM)",
 	 offline_build, offline_show},
 	{NULL, NULL, NULL, NULL, NULL, NULL},

@@ -44,8 +44,8 @@ typedef int g3ctl_show_fn(struct g3ctl *g, const G3c__Control__Reply *rep);
 struct g3ctl_cmd {
 	const char *daemon; /* only for this daemon ("iplocd"); NULL: every daemon */
 	const char *name;   /* first word on the command line */
-	const char *args; /* argument synopsis for --help, "" when none */
-	const char *help; /* one line */
+	const char *args;   /* argument synopsis for --help, "" when none */
+	const char *help;   /* one line */
 	g3ctl_build_fn *build;
 	g3ctl_show_fn *show;
 };
