@@ -59,7 +59,7 @@ include $(sort $(filter-out proto/module.mk common/module.mk,$(wildcard */module
 # Keep generated sources and objects that pattern rules make along the way.
 .SECONDARY:
 
-.PHONY: all deps test check unit fuzz-replay integration run lint fuzz fuzz-build clean help
+.PHONY: all deps test check unit fuzz-replay integration run bench lint fuzz fuzz-build clean help
 
 all: $(BINS) $(UNIT_TESTS) $(foreach f,$(FUZZERS),$(BUILD)/fuzz/$(f))
 
@@ -89,6 +89,12 @@ run: .deps.stamp
 	+$(MAKE) --no-print-directory $(BINS)
 	sh deploy/run.sh $(BUILD)
 
+# Speed is measured here, never in tests: each workload against a reference
+# measured in the same run (bench/README.md). QUICK=1 for a short run.
+bench: .deps.stamp
+	+$(MAKE) --no-print-directory all
+	QUICK=$(QUICK) sh bench/run.sh $(BUILD)
+
 # libFuzzer builds need clang; they go to their own directory.
 fuzz: .deps.stamp
 	+$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang FUZZ=1 fuzz-build
@@ -113,6 +119,7 @@ help:
 	@echo "make test       install deps, build, run unit, fuzz-corpus and integration tests"
 	@echo "make check      the tests without the dependency step"
 	@echo "make SAN=address,undefined check   the same under sanitizers (build-san/)"
+	@echo "make bench [QUICK=1]                speed against references measured in the same run"
 	@echo "make fuzz [FUZZ_TIME=60]            libFuzzer runs with clang (build-fuzz/)"
 	@echo "make lint       clang-format, cppcheck, clang-tidy"
 

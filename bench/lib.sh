@@ -1,0 +1,27 @@
+# Helpers sourced by bench workloads. Every process a workload starts is
+# recorded with bench_track and stopped by PID on exit.
+BENCH_PIDS=""
+bench_track() { BENCH_PIDS="$BENCH_PIDS $1"; }
+bench_cleanup() {
+	for p in $BENCH_PIDS; do kill -TERM "$p" 2>/dev/null; done
+	for p in $BENCH_PIDS; do wait "$p" 2>/dev/null; done
+	BENCH_PIDS=""
+}
+trap bench_cleanup EXIT INT TERM
+
+# bench_wait_file PATH: wait up to 10 s for PATH to exist.
+bench_wait_file() {
+	i=0
+	while [ ! -e "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -e "$1" ]
+}
+
+# bench_json_field JSON KEY: a numeric field of a one-line JSON object.
+bench_json_field() {
+	printf '%s\n' "$1" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
+}
+
+# bench_result SUBJECT WORKLOAD VALUE UNIT REFERENCE_SUBJECT
+# One measurement; the report takes medians per subject and workload and
+# divides each by the reference subject's median of the same workload.
+bench_result() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5"; }
