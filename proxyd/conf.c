@@ -354,10 +354,17 @@ static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 
 	for (size_t i = 0; i < n_esc; i++) {
 		struct escaper_conf *e = ev->v[i];
-		if (e->type != ESCAPER_DIRECT_FIXED || e->resolver_name == NULL)
+		if ((e->type != ESCAPER_DIRECT_FIXED && e->type != ESCAPER_ROUTE_GEOIP) ||
+		    e->resolver_name == NULL)
 			continue;
 		snprintf(who, sizeof(who), "escaper '%s'", e->name);
 		e->resolver = ref_resolver(ctx, c, e->resolver_name, who);
+		if (e->type != ESCAPER_ROUTE_GEOIP)
+			continue;
+		for (size_t k = 0; k < e->geoip.n_rules; k++)
+			e->geoip.rules[k].next =
+				ref_escaper(ctx, c, e->geoip.rules[k].next_name, who);
+		e->geoip.default_next = ref_escaper(ctx, c, e->geoip.default_next_name, who);
 	}
 
 	struct auditor_conf *def = conf_alloc(ctx, sizeof(*def));

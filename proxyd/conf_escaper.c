@@ -162,6 +162,7 @@ static const struct conf_schema dummy_deny_schema = {
 
 static const char *const direct_fixed_aliases[] = {"directfixed", NULL};
 static const char *const dummy_deny_aliases[] = {"dummydeny", NULL};
+static const char *const route_geoip_aliases[] = {"routegeoip", NULL};
 
 static const struct conf_objtype escaper_types[] = {
 	{.name = "direct_fixed",
@@ -172,13 +173,17 @@ static const struct conf_objtype escaper_types[] = {
 	 .aliases = dummy_deny_aliases,
 	 .schema = &dummy_deny_schema,
 	 .tag = ESCAPER_DUMMY_DENY},
+	{.name = "route_geoip",
+	 .aliases = route_geoip_aliases,
+	 .schema = &pconf_route_geoip_schema,
+	 .tag = ESCAPER_ROUTE_GEOIP},
 	{0},
 };
 
 static const char *const escaper_unsupported[] = {
 	"direct_float", "direct_dynamic", "divert_tcp",	 "proxy_http",	  "proxy_https",
 	"proxy_socks5", "proxy_socks5s",  "proxy_float", "proxy_dynamic", "route_upstream",
-	"route_client", "route_resolved", "route_geoip", "route_select",  "route_mapping",
+	"route_client", "route_resolved", "route_select",  "route_mapping",
 	"route_query",	"route_failover", "trick_float", "comply_audit",  NULL,
 };
 

@@ -149,4 +149,8 @@ int pconf_worker_parse(struct conf_ctx *ctx, const struct conf_node *n, struct w
 /* User (conf_user.c): also used for anonymous_user. */
 int pconf_user_parse(struct conf_ctx *ctx, const struct conf_node *m, struct user_conf *u);
 
+/* route_geoip escaper (conf_geoip.c). */
+extern const struct conf_schema pconf_route_geoip_schema;
+void pconf_geoip_defaults(struct route_geoip_conf *g);
+
 #endif

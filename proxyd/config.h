@@ -43,6 +43,8 @@ struct ip_list {
 struct metrics_tag {
 	const char *name, *value;
 };
+struct metrics_srv;
+struct metrics_esc;
 struct metrics_tags {
 	struct metrics_tag *v;
 	size_t n;
@@ -402,6 +404,31 @@ struct resolver_conf {
 enum escaper_type {
 	ESCAPER_DIRECT_FIXED = 1,
 	ESCAPER_DUMMY_DENY,
+	ESCAPER_ROUTE_GEOIP,
+};
+
+/* route_geoip (conf_geoip.c): one rule of geo_rules. */
+struct geo_rule {
+	const char *next_name;
+	const struct escaper_conf *next; /* resolved after loading (never NULL) */
+	struct ip_list networks;
+	uint32_t *as_numbers;
+	size_t n_as_numbers;
+	struct str_list countries;  /* ISO 3166 alpha-2, upper case */
+	struct str_list continents; /* AF AN AS EU NA OC SA */
+};
+
+struct route_geoip_conf {
+	/* ip_locate_service: iplocd's RPC socket and iploc_client's options */
+	const char *url; /* nanomsg URL: ipc:// or tcp:// */
+	uint64_t query_wait_timeout_ms;
+	uint32_t default_expire_ttl, maximum_expire_ttl; /* seconds */
+	uint32_t cache_size, batch;
+	uint64_t down_backoff_ms;
+	struct geo_rule *rules;
+	size_t n_rules;
+	const char *default_next_name;
+	const struct escaper_conf *default_next; /* resolved after loading */
 };
 
 struct escaper_conf {
@@ -431,6 +458,11 @@ struct escaper_conf {
 	bool no_ipv4, no_ipv6;
 	bool enable_path_selection;
 	uint8_t use_proxy_protocol; /* 0 = off, 1 or 2 */
+	/* set by the runtime (metrics_bind, main thread) before workers see
+	 * the config; the counters live in the runtime's registry */
+	struct metrics_esc *stats;
+	/* route_geoip (resolver_name / resolver / resolve_strategy above too) */
+	struct route_geoip_conf geoip;
 };
 
 /* ---- user groups (conf_user.c) ---------------------------------------- */
@@ -719,6 +751,7 @@ struct server_conf {
 	uint64_t task_log_flush_interval_ms; /* 0 = not set */
 	struct metrics_tags extra_metrics_tags;
 	struct username_params_conf username_params;
+	struct metrics_srv *stats; /* see escaper_conf.stats */
 	union {
 		struct http_proxy_conf http;
 		struct socks_proxy_conf socks;
