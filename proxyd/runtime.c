@@ -18,6 +18,7 @@
 #include "proxyd/dp/dp.h"
 #include "proxyd/dp/listener.h"
 #include "proxyd/dp/resolver.h"
+#include "proxyd/metrics.h"
 
 #define RUNTIME_MAGIC 0x70727474u /* "prtt" */
 #define WORKER_MAGIC 0x7077726bu  /* "pwrk" */
@@ -58,6 +59,7 @@ struct proxyd_runtime {
 	bool offline;
 	struct dp_shared sh;  /* counters and the task logger, shared by workers */
 	struct dp_lset *lset; /* listeners the workers have (main thread's view) */
+	struct metrics *metrics; /* StatsD counters by server / escaper name */
 };
 
 /* ---- worker side --------------------------------------------------------------- */
@@ -317,6 +319,8 @@ int proxyd_runtime_start(struct proxyd_conf *conf, struct proxyd_runtime **out, 
 	atomic_init(&rt->sh.accepted, 0);
 	atomic_init(&rt->sh.dropped, 0);
 	atomic_init(&rt->sh.tasks, 0);
+	rt->metrics = metrics_new();
+	metrics_bind(rt->metrics, conf);
 	if (dp_resolver_library_init() != 0) {
 		snprintf(err, errlen, "c-ares initialisation failed");
 		rc = -ENOMEM;
@@ -342,6 +346,7 @@ int proxyd_runtime_start(struct proxyd_conf *conf, struct proxyd_runtime **out, 
 	rc = dp_plan_and_send(rt, conf, err, errlen);
 	if (rc != 0)
 		goto fail;
+	metrics_activate(rt->metrics, conf, false);
 	log_info("proxyd: %u worker thread%s started", rt->nworkers, rt->nworkers == 1 ? "" : "s");
 	*out = rt;
 	return 0;
@@ -349,6 +354,7 @@ fail:
 	workers_stop(rt);
 fail_early:
 	dp_shared_fini(&rt->sh);
+	metrics_free(rt->metrics);
 	free(rt->workers);
 	POISON_OBJ(rt);
 	free(rt);
@@ -368,9 +374,11 @@ int proxyd_runtime_reload_err(struct proxyd_runtime *rt, struct proxyd_conf *con
 	if (want != rt->nworkers)
 		log_notice("proxyd: the worker count (%u → %u) changes on restart, not on reload",
 			   rt->nworkers, want);
+	metrics_bind(rt->metrics, conf);
 	rc = dp_plan_and_send(rt, conf, err, errlen);
 	if (rc != 0)
 		return rc;
+	metrics_activate(rt->metrics, conf, rt->offline);
 	old = rt->conf;
 	rt->conf = conf;
 	for (unsigned i = 0; i < rt->nworkers; i++) {
@@ -429,6 +437,7 @@ void proxyd_runtime_offline(struct proxyd_runtime *rt)
 	if (rt->offline)
 		return;
 	rt->offline = true;
+	metrics_activate(rt->metrics, rt->conf, true);
 	for (unsigned i = 0; i < rt->nworkers; i++)
 		if (proxyd_runtime_run_on(rt, i, dp_offline_call, NULL) != 0)
 			log_err("worker %u: cannot queue the offline call", i);
@@ -455,10 +464,16 @@ void proxyd_runtime_stop(struct proxyd_runtime *rt)
 	workers_stop(rt);
 	dp_lset_free(rt->lset);
 	dp_shared_fini(&rt->sh);
+	metrics_free(rt->metrics);
 	proxyd_conf_unref(rt->conf);
 	free(rt->workers);
 	POISON_OBJ(rt);
 	free(rt);
+}
+
+const struct metrics *proxyd_runtime_metrics(const struct proxyd_runtime *rt)
+{
+	return rt->metrics;
 }
 
 struct proxyd_conf *proxyd_runtime_conf(const struct proxyd_runtime *rt)
@@ -585,6 +600,11 @@ static void ops_counters(struct daemon *d, void (*add)(void *arg, const char *na
 	proxyd_runtime_counters(rt_of(d), add, arg);
 }
 
+static void ops_emit_metrics(struct daemon *d, struct statsd *s)
+{
+	metrics_emit(rt_of(d)->metrics, s);
+}
+
 const struct daemon_ops proxyd_ops = {
 	.name = "proxyd",
 	.default_conf = "/etc/g3c/proxyd.yaml",
@@ -597,4 +617,5 @@ const struct daemon_ops proxyd_ops = {
 	.alive = ops_alive,
 	.stop = ops_stop,
 	.counters = ops_counters,
+	.emit_metrics = ops_emit_metrics,
 };

@@ -14,6 +14,7 @@
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/http_forward.h"
 #include "proxyd/dp/socks_udp.h"
+#include "proxyd/metrics.h"
 
 /* Client input buffer: SOCKS requests and HTTP heads up to this size are
  * parsed from one pooled block. */
@@ -146,6 +147,7 @@ struct conn *conn_new(struct dp_worker *wk, const struct server_conf *srv, int f
 		wk->conns->prev = c;
 	wk->conns = c;
 	atomic_fetch_add(&wk->sh->alive, 1);
+	metrics_srv_add(srv->stats, MS_CONN_TOTAL, 1);
 
 	c->state = srv->type == SERVER_SOCKS_PROXY ? CONN_ST_SOCKS_GREETING : CONN_ST_HTTP_HEAD;
 	conn_arm_timer(c,
@@ -200,6 +202,33 @@ static void format_upstream(const struct conn *c, char *out, size_t cap)
 		snprintf(out, cap, "%s:%u", c->host, c->port);
 }
 
+/* The ending task's bytes go to the server's and escaper's traffic
+ * counters (tcp: the client / upstream stream; udp: the relayed payloads)
+ * and it leaves server.task.alive. */
+static void task_metrics(struct conn *c)
+{
+	struct metrics_srv *ms = c->srv->stats;
+	const struct escaper_conf *e = c->esc.esc ? c->esc.esc : c->srv->escaper;
+	struct metrics_esc *me = e ? e->stats : NULL;
+	const struct task_udp *u = c->task.udp;
+
+	metrics_srv_alive(ms, -1);
+	metrics_srv_add(ms, MS_TCP_IN_BYTES, c->task.c_rd);
+	metrics_srv_add(ms, MS_TCP_OUT_BYTES, c->task.c_wr);
+	metrics_esc_add(me, ME_TCP_IN_BYTES, c->task.r_rd);
+	metrics_esc_add(me, ME_TCP_OUT_BYTES, c->task.r_wr);
+	if (u != NULL) {
+		metrics_srv_add(ms, MS_UDP_IN_BYTES, u->c_rd_bytes);
+		metrics_srv_add(ms, MS_UDP_IN_PACKETS, u->c_rd_packets);
+		metrics_srv_add(ms, MS_UDP_OUT_BYTES, u->c_wr_bytes);
+		metrics_srv_add(ms, MS_UDP_OUT_PACKETS, u->c_wr_packets);
+		metrics_esc_add(me, ME_UDP_IN_BYTES, u->r_rd_bytes);
+		metrics_esc_add(me, ME_UDP_IN_PACKETS, u->r_rd_packets);
+		metrics_esc_add(me, ME_UDP_OUT_BYTES, u->r_wr_bytes);
+		metrics_esc_add(me, ME_UDP_OUT_PACKETS, u->r_wr_packets);
+	}
+}
+
 void conn_task_log(struct conn *c)
 {
 	char upstream[272];
@@ -209,6 +238,7 @@ void conn_task_log(struct conn *c)
 	c->task.r_wr += c->relay.c2u.out;
 	c->task.r_rd += c->relay.u2c.in;
 	c->task.c_wr += c->relay.u2c.out;
+	task_metrics(c);
 	format_upstream(c, upstream, sizeof(upstream));
 	task_log_finished(c->wk->sh->task_log, &ts, &c->task);
 	c->task.created = false;
@@ -410,6 +440,10 @@ void conn_task_create(struct conn *c)
 	t->created_ns = util_mono_ns();
 	t->escaper = c->srv->escaper ? c->srv->escaper->name : c->srv->escaper_name;
 	atomic_fetch_add(&c->wk->sh->tasks, 1);
+	metrics_srv_add(c->srv->stats, MS_TASK_TOTAL, 1);
+	metrics_srv_alive(c->srv->stats, 1);
+	if (c->srv->escaper != NULL)
+		metrics_esc_add(c->srv->escaper->stats, ME_TASK_TOTAL, 1);
 }
 
 static bool host_char_ok(char ch)
@@ -447,10 +481,13 @@ bool conn_target_forbidden(const struct conn *c)
 {
 	const struct server_conf *s = c->srv;
 
-	if (acl_forbids(acl_port_check(&s->dst_port_filter, c->port)))
-		return true;
-	return acl_forbids(acl_host_check(&s->dst_host_filter_set, c->host, strlen(c->host),
-					  c->host_is_ip ? &c->host_addr.sa : NULL));
+	bool denied = acl_forbids(acl_port_check(&s->dst_port_filter, c->port)) ||
+		      acl_forbids(acl_host_check(&s->dst_host_filter_set, c->host, strlen(c->host),
+						 c->host_is_ip ? &c->host_addr.sa : NULL));
+
+	if (denied)
+		metrics_srv_add(s->stats, MS_FORBID_DEST_DENIED, 1);
+	return denied;
 }
 
 void conn_connect_done(struct conn *c, enum escape_err err)

@@ -10,6 +10,7 @@
 #include "common/sock.h"
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/conn.h"
+#include "proxyd/metrics.h"
 
 #define V6_BASE DP_RES_MAX_ADDRS /* AAAA answers start here in addrs[] */
 
@@ -283,6 +284,12 @@ static bool pick_bind(struct conn *c, int family, union dp_addr *out, bool *use)
 	return false;
 }
 
+/* The counters of the escaper running the connect (NULL: none). */
+static struct metrics_esc *esc_stats(const struct conn *c)
+{
+	return c->esc.esc != NULL ? c->esc.esc->stats : NULL;
+}
+
 static void attempt_end(struct conn *c)
 {
 	uint64_t now = util_mono_ns();
@@ -298,6 +305,9 @@ static void connected(struct conn *c)
 	socklen_t len = sizeof(ss);
 
 	attempt_end(c);
+	metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_ESTABLISH, 1);
+	metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_SUCCESS, 1);
+	metrics_esc_add(esc_stats(c), ME_CONN_ESTABLISH, 1);
 	if (getsockname(c->up.fd, (struct sockaddr *)&ss, &len) == 0) {
 		dp_addr_set(&c->task.bound, (struct sockaddr *)&ss);
 		c->task.has_bound = true;
@@ -334,6 +344,9 @@ static void connect_next(struct conn *c)
 		}
 		conn_up_attach(c, fd);
 		c->task.connect_tries++;
+		if (c->task.connect_tries == 1)
+			metrics_esc_add(esc_stats(c), ME_CONN_ATTEMPT, 1);
+		metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_ATTEMPT, 1);
 		dp_addr_set(&c->task.peer, &a->sa);
 		c->task.has_peer = true;
 		op->attempt_ns = util_mono_ns();
@@ -350,6 +363,7 @@ static void connect_next(struct conn *c)
 			return;
 		}
 		attempt_end(c);
+		metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_ERROR, 1);
 		op->err = errno_to_err(rc, &op->msg);
 		conn_up_close(c);
 	}
@@ -390,7 +404,8 @@ static void resolve_done(struct conn *c)
 	}
 	build_list(c);
 	if (op->naddrs == 0) {
-		fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
+		metrics_esc_add(esc_stats(c), ME_FORBID_IP_BLOCKED, 1);
+	fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
 		return;
 	}
 	connect_next(c);
@@ -523,7 +538,8 @@ void escape_start(struct conn *c)
 	}
 	build_list(c);
 	if (op->naddrs == 0) {
-		fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
+		metrics_esc_add(esc_stats(c), ME_FORBID_IP_BLOCKED, 1);
+	fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
 		return;
 	}
 	connect_next(c);
@@ -545,6 +561,7 @@ int escape_on_connecting(struct conn *c)
 		return CONN_AGAIN;
 	}
 	attempt_end(c);
+	metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_ERROR, 1);
 	c->esc.err = errno_to_err(rc, &c->esc.msg);
 	conn_up_close(c);
 	connect_next(c);
@@ -554,6 +571,7 @@ int escape_on_connecting(struct conn *c)
 void escape_on_timeout(struct conn *c)
 {
 	attempt_end(c);
+	metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_TIMEOUT, 1);
 	c->esc.err = errno_to_err(-ETIMEDOUT, &c->esc.msg);
 	conn_up_close(c);
 	connect_next(c);

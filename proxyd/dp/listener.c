@@ -1,6 +1,7 @@
 /* Listening sockets: main-thread planning, worker-side accepting (see
  * listener.h). */
 #include "proxyd/dp/listener.h"
+#include "proxyd/metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -313,9 +314,11 @@ static void accept_one(struct dp_listener *l, int fd, const struct sockaddr_stor
 	socklen_t len;
 
 	atomic_fetch_add(&wk->sh->accepted, 1);
+	metrics_srv_add(s->stats, MS_LISTEN_ACCEPTED, 1);
 	if (s->ingress_net_filter.set &&
 	    acl_forbids(acl_net_check(&s->ingress_net_filter, (const struct sockaddr *)peer))) {
 		atomic_fetch_add(&wk->sh->dropped, 1);
+		metrics_srv_add(s->stats, MS_LISTEN_DROPPED, 1);
 		close(fd);
 		return;
 	}
@@ -353,6 +356,7 @@ static void listener_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (fd == -EAGAIN || fd == -ECONNABORTED)
 			return;
+		metrics_srv_add(l->srv->stats, MS_LISTEN_FAILED, 1);
 		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
 			log_warn("server %s: accept: %s: pausing for %.1fs", l->srv->name,
 				 strerror(-fd), ACCEPT_PAUSE_S);
