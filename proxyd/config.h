@@ -45,8 +45,6 @@ struct metrics_tag {
 };
 struct metrics_srv;
 struct metrics_esc;
-struct metrics_srv;
-struct metrics_esc;
 struct metrics_tags {
 	struct metrics_tag *v;
 	size_t n;
@@ -463,9 +461,6 @@ struct escaper_conf {
 	/* set by the runtime (metrics_bind, main thread) before workers see
 	 * the config; the counters live in the runtime's registry */
 	struct metrics_esc *stats;
-	/* set by the runtime (metrics_bind, main thread) before workers see
-	 * the config; the counters live in the runtime's registry */
-	struct metrics_esc *stats;
 	/* route_geoip (resolver_name / resolver / resolve_strategy above too) */
 	struct route_geoip_conf geoip;
 };
@@ -756,7 +751,6 @@ struct server_conf {
 	uint64_t task_log_flush_interval_ms; /* 0 = not set */
 	struct metrics_tags extra_metrics_tags;
 	struct username_params_conf username_params;
-	struct metrics_srv *stats; /* see escaper_conf.stats */
 	struct metrics_srv *stats; /* see escaper_conf.stats */
 	union {
 		struct http_proxy_conf http;
