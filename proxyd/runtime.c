@@ -534,6 +534,7 @@ void proxyd_runtime_counters(const struct proxyd_runtime *rt,
 	add(arg, "alive_tasks", proxyd_runtime_alive(rt));
 	add(arg, "accepted", atomic_load(&rt->sh.accepted));
 	add(arg, "ingress_dropped", atomic_load(&rt->sh.dropped));
+	add(arg, "proxy_protocol_rejected", atomic_load(&rt->sh.pp_rejected));
 	add(arg, "tasks", atomic_load(&rt->sh.tasks));
 }
 

@@ -17,6 +17,7 @@
 #include "common/sock.h"
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/conn.h"
+#include "proxyd/dp/port.h"
 
 #define LISTENER_MAGIC 0x6c69736eu /* "lisn" */
 /* Connections taken per readiness event before yielding to other work. */
@@ -78,7 +79,9 @@ static void lkey_fini(struct dp_lkey *k)
 
 static bool served(const struct server_conf *s)
 {
-	return (s->type == SERVER_HTTP_PROXY || s->type == SERVER_SOCKS_PROXY) && s->listen.set;
+	return (s->type == SERVER_HTTP_PROXY || s->type == SERVER_SOCKS_PROXY ||
+		port_is_port_server(s)) &&
+	       s->listen.set;
 }
 
 /* ---- main thread: planning ----------------------------------------------------- */
@@ -334,6 +337,10 @@ static void accept_one(struct dp_listener *l, int fd, const struct sockaddr_stor
 	if (!s->tcp_misc_opts.has_no_delay || s->tcp_misc_opts.no_delay)
 		if (sock_set_nodelay(fd, true) < 0)
 			log_debug("server %s: TCP_NODELAY failed", s->name);
+	if (port_is_port_server(s)) {
+		port_accept(wk, s, fd, (const struct sockaddr *)peer, (const struct sockaddr *)&local);
+		return;
+	}
 	if (conn_new(wk, s, fd, (const struct sockaddr *)peer, (const struct sockaddr *)&local) ==
 	    NULL)
 		log_warn("server %s: out of memory: connection dropped", s->name);

@@ -10,6 +10,7 @@
 #include "common/pipebuf.h"
 #include "proxyd/dp/conn.h"
 #include "proxyd/dp/listener.h"
+#include "proxyd/dp/port.h"
 #include "proxyd/dp/resolver.h"
 #include "proxyd/dp/uppool.h"
 
@@ -156,6 +157,7 @@ void dp_worker_shutdown(struct dp_worker *wk)
 	wk->stopping = true;
 	dp_listeners_close(wk);
 	uppool_close_all(wk);
+	port_close_all(wk);
 	conn_close_all(wk, TASK_R_CANCELED_AS_SERVER_QUIT);
 	dp_gen_unref(wk->gen);
 	wk->gen = NULL;

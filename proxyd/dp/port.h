@@ -1,0 +1,36 @@
+/* Port servers in front of an http_proxy / socks_proxy server: plain_tcp_port
+ * (hands the accepted stream to its named server) with an optional mandatory
+ * PROXY protocol header (proxy_proto.h) read first.
+ *
+ * An accepted socket of a port server lives here (struct port_conn, on the
+ * worker's list) until its header is read; then the connection is handed to
+ * conn_new() of the target server with the PROXY source as client address
+ * (and destination as server address), after the target server's
+ * ingress_network_filter allowed that address. The header bytes are
+ * consumed exactly (peek, then read what belongs to the header), so
+ * whatever the client sent after it stays in the socket for the target
+ * server's first read. A bad or missing header, or none within
+ * proxy_protocol_read_timeout, closes the socket (logged at info, counted in
+ * dp_shared.pp_rejected). */
+#ifndef G3C_PROXYD_DP_PORT_H
+#define G3C_PROXYD_DP_PORT_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "proxyd/config.h"
+#include "proxyd/dp/dp.h"
+
+/* True for the server types this module runs. */
+bool port_is_port_server(const struct server_conf *s);
+
+/* Take fd (accepted on port server srv of the worker's current generation,
+ * after srv's own ingress filter passed for the real peer). The fd is
+ * owned from here on: handed over or closed. */
+void port_accept(struct dp_worker *wk, const struct server_conf *srv, int fd,
+		 const struct sockaddr *peer, const struct sockaddr *local);
+
+/* Close every pending port connection of the worker (shutdown). */
+void port_close_all(struct dp_worker *wk);
+
+#endif
