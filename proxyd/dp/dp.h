@@ -53,6 +53,7 @@ union dp_addr {
 void dp_addr_set(union dp_addr *out, const struct sockaddr *sa);
 
 struct dp_resolver;
+struct dp_geo;
 struct dp_listener;
 struct uppool_ent;
 struct conn;
@@ -64,6 +65,7 @@ struct dp_gen {
 	struct dp_worker *wk;
 	struct proxyd_conf *conf;      /* an owned reference */
 	struct dp_resolver *resolvers; /* built lazily, one per resolver_conf used */
+	struct dp_geo *geos;	       /* iplocd clients, one per route_geoip used (lazily) */
 };
 
 struct dp_worker {

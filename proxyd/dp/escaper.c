@@ -11,6 +11,7 @@
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/conn.h"
 #include "proxyd/metrics.h"
+#include "proxyd/iploc_client.h"
 
 #define V6_BASE DP_RES_MAX_ADDRS /* AAAA answers start here in addrs[] */
 
@@ -182,7 +183,7 @@ static void escape_log(struct conn *c, enum escape_err e, const char *msg)
 	log_rec_emit(&r, msg);
 }
 
-static void fail(struct conn *c, enum escape_err e, const char *msg)
+void escape_fail(struct conn *c, enum escape_err e, const char *msg)
 {
 	c->esc.err = e;
 	c->esc.msg = msg;
@@ -334,12 +335,12 @@ static void connect_next(struct conn *c)
 			continue; /* no bind_ip of this family */
 		fd = sock_socket(a->sa.sa_family, SOCK_STREAM);
 		if (fd < 0) {
-			fail(c, ESCAPE_SETUP_FAILED, "cannot create a socket for the upstream");
+			escape_fail(c, ESCAPE_SETUP_FAILED, "cannot create a socket for the upstream");
 			return;
 		}
 		if (use_bind && sock_bind(fd, &bind.sa, sock_addr_len(&bind.sa)) < 0) {
 			close(fd);
-			fail(c, ESCAPE_SETUP_FAILED, "cannot bind the upstream socket to bind_ip");
+			escape_fail(c, ESCAPE_SETUP_FAILED, "cannot bind the upstream socket to bind_ip");
 			return;
 		}
 		conn_up_attach(c, fd);
@@ -368,9 +369,9 @@ static void connect_next(struct conn *c)
 		conn_up_close(c);
 	}
 	if (c->task.connect_tries == 0)
-		fail(c, ESCAPE_NO_ADDRESS, "no address to connect to");
+		escape_fail(c, ESCAPE_NO_ADDRESS, "no address to connect to");
 	else
-		fail(c, op->err, op->msg);
+		escape_fail(c, op->err, op->msg);
 }
 
 /* ---- resolution --------------------------------------------------------- */
@@ -399,13 +400,13 @@ static void resolve_done(struct conn *c)
 	escape_cancel(op);
 	if (op->n4 + op->n6 == 0) {
 		int st = op->st4 != 0 ? op->st4 : op->st6;
-		fail(c, ESCAPE_RESOLVE_FAILED, resolve_msg(st != 0 ? st : -ENOENT));
+		escape_fail(c, ESCAPE_RESOLVE_FAILED, resolve_msg(st != 0 ? st : -ENOENT));
 		return;
 	}
 	build_list(c);
 	if (op->naddrs == 0) {
 		metrics_esc_add(esc_stats(c), ME_FORBID_IP_BLOCKED, 1);
-	fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
+	escape_fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
 		return;
 	}
 	connect_next(c);
@@ -476,13 +477,17 @@ void escape_on_resolve_timeout(struct conn *c)
 {
 	struct escape_op *op = &c->esc;
 
+	if (op->route != NULL) {
+		escape_geoip_on_timeout(c);
+		return;
+	}
 	if (op->n4 + op->n6 > 0) {
 		/* the other family took longer than resolution_delay */
 		op->want4 = op->want6 = false;
 		resolve_done(c);
 		return;
 	}
-	fail(c, ESCAPE_RESOLVE_FAILED, resolve_msg(-ETIMEDOUT));
+	escape_fail(c, ESCAPE_RESOLVE_FAILED, resolve_msg(-ETIMEDOUT));
 }
 
 static void start_resolve(struct conn *c)
@@ -494,7 +499,10 @@ static void start_resolve(struct conn *c)
 
 	op->want4 = q != RESOLVE_IPV6_ONLY;
 	op->want6 = q != RESOLVE_IPV4_ONLY;
-	conn_set_state(c, CONN_ST_RESOLVING);
+	if (c->state == CONN_ST_RESOLVING) /* after a route escaper's resolution */
+		conn_arm_timer(c, 60000, false);
+	else
+		conn_set_state(c, CONN_ST_RESOLVING);
 	if (op->want4 && dp_resolve_start(r, c->host, AF_INET, &op->rq4, on_answer4, &res) == 1)
 		take_answer(op, AF_INET, &res);
 	if (op->want6 && dp_resolve_start(r, c->host, AF_INET6, &op->rq6, on_answer6, &res) == 1)
@@ -506,27 +514,45 @@ static void start_resolve(struct conn *c)
 
 void escape_start(struct conn *c)
 {
-	struct escape_op *op = &c->esc;
-	const struct escaper_conf *e = c->srv->escaper;
-
-	memset(op, 0, sizeof(*op));
-	op->esc = e;
+	memset(&c->esc, 0, sizeof(c->esc));
 	c->task.stage = TASK_STAGE_CONNECTING;
+	escape_dispatch(c, c->srv->escaper);
+}
+
+/* Route escapers in a row (a route_geoip whose next is another route). */
+#define ESCAPE_MAX_HOPS 8
+
+void escape_dispatch(struct conn *c, const struct escaper_conf *e)
+{
+	struct escape_op *op = &c->esc;
+
+	op->esc = e;
+	op->route = NULL;
+	if (op->hops > 0 && e != NULL) /* g3: the task's escaper is the one used */
+		c->task.escaper = e->name;
+	if (e != NULL && e->type == ESCAPER_ROUTE_GEOIP) {
+		if (++op->hops > ESCAPE_MAX_HOPS) {
+			escape_fail(c, ESCAPE_NOT_USABLE, "escaper not usable: route escapers form a loop");
+			return;
+		}
+		escape_geoip_start(c, e);
+		return;
+	}
 	if (e == NULL || e->type != ESCAPER_DIRECT_FIXED) {
-		fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: the escaper denies every request");
+		escape_fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: the escaper denies every request");
 		return;
 	}
 	op->max_tries = e->tcp_connect.max_retry + 1;
 	if (!c->host_is_ip) {
 		if (e->resolver == NULL) {
-			fail(c, ESCAPE_NOT_USABLE, "escaper not usable: no resolver");
+			escape_fail(c, ESCAPE_NOT_USABLE, "escaper not usable: no resolver");
 			return;
 		}
 		start_resolve(c);
 		return;
 	}
 	if (!family_allowed(e, c->host_addr.sa.sa_family)) {
-		fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: address family disabled");
+		escape_fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: address family disabled");
 		return;
 	}
 	if (c->host_addr.sa.sa_family == AF_INET) {
@@ -539,7 +565,7 @@ void escape_start(struct conn *c)
 	build_list(c);
 	if (op->naddrs == 0) {
 		metrics_esc_add(esc_stats(c), ME_FORBID_IP_BLOCKED, 1);
-	fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
+	escape_fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
 		return;
 	}
 	connect_next(c);
@@ -581,4 +607,7 @@ void escape_cancel(struct escape_op *op)
 {
 	dp_resolve_cancel(&op->rq4);
 	dp_resolve_cancel(&op->rq6);
+	if (op->geo_handle != 0 && op->geo_client != NULL)
+		(void)iploc_client_cancel(op->geo_client, op->geo_handle);
+	op->geo_handle = 0;
 }

@@ -51,6 +51,12 @@ struct escape_op {
 	uint64_t attempt_ns; /* start of the current attempt */
 	enum escape_err err; /* last failure */
 	const char *msg;     /* static text for the task log */
+	/* route escapers (escaper_geoip.c) in front of the final one */
+	const struct escaper_conf *route; /* the route_geoip being decided, NULL otherwise */
+	struct iploc_client *geo_client;  /* the generation's, while geo_handle is set */
+	uint64_t geo_handle;		  /* pending iplocd lookup, 0 = none */
+	bool geo_resolving;		  /* rq4 / rq6 belong to the route's resolution */
+	unsigned hops;			  /* route escapers passed */
 };
 
 struct conn;
@@ -64,8 +70,21 @@ int escape_on_connecting(struct conn *c);
 void escape_on_timeout(struct conn *c);
 void escape_on_resolve_timeout(struct conn *c);
 
-/* Cancel pending resolver requests (teardown). */
+/* Cancel pending resolver requests and iplocd lookups (teardown). */
 void escape_cancel(struct escape_op *op);
+
+/* Continue with escaper e (a route escaper's pick; escaper.c). */
+void escape_dispatch(struct conn *c, const struct escaper_conf *e);
+/* Fail the operation (escaper.c). */
+void escape_fail(struct conn *c, enum escape_err e, const char *msg);
+
+/* route_geoip (escaper_geoip.c): pick the next escaper for c's target and
+ * call escape_dispatch() with it, now or from a callback. */
+void escape_geoip_start(struct conn *c, const struct escaper_conf *e);
+/* The RESOLVING guard timer fired while route_geoip was deciding. */
+void escape_geoip_on_timeout(struct conn *c);
+/* Free the iplocd clients of a generation (worker.c at gen_free). */
+void escape_geoip_free_clients(struct dp_gen *g);
 
 /* Reply codes and task reason of an outcome. */
 uint8_t escape_err_socks5(enum escape_err e);

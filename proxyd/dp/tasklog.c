@@ -167,6 +167,14 @@ void task_log_finished(struct logger *lg, const struct task_server *ts, const st
 	log_rec_addr(&r, "client_addr", ts->client_addr);
 	log_rec_str(&r, "upstream", ts->upstream);
 	log_rec_str(&r, "escaper", t->escaper);
+	if (t->geo_set) { /* g3c: what route_geoip decided on */
+		if (t->geo_country[0] != '\0')
+			log_rec_str(&r, "geo_country", t->geo_country);
+		if (t->geo_continent[0] != '\0')
+			log_rec_str(&r, "geo_continent", t->geo_continent);
+		if (t->geo_asn != 0)
+			log_rec_u64(&r, "geo_asn", t->geo_asn);
+	}
 	if (t->has_bound)
 		log_rec_addr(&r, "next_bound_addr", &t->bound.sa);
 	if (t->has_peer)

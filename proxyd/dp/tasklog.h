@@ -92,6 +92,10 @@ struct task_notes {
 	uint64_t created_ns;	   /* task creation, monotonic */
 	uint64_t ready_ns;	   /* relaying started, 0 = never */
 	const char *escaper;	   /* name, borrowed from the config */
+	/* route_geoip's decision input (g3c addition): iplocd's answer */
+	bool geo_set;
+	char geo_country[4], geo_continent[4];
+	uint32_t geo_asn;
 	union dp_addr bound, peer; /* next_bound_addr / next_peer_addr */
 	bool has_bound, has_peer;
 	unsigned connect_tries;

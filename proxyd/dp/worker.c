@@ -11,6 +11,7 @@
 #include "proxyd/dp/conn.h"
 #include "proxyd/dp/listener.h"
 #include "proxyd/dp/port.h"
+#include "proxyd/dp/escaper.h"
 #include "proxyd/dp/resolver.h"
 #include "proxyd/dp/uppool.h"
 
@@ -47,6 +48,7 @@ void dp_addr_set(union dp_addr *out, const struct sockaddr *sa)
 
 static void gen_free(struct dp_gen *g)
 {
+	escape_geoip_free_clients(g);
 	dp_resolvers_free(g->resolvers);
 	proxyd_conf_unref(g->conf);
 	POISON_OBJ(g);
