@@ -236,3 +236,62 @@ def test_alive_gauge_and_dest_denied(daemon_factory, write_conf, dns, origin, st
     assert get(acc, "server.forbidden.dest_denied", server="socks", online="y") == 1
     # a denied task never reaches the escaper
     assert get(acc, "escaper.task.total", escaper="direct") == 1
+
+
+# ---- g3ctl -d proxyd list / server status ------------------------------------------
+
+
+@pytest.fixture
+def ctl_proxyd(daemon_factory, write_conf, dns, origin, workdir):  # noqa: F811
+    from helpers import Ctl
+    sp, hp = free_port(), free_port()
+    conf = dp_conf(socks_port=sp, http_port=hp, dns_port=dns.port)
+    # a second escaper and resolver, so lists have more than one name
+    conf = conf.replace("server:\n", "  - name: deny\n    type: dummy_deny\n"
+                        "  - name: deny2\n    type: dummy_deny\nserver:\n", 1)
+    d = start_proxyd(daemon_factory, write_conf, conf)
+    d.sp = sp
+    return d, Ctl("proxyd", "test", workdir)
+
+
+def test_ctl_list(ctl_proxyd):
+    d, ctl = ctl_proxyd
+    r = ctl.run("list", "servers")
+    assert r.returncode == 0, r.stderr
+    assert "socks" in r.stdout and "http" in r.stdout
+    assert ctl.json("list", "servers") == {"names": ["socks", "http"]}
+    assert ctl.json("list", "escapers") == {"names": ["direct", "deny", "deny2"]}
+    assert ctl.json("list", "resolvers") == {"names": ["dns"]}
+    assert ctl.json("list", "user-groups") == {"names": []}
+    assert ctl.json("list", "auditors") == {"names": []}
+    # singular spellings (g3proxy-ctl's) work too
+    assert ctl.json("list", "escaper") == {"names": ["direct", "deny", "deny2"]}
+    r = ctl.run("list", "widgets")
+    assert r.returncode == 2 and "unknown kind 'widgets'" in r.stderr
+    r = ctl.run("list")
+    assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_ctl_server_status(ctl_proxyd, origin):  # noqa: F811
+    d, ctl = ctl_proxyd
+    assert ctl.json("server", "socks", "status") == {
+        "name": "socks", "online": True, "alive_tasks": 0, "total_connections": 0,
+        "total_tasks": 0}
+    s, _, head = socks5_open(d.sp, "127.0.0.1", origin.port)
+    assert head[:2] == b"\x05\x00"
+    st = ctl.json("server", "socks", "status")
+    assert (st["alive_tasks"], st["total_connections"], st["total_tasks"]) == (1, 1, 1)
+    s.close()
+    wait_for(lambda: ctl.json("server", "socks", "status")["alive_tasks"] == 0, 5,
+             what="alive_tasks 0")
+    st = ctl.json("server", "socks", "status")
+    assert (st["total_connections"], st["total_tasks"]) == (1, 1)
+    r = ctl.run("server", "socks", "status")
+    assert r.returncode == 0
+    assert re.search(r"online:\s+(true|yes)", r.stdout), r.stdout
+    assert re.search(r"total_tasks:\s+1", r.stdout), r.stdout
+    r = ctl.run("server", "nosuch", "status")
+    assert r.returncode == 1 and "no server of that name" in r.stderr
+    for bad in (("server", "socks"), ("server", "socks", "frobnicate"), ("server",)):
+        r = ctl.run(*bad)
+        assert r.returncode == 2 and "usage: server NAME status" in r.stderr, bad

@@ -18,6 +18,7 @@
 #include "proxyd/dp/dp.h"
 #include "proxyd/dp/listener.h"
 #include "proxyd/dp/resolver.h"
+#include "proxyd/ctl.h"
 #include "proxyd/metrics.h"
 
 #define RUNTIME_MAGIC 0x70727474u /* "prtt" */
@@ -619,4 +620,5 @@ const struct daemon_ops proxyd_ops = {
 	.stop = ops_stop,
 	.counters = ops_counters,
 	.emit_metrics = ops_emit_metrics,
+	.control = proxyd_ctl_handle,
 };
