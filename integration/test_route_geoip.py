@@ -18,7 +18,7 @@ import time
 import pytest
 
 from dp_fixtures import dp_clean_exit, dns  # noqa: F401
-from dp_helpers import recv_all, socks5_open, start_proxyd, wait_record
+from dp_helpers import check_clean_exit, recv_all, recv_exact, socks5_open, start_proxyd, wait_record
 from iplocd_helpers import conf_text, need_writer
 
 DB_BUILDER = pathlib.Path(__file__).resolve().parent / "route_geoip_db.pl"
@@ -244,3 +244,37 @@ def test_no_iplocd_at_all(daemon_factory, write_conf, peers, geo_proxyd):
     assert via_socks(geo_proxyd, "127.0.1.5", peers.ports["127.0.1.5"]) == BINDS["dflt"]
     assert time.monotonic() - t0 < 2.5
     assert via_forward(geo_proxyd, "127.0.0.5", peers.ports["127.0.0.5"]) == BINDS["dflt"]
+
+
+@need_writer
+def test_stop_while_lookup_pending(daemon_factory, write_conf, workdir, peers, geodb,
+                                   dns):  # noqa: F811
+    """iplocd frozen (SIGSTOP) and a long query timeout: tasks wait in
+    route_geoip without blocking the loop (other servers' work goes on), and
+    stopping proxyd then cancels their pending lookups: a clean exit (under
+    SAN: no leak, no callback after free)."""
+    iplocd = start_iplocd(daemon_factory, write_conf, geodb)
+    iplocd.signal(signal.SIGSTOP)
+    try:
+        sp, hp = free_ports(2)
+        d = start_proxyd(daemon_factory, write_conf, geo_conf(workdir, sp, hp, dns.port, "5s"))
+        d.socks, d.http = sp, hp
+        clients = []
+        for i in range(10):
+            s = socket.create_connection(("127.0.0.1", sp), timeout=5)
+            s.sendall(b"\x05\x01\x00\x05\x01\x00\x01" + socket.inet_aton(f"127.0.{i % 3}.5") +
+                      peers.ports["127.0.1.5"].to_bytes(2, "big"))
+            clients.append(s)
+        time.sleep(0.5)
+        # the networks rule needs no iplocd: served while the others wait
+        assert via_connect(d, "127.0.3.5", peers.ports["127.0.3.5"]) == BINDS["net"]
+        for c in clients:
+            assert recv_exact(c, 2) == b"\x05\x00"  # the method reply
+            c.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                c.recv(2)  # no reply yet: the lookup is pending
+        check_clean_exit(d)
+        for c in clients:
+            c.close()
+    finally:
+        iplocd.signal(signal.SIGCONT)
