@@ -263,7 +263,8 @@ def test_ctl_list(ctl_proxyd):
     d, ctl = ctl_proxyd
     r = ctl.run("list", "servers")
     assert r.returncode == 0, r.stderr
-    assert "socks" in r.stdout and "http" in r.stdout
+    lines = [ln.strip() for ln in r.stdout.splitlines()]
+    assert lines == ["names:", "- socks", "- http"], r.stdout
     assert ctl.json("list", "servers") == {"names": ["socks", "http"]}
     assert ctl.json("list", "escapers") == {"names": ["direct", "deny", "deny2"]}
     assert ctl.json("list", "resolvers") == {"names": ["dns"]}
