@@ -301,3 +301,30 @@ def test_ctl_server_status(ctl_proxyd, origin):  # noqa: F811
     for bad in (("server", "socks"), ("server", "socks", "frobnicate"), ("server",)):
         r = ctl.run(*bad)
         assert r.returncode == 2 and "usage: server NAME status" in r.stderr, bad
+
+
+def test_ctl_resolver_query(ctl_proxyd, dns):  # noqa: F811
+    d, ctl = ctl_proxyd
+    # origin.test has A 127.0.0.1 and AAAA ::1 in the DNS fixture
+    assert ctl.json("resolver", "dns", "query", "origin.test") == {"addrs": ["127.0.0.1", "::1"]}
+    assert ctl.json("resolver", "dns", "query", "origin.test", "--strategy", "ipv6first") == \
+        {"addrs": ["::1", "127.0.0.1"]}
+    assert ctl.json("resolver", "dns", "query", "origin.test", "--strategy", "ipv6only") == \
+        {"addrs": ["::1"]}
+    assert ctl.json("resolver", "dns", "query", "v4only.test", "-s", "ipv4only") == \
+        {"addrs": ["127.0.0.1"]}
+    r = ctl.run("resolver", "dns", "query", "origin.test")
+    assert r.returncode == 0
+    assert [ln.strip() for ln in r.stdout.splitlines()] == ["addrs:", "- 127.0.0.1", "- ::1"]
+    r = ctl.run("resolver", "dns", "query", "nosuch.test")
+    assert r.returncode == 1 and "no such name" in r.stderr, r
+    r = ctl.run("resolver", "nosuch", "query", "origin.test")
+    assert r.returncode == 1 and "no resolver of that name" in r.stderr
+    r = ctl.run("resolver", "dns", "query", "origin.test", "--strategy", "fastest")
+    assert r.returncode == 2 and "unknown strategy 'fastest'" in r.stderr
+    for bad in (("resolver", "dns"), ("resolver", "dns", "lookup", "x"),
+                ("resolver", "dns", "query", "x", "--bogus", "y")):
+        r = ctl.run(*bad)
+        assert r.returncode == 2 and "usage: resolver NAME query HOST" in r.stderr, bad
+    # the proxy still serves afterwards (no worker was blocked)
+    assert ctl.json("server", "socks", "status")["online"] is True

@@ -125,6 +125,8 @@ enum rpc_code proxyd_ctl_handle(void *ctx, const ProtobufCMessage *req_, Protobu
 		return ctl_list(proxyd_runtime_conf(rt), req->proxyd_list, rep, a);
 	case G3C__CONTROL__REQUEST__BODY_PROXYD_SERVER_STATUS:
 		return ctl_server_status(rt, req->proxyd_server_status, rep, a);
+	case G3C__CONTROL__REQUEST__BODY_PROXYD_RESOLVER_QUERY:
+		return proxyd_ctl_resolve(rt, req->proxyd_resolver_query, rep, a);
 	default:
 		rpc_arena_set_error(a, "proxyd does not answer this request");
 		return RPC_UNIMPLEMENTED;

@@ -4,8 +4,16 @@
 #define G3C_PROXYD_CTL_H
 
 #include "common/rpc.h"
+#include "proto/control.pb-c.h"
 
 enum rpc_code proxyd_ctl_handle(void *ctx, const ProtobufCMessage *req, ProtobufCMessage *rep,
 				struct rpc_arena *a);
+
+struct proxyd_runtime;
+/* resolver NAME query HOST (ctl_resolve.c): blocks the main thread up to
+ * 5s while worker 0 resolves. */
+enum rpc_code proxyd_ctl_resolve(struct proxyd_runtime *rt,
+				 const G3c__Control__ProxydResolverQueryReq *q,
+				 G3c__Control__Reply *rep, struct rpc_arena *a);
 
 #endif

@@ -83,11 +83,60 @@ static int server_show(struct g3ctl *g, const G3c__Control__Reply *rep)
 	return 0;
 }
 
+/* ---- resolver NAME query HOST [--strategy S] ------------------------------------ */
+
+static int resolver_build(struct g3ctl *g, int argc, char **argv, G3c__Control__Request *req)
+{
+	static G3c__Control__ProxydResolverQueryReq body =
+		G3C__CONTROL__PROXYD_RESOLVER_QUERY_REQ__INIT;
+
+	(void)g;
+	if (argc == 6 && (strcmp(argv[4], "--strategy") == 0 || strcmp(argv[4], "-s") == 0)) {
+		if (strcmp(argv[5], "ipv4first") != 0 && strcmp(argv[5], "ipv6first") != 0 &&
+		    strcmp(argv[5], "ipv4only") != 0 && strcmp(argv[5], "ipv6only") != 0) {
+			fprintf(stderr, "g3ctl: resolver: unknown strategy '%s' (ipv4first, "
+					"ipv6first, ipv4only, ipv6only)\n",
+				argv[5]);
+			return -EINVAL;
+		}
+		body.strategy = argv[5];
+	}
+	else if (argc != 4)
+		goto usage;
+	if (strcmp(argv[2], "query") != 0 || argv[3][0] == '\0')
+		goto usage;
+	body.resolver = argv[1];
+	body.host = argv[3];
+	req->body_case = G3C__CONTROL__REQUEST__BODY_PROXYD_RESOLVER_QUERY;
+	req->proxyd_resolver_query = &body;
+	return 0;
+usage:
+	fprintf(stderr, "g3ctl: usage: resolver NAME query HOST "
+			"[--strategy ipv4first|ipv6first|ipv4only|ipv6only]\n");
+	return -EINVAL;
+}
+
+static int resolver_show(struct g3ctl *g, const G3c__Control__Reply *rep)
+{
+	const G3c__Control__ProxydResolverQueryRep *r = rep->proxyd_resolver_query;
+
+	if (rep->body_case != G3C__CONTROL__REPLY__BODY_PROXYD_RESOLVER_QUERY || !r)
+		return -EBADMSG;
+	out_begin_list(g->out, "addrs");
+	for (size_t i = 0; i < r->n_addrs; i++)
+		out_str(g->out, NULL, r->addrs[i] ? r->addrs[i] : "");
+	out_end(g->out);
+	return 0;
+}
+
 const struct g3ctl_cmd g3ctl_proxyd_cmds[] = {
 	{"proxyd", "list", "servers|escapers|resolvers|user-groups|auditors",
 	 "names of the configured objects of a kind, in load order", list_build, list_show},
 	{"proxyd", "server", "NAME status",
 	 "a server's online flag, alive tasks, total connections and tasks", server_build,
 	 server_show},
+	{"proxyd", "resolver", "NAME query HOST [--strategy ipv4first|ipv6first|ipv4only|ipv6only]",
+	 "resolve HOST through that resolver on a worker (addresses in preference order)",
+	 resolver_build, resolver_show},
 	{NULL, NULL, NULL, NULL, NULL, NULL},
 };
