@@ -14,8 +14,8 @@ static const struct {
 	const char *kind;
 	enum proxyd_kind k;
 } list_kinds[] = {
-	{"servers", PROXYD_KIND_SERVER},       {"escapers", PROXYD_KIND_ESCAPER},
-	{"resolvers", PROXYD_KIND_RESOLVER},   {"user-groups", PROXYD_KIND_USER_GROUP},
+	{"servers", PROXYD_KIND_SERVER},     {"escapers", PROXYD_KIND_ESCAPER},
+	{"resolvers", PROXYD_KIND_RESOLVER}, {"user-groups", PROXYD_KIND_USER_GROUP},
 	{"auditors", PROXYD_KIND_AUDITOR},
 };
 

@@ -174,8 +174,10 @@ static bool parse_query(const char *s, enum resolve_query *q)
 	static const struct {
 		const char *name;
 		enum resolve_query q;
-	} t[] = {{"ipv4first", RESOLVE_IPV4_FIRST}, {"ipv6first", RESOLVE_IPV6_FIRST},
-		 {"ipv4only", RESOLVE_IPV4_ONLY},   {"ipv6only", RESOLVE_IPV6_ONLY}};
+	} t[] = {{"ipv4first", RESOLVE_IPV4_FIRST},
+		 {"ipv6first", RESOLVE_IPV6_FIRST},
+		 {"ipv4only", RESOLVE_IPV4_ONLY},
+		 {"ipv6only", RESOLVE_IPV6_ONLY}};
 
 	if (s == NULL || s[0] == '\0') {
 		*q = RESOLVE_IPV4_FIRST;
@@ -210,7 +212,8 @@ enum rpc_code proxyd_ctl_resolve(struct proxyd_runtime *rt,
 		return RPC_INVALID_ARGUMENT;
 	}
 	if (!parse_query(q->strategy, &query)) {
-		rpc_arena_set_error(a, "unknown strategy (ipv4first, ipv6first, ipv4only, ipv6only)");
+		rpc_arena_set_error(a,
+				    "unknown strategy (ipv4first, ipv6first, ipv4only, ipv6only)");
 		return RPC_INVALID_ARGUMENT;
 	}
 	j = xcalloc(1, sizeof(*j));
@@ -246,7 +249,8 @@ enum rpc_code proxyd_ctl_resolve(struct proxyd_runtime *rt,
 	g3c__control__proxyd_resolver_query_rep__init(r);
 	r->addrs = rpc_arena_alloc(a, 2 * DP_RES_MAX_ADDRS * sizeof(char *));
 	for (int pass = 0; pass < 2; pass++) {
-		bool v6 = (pass == 0) == (query == RESOLVE_IPV6_FIRST || query == RESOLVE_IPV6_ONLY);
+		bool v6 =
+			(pass == 0) == (query == RESOLVE_IPV6_FIRST || query == RESOLVE_IPV6_ONLY);
 		unsigned n = v6 ? j->n6 : j->n4;
 		for (unsigned i = 0; i < n; i++)
 			r->addrs[r->n_addrs++] = rpc_arena_strdup(a, v6 ? j->a6[i] : j->a4[i]);

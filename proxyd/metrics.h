@@ -65,13 +65,13 @@ enum metrics_esc_ctr {
 struct metrics_srv {
 	uint32_t magic;
 	struct metrics_srv *next;
-	char *name;			 /* owned */
+	char *name;			   /* owned */
 	atomic_uint_fast64_t c[MS__COUNT]; /* monotonic counters */
-	atomic_int_fast64_t task_alive;	 /* gauge */
+	atomic_int_fast64_t task_alive;	   /* gauge */
 	/* main thread only */
 	struct statsd_counter last[MS__COUNT];
 	struct statsd_tags extra; /* the server's extra_metrics_tags */
-	bool online; /* in the current config and not offline */
+	bool online;		  /* in the current config and not offline */
 };
 
 struct metrics_esc {

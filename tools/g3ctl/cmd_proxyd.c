@@ -9,10 +9,10 @@
 
 static const char *const list_kinds[][2] = {
 	/* accepted word, kind sent */
-	{"servers", "servers"},	      {"server", "servers"},	  {"escapers", "escapers"},
-	{"escaper", "escapers"},      {"resolvers", "resolvers"}, {"resolver", "resolvers"},
-	{"user-groups", "user-groups"}, {"user-group", "user-groups"},
-	{"auditors", "auditors"},     {"auditor", "auditors"},
+	{"servers", "servers"},		{"server", "servers"},	       {"escapers", "escapers"},
+	{"escaper", "escapers"},	{"resolvers", "resolvers"},    {"resolver", "resolvers"},
+	{"user-groups", "user-groups"}, {"user-group", "user-groups"}, {"auditors", "auditors"},
+	{"auditor", "auditors"},
 };
 
 static int list_build(struct g3ctl *g, int argc, char **argv, G3c__Control__Request *req)
@@ -21,7 +21,8 @@ static int list_build(struct g3ctl *g, int argc, char **argv, G3c__Control__Requ
 
 	(void)g;
 	if (argc != 2) {
-		fprintf(stderr, "g3ctl: usage: list servers|escapers|resolvers|user-groups|auditors\n");
+		fprintf(stderr,
+			"g3ctl: usage: list servers|escapers|resolvers|user-groups|auditors\n");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < sizeof(list_kinds) / sizeof(list_kinds[0]); i++)
@@ -94,14 +95,14 @@ static int resolver_build(struct g3ctl *g, int argc, char **argv, G3c__Control__
 	if (argc == 6 && (strcmp(argv[4], "--strategy") == 0 || strcmp(argv[4], "-s") == 0)) {
 		if (strcmp(argv[5], "ipv4first") != 0 && strcmp(argv[5], "ipv6first") != 0 &&
 		    strcmp(argv[5], "ipv4only") != 0 && strcmp(argv[5], "ipv6only") != 0) {
-			fprintf(stderr, "g3ctl: resolver: unknown strategy '%s' (ipv4first, "
-					"ipv6first, ipv4only, ipv6only)\n",
+			fprintf(stderr,
+				"g3ctl: resolver: unknown strategy '%s' (ipv4first, "
+				"ipv6first, ipv4only, ipv6only)\n",
 				argv[5]);
 			return -EINVAL;
 		}
 		body.strategy = argv[5];
-	}
-	else if (argc != 4)
+	} else if (argc != 4)
 		goto usage;
 	if (strcmp(argv[2], "query") != 0 || argv[3][0] == '\0')
 		goto usage;
