@@ -200,3 +200,83 @@ def test_header_timeout_and_split_header(ports, origin):  # noqa: F811
         assert recv_exact(s, 10)[:2] == b"\x05\x00"
         assert http_get_over(s).endswith(b"hello from origin\n")
     wait_record(ports, client_is("192.0.2.99:9999"))
+
+
+# ---- intelli_proxy -------------------------------------------------------------------
+
+
+@pytest.fixture
+def intelli(daemon_factory, write_conf):
+    """intelli_proxy 'ip' (no header, 1s detection timeout) and 'ippp'
+    (PROXY v2 first) dispatching to 'http' and 'socks'."""
+    p = {k: free_port() for k in ("socks", "http", "ip", "ippp")}
+    extra = (f"  - name: ip\n    type: intelli_proxy\n    listen: 127.0.0.1:{p['ip']}\n"
+             "    http_server: http\n    socks_server: socks\n"
+             "    protocol_detection_timeout: 1s\n"
+             f"  - name: ippp\n    type: ppdp_tcp_port\n    listen: 127.0.0.1:{p['ippp']}\n"
+             "    http_server: http\n    socks_server: socks\n    proxy_protocol: 2\n")
+    d = start_proxyd(daemon_factory, write_conf, dp_conf(
+        socks_port=p["socks"], http_port=p["http"], extra=extra))
+    for k in p:
+        wait_port(p[k])
+    d.p = p
+    return d
+
+
+@pytest.mark.parametrize("mode,stype", [
+    ("--proxy", "HttpProxy"),  # forward
+    ("--proxytunnel", "HttpProxy"),  # CONNECT
+    ("--socks5", "SocksProxy"),
+    ("--socks4", "SocksProxy"),
+])
+def test_intelli_dispatch(intelli, origin, mode, stype):  # noqa: F811
+    url = f"http://127.0.0.1:{origin.port}/index.html"
+    if mode == "--proxytunnel":
+        args = ["--proxytunnel", "--proxy", f"http://127.0.0.1:{intelli.p['ip']}", url]
+    elif mode == "--proxy":
+        args = ["--proxy", f"http://127.0.0.1:{intelli.p['ip']}", url]
+    else:
+        args = [mode, f"127.0.0.1:{intelli.p['ip']}", url]
+    r = curl(*args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hello from origin\n"
+    rec = wait_record(intelli, lambda r: r.get("server_type") == stype)
+    assert rec["server_name"] == ("socks" if stype == "SocksProxy" else "http")
+
+
+def test_intelli_detection_timeout_silent_close(intelli, origin):  # noqa: F811
+    with socket.create_connection(("127.0.0.1", intelli.p["ip"]), timeout=5) as s:
+        t0 = time.monotonic()
+        s.settimeout(4)
+        assert s.recv(100) == b""  # closed without a byte
+        assert 0.8 < time.monotonic() - t0 < 3.5
+    # an immediate close is fine too, and the port goes on
+    socket.create_connection(("127.0.0.1", intelli.p["ip"]), timeout=5).close()
+    r = curl("--socks5", f"127.0.0.1:{intelli.p['ip']}",
+             f"http://127.0.0.1:{origin.port}/index.html")
+    assert r.returncode == 0, r.stderr
+
+
+def test_intelli_with_proxy_protocol(intelli, origin):  # noqa: F811
+    s, rep = socks5_after(intelli.p["ippp"], v2_inet("192.0.2.50", 5050), "127.0.0.1",
+                          origin.port)
+    with s:
+        assert rep[:4] == b"\x05\x00\x05\x00", rep
+        assert http_get_over(s).endswith(b"hello from origin\n")
+    assert wait_record(intelli, client_is("192.0.2.50:5050"))["server_type"] == "SocksProxy"
+    with socket.create_connection(("127.0.0.1", intelli.p["ippp"]), timeout=5) as s:
+        s.sendall(v2_inet("192.0.2.51", 5151) + f"GET http://127.0.0.1:{origin.port}/index.html "
+                  "HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        s.settimeout(5)
+        body = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            body += d
+    assert body.startswith(b"HTTP/1.1 200"), body[:200]
+    assert wait_record(intelli, client_is("192.0.2.51:5151"))["server_type"] == "HttpProxy"
+    # a plain SOCKS greeting without the header is refused
+    with socket.create_connection(("127.0.0.1", intelli.p["ippp"]), timeout=5) as s:
+        s.sendall(b"\x05\x01\x00")
+        assert closed_by_peer(s)

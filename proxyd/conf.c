@@ -345,6 +345,33 @@ static bool same_listen(const struct listen_conf *a, const struct listen_conf *b
 	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
+/* intelli_proxy's http_server / socks_server (key): a server of type want.
+ * Missing: a warning (its connections will be closed); another type: an
+ * error. */
+static const struct server_conf *ref_intelli(struct conf_ctx *ctx, struct proxyd_conf *c,
+					     const struct server_conf *s, size_t i, const char *key,
+					     int want)
+{
+	const char *name = key[0] == 'h' ? s->u.port.http_server_name : s->u.port.socks_server_name;
+	const struct server_conf *next = find(c, PROXYD_KIND_SERVER, name);
+
+	if (next == NULL) {
+		log_warn("server '%s': server '%s' not found, connections will be closed", s->name,
+			 name);
+		return NULL;
+	}
+	if (next->type != want) {
+		size_t saved = conf_path_push_key(ctx, "server");
+		conf_path_push_index(ctx, (unsigned)i);
+		conf_path_push_key(ctx, key);
+		conf_error(ctx, conf_map_get(s->map, key), "%s '%s' is not a%s server", key, name,
+			   want == SERVER_HTTP_PROXY ? "n http_proxy" : " socks_proxy");
+		conf_path_pop(ctx, saved);
+		return NULL;
+	}
+	return next;
+}
+
 static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 {
 	char who[160];
@@ -383,6 +410,7 @@ static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 				log_warn("%s: server '%s' not found, connections will be closed",
 					 who, s->u.port.server_name);
 			} else if (next == s || next->type == SERVER_PLAIN_TCP_PORT ||
+				   next->type == SERVER_INTELLI_PROXY ||
 				   next->type == SERVER_PLAIN_TLS_PORT) {
 				size_t saved = conf_path_push_key(ctx, "server");
 				conf_path_push_index(ctx, (unsigned)i);
@@ -394,6 +422,10 @@ static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 				conf_path_pop(ctx, saved);
 			}
 			s->u.port.server = next;
+		} else if (s->type == SERVER_INTELLI_PROXY) {
+			s->u.port.http_server = ref_intelli(ctx, c, s, i, "http_server", SERVER_HTTP_PROXY);
+			s->u.port.socks_server =
+				ref_intelli(ctx, c, s, i, "socks_server", SERVER_SOCKS_PROXY);
 		} else {
 			if (s->escaper_name)
 				s->escaper = ref_escaper(ctx, c, s->escaper_name, who);

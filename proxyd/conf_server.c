@@ -436,6 +436,42 @@ static const struct conf_field plain_tcp_port_fields[] = {
 	{0},
 };
 
+/* intelli_proxy: the port keys without `server`, plus the two servers it
+ * dispatches to and the detection timeout. */
+static const struct conf_field intelli_proxy_fields[] = {
+	NAME_ROW,
+	{.key = "listen",
+	 .type = CONF_T_CUSTOM,
+	 .off = SVO(listen),
+	 .parse = pv_listen,
+	 .flags = CONF_F_REQUIRED},
+	{.key = "http_server",
+	 .type = CONF_T_CUSTOM,
+	 .off = PO(http_server_name),
+	 .parse = pv_metric_name,
+	 .flags = CONF_F_REQUIRED},
+	{.key = "socks_server",
+	 .type = CONF_T_CUSTOM,
+	 .off = PO(socks_server_name),
+	 .parse = pv_metric_name,
+	 .flags = CONF_F_REQUIRED},
+	{.key = "protocol_detection_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = PO(protocol_detection_timeout_ms),
+	 .min = 1},
+	{.key = "listen_in_worker", .type = CONF_T_BOOL, .off = SVO(listen_in_worker)},
+	C("proxy_protocol", u.port.proxy_protocol, pv_proxy_protocol),
+	{.key = "proxy_protocol_read_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = PO(proxy_protocol_read_timeout_ms),
+	 .min = 1},
+	C("ingress_network_filter", ingress_net_filter, pv_acl_ingress),
+	C("ingress_net_filter", ingress_net_filter, pv_acl_ingress),
+	C("tcp_misc_opts", tcp_misc_opts, pv_tcp_misc_opts),
+	C("extra_metrics_tags", extra_metrics_tags, pv_metrics_tags),
+	{0},
+};
+
 static const struct conf_field plain_tls_port_fields[] = {
 	PORT_COMMON_ROWS,
 	{.key = "tls_server",
@@ -500,6 +536,14 @@ static void port_defaults(void *obj)
 	s->u.port.proxy_protocol_read_timeout_ms = 5000;
 }
 
+static void intelli_defaults(void *obj)
+{
+	struct server_conf *s = obj;
+
+	port_defaults(s);
+	s->u.port.protocol_detection_timeout_ms = 4000;
+}
+
 static const struct conf_schema http_proxy_schema = {
 	.name = "http_proxy server",
 	.size = sizeof(struct server_conf),
@@ -525,7 +569,15 @@ static const struct conf_schema plain_tls_port_schema = {
 	.defaults = port_defaults,
 };
 
+static const struct conf_schema intelli_proxy_schema = {
+	.name = "intelli_proxy server",
+	.size = sizeof(struct server_conf),
+	.fields = intelli_proxy_fields,
+	.defaults = intelli_defaults,
+};
+
 static const char *const http_aliases[] = {"httpproxy", NULL};
+static const char *const intelli_aliases[] = {"ppdp_tcp_port", NULL};
 static const char *const socks_aliases[] = {"socksproxy", NULL};
 static const char *const tcp_port_aliases[] = {"plain_tcp", NULL};
 static const char *const tls_port_aliases[] = {"plain_tls", NULL};
@@ -547,11 +599,15 @@ static const struct conf_objtype server_types[] = {
 	 .aliases = tls_port_aliases,
 	 .schema = &plain_tls_port_schema,
 	 .tag = SERVER_PLAIN_TLS_PORT},
+	{.name = "intelli_proxy",
+	 .aliases = intelli_aliases,
+	 .schema = &intelli_proxy_schema,
+	 .tag = SERVER_INTELLI_PROXY},
 	{0},
 };
 
 static const char *const server_unsupported[] = {
-	"intelli_proxy",      "ppdp_tcp_port",	 "native_tls_port",
+	"native_tls_port",
 	"native_tls",	      "plain_quic_port", "tcp_stream",
 	"tcpstream",	      "tls_stream",	 "tlsstream",
 	"sni_proxy",	      "sniproxy",	 "tcp_tproxy",

@@ -637,6 +637,7 @@ enum server_type {
 	SERVER_SOCKS_PROXY,
 	SERVER_PLAIN_TCP_PORT,
 	SERVER_PLAIN_TLS_PORT,
+	SERVER_INTELLI_PROXY,
 };
 
 struct username_params_conf {
@@ -712,6 +713,10 @@ struct port_server_conf {
 	const struct server_conf *server;	 /* resolved; NULL if missing */
 	uint8_t proxy_protocol;			 /* 0, 1, 2 */
 	uint64_t proxy_protocol_read_timeout_ms; /* 5s */
+	/* intelli_proxy: SOCKS (first byte 4 or 5) or HTTP by the first byte */
+	const char *http_server_name, *socks_server_name;
+	const struct server_conf *http_server, *socks_server; /* resolved; NULL if missing */
+	uint64_t protocol_detection_timeout_ms;		      /* 4s */
 };
 
 struct server_conf {

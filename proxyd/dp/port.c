@@ -28,12 +28,13 @@ struct port_conn {
 	ev_timer timer;
 	struct sockaddr_storage client, server; /* real or from the PROXY header */
 	size_t have;				/* header bytes consumed */
+	bool pp_done;				/* header read (or none expected) */
 	uint8_t buf[PROXY_PROTO_MAX];
 };
 
 bool port_is_port_server(const struct server_conf *s)
 {
-	return s->type == SERVER_PLAIN_TCP_PORT;
+	return s->type == SERVER_PLAIN_TCP_PORT || s->type == SERVER_INTELLI_PROXY;
 }
 
 static void pc_unlink(struct port_conn *pc)
@@ -75,12 +76,11 @@ static void pc_reject(struct port_conn *pc, const char *why)
 	pc_free(pc);
 }
 
-/* Give the socket to the target server. */
-static void handoff(struct dp_worker *wk, const struct server_conf *srv, int fd,
-		    const struct sockaddr *client, const struct sockaddr *server)
+/* Give the socket to the target server t (of port server srv). */
+static void handoff(struct dp_worker *wk, const struct server_conf *srv,
+		    const struct server_conf *t, int fd, const struct sockaddr *client,
+		    const struct sockaddr *server)
 {
-	const struct server_conf *t = srv->u.port.server;
-
 	if (t == NULL || (t->type != SERVER_HTTP_PROXY && t->type != SERVER_SOCKS_PROXY)) {
 		log_debug("server %s: no http_proxy / socks_proxy server to hand to", srv->name);
 		close(fd);
@@ -96,8 +96,9 @@ static void handoff(struct dp_worker *wk, const struct server_conf *srv, int fd,
 		log_warn("server %s: out of memory: connection dropped", srv->name);
 }
 
-/* Read what there is of the header. Returns 1 when done (pc freed or
- * handed over), 0 to wait for more. */
+/* Read what there is of the header. Returns 1 when it is complete (the
+ * client / server addresses updated), 0 to wait for more, -1 when it was
+ * rejected (pc freed). */
 static int pc_read(struct port_conn *pc)
 {
 	struct proxy_proto_hdr h;
@@ -109,11 +110,11 @@ static int pc_read(struct port_conn *pc)
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return 0;
 		pc_reject(pc, strerror(errno));
-		return 1;
+		return -1;
 	}
 	if (n == 0) {
 		pc_reject(pc, "connection closed before the header");
-		return 1;
+		return -1;
 	}
 
 	enum parse_res r = proxy_proto_parse(slice_make(pc->buf, pc->have + (size_t)n),
@@ -129,12 +130,12 @@ static int pc_read(struct port_conn *pc)
 		break;
 	default:
 		pc_reject(pc, why ? why : "invalid header");
-		return 1;
+		return -1;
 	}
 	/* consume exactly the header bytes we peeked */
 	if (recv(pc->fd, pc->buf + pc->have, take, 0) != (ssize_t)take) {
 		pc_reject(pc, "short read of a peeked header");
-		return 1;
+		return -1;
 	}
 	pc->have += take;
 	if (r == PARSE_AGAIN)
@@ -143,20 +144,59 @@ static int pc_read(struct port_conn *pc)
 		memcpy(&pc->client, &h.src, sizeof(pc->client));
 		memcpy(&pc->server, &h.dst, sizeof(pc->server));
 	}
+	pc->pp_done = true;
+	return 1;
+}
+
+/* Hand the socket to t and free pc. */
+static void pc_handoff(struct port_conn *pc, const struct server_conf *t)
+{
+	int fd = pc->fd;
+
 	if (pc->gen != pc->wk->gen) {
 		/* reloaded meanwhile: the target server object is gone */
-		log_debug("server %s: config reloaded during the PROXY header", pc->srv->name);
+		log_debug("server %s: config reloaded before the hand-over", pc->srv->name);
+		pc_free(pc);
+		return;
+	}
+	pc->fd = -1;
+	handoff(pc->wk, pc->srv, t, fd, (const struct sockaddr *)&pc->client,
+		(const struct sockaddr *)&pc->server);
+	pc_free(pc);
+}
+
+/* intelli_proxy: the first byte picks the server (SOCKS versions 4 and 5,
+ * anything else is HTTP); it stays in the socket for that server. Returns
+ * 1 when done (pc gone), 0 to wait. End of stream or an error before a
+ * byte: closed silently. */
+static int pc_detect(struct port_conn *pc)
+{
+	uint8_t b;
+	ssize_t n = recv(pc->fd, &b, 1, MSG_PEEK);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	if (n <= 0) {
 		pc_free(pc);
 		return 1;
 	}
-
-	int fd = pc->fd;
-
-	pc->fd = -1;
-	handoff(pc->wk, pc->srv, fd, (const struct sockaddr *)&pc->client,
-		(const struct sockaddr *)&pc->server);
-	pc_free(pc);
+	pc_handoff(pc, b == 0x04 || b == 0x05 ? pc->srv->u.port.socks_server
+					       : pc->srv->u.port.http_server);
 	return 1;
+}
+
+/* After the header (or at once without one): go on to the target. */
+static void pc_next(struct port_conn *pc)
+{
+	if (pc->srv->type != SERVER_INTELLI_PROXY) {
+		pc_handoff(pc, pc->srv->u.port.server);
+		return;
+	}
+	ev_timer_stop(pc->wk->loop, &pc->timer);
+	ev_timer_set(&pc->timer, (double)pc->srv->u.port.protocol_detection_timeout_ms / 1000.,
+		     0.);
+	ev_timer_start(pc->wk->loop, &pc->timer);
+	(void)pc_detect(pc);
 }
 
 static void port_on_io(struct ev_loop *loop, ev_io *w, int revents)
@@ -166,7 +206,12 @@ static void port_on_io(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	CHECK_OBJ(pc, PORT_CONN_MAGIC);
-	(void)pc_read(pc);
+	if (pc->pp_done) {
+		(void)pc_detect(pc);
+		return;
+	}
+	if (pc_read(pc) > 0)
+		pc_next(pc);
 }
 
 static void port_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -176,7 +221,10 @@ static void port_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	CHECK_OBJ(pc, PORT_CONN_MAGIC);
-	pc_reject(pc, "timed out");
+	if (pc->pp_done)
+		pc_free(pc); /* protocol detection: a silent close */
+	else
+		pc_reject(pc, "timed out");
 }
 
 void port_accept(struct dp_worker *wk, const struct server_conf *srv, int fd,
@@ -184,8 +232,8 @@ void port_accept(struct dp_worker *wk, const struct server_conf *srv, int fd,
 {
 	struct port_conn *pc;
 
-	if (srv->u.port.proxy_protocol == 0) {
-		handoff(wk, srv, fd, peer, local);
+	if (srv->u.port.proxy_protocol == 0 && srv->type != SERVER_INTELLI_PROXY) {
+		handoff(wk, srv, srv->u.port.server, fd, peer, local);
 		return;
 	}
 	pc = calloc(1, sizeof(*pc));
@@ -208,8 +256,12 @@ void port_accept(struct dp_worker *wk, const struct server_conf *srv, int fd,
 		wk->port_conns->prev = pc;
 	wk->port_conns = pc;
 	ev_io_init(&pc->io, port_on_io, fd, EV_READ);
+	pc->pp_done = srv->u.port.proxy_protocol == 0;
 	ev_timer_init(&pc->timer, port_on_timer,
-		      (double)srv->u.port.proxy_protocol_read_timeout_ms / 1000., 0.);
+		      (double)(pc->pp_done ? srv->u.port.protocol_detection_timeout_ms
+					   : srv->u.port.proxy_protocol_read_timeout_ms) /
+			      1000.,
+		      0.);
 	ev_io_start(wk->loop, &pc->io);
 	ev_timer_start(wk->loop, &pc->timer);
 }

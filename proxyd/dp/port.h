@@ -1,6 +1,9 @@
 /* Port servers in front of an http_proxy / socks_proxy server: plain_tcp_port
- * (hands the accepted stream to its named server) with an optional mandatory
- * PROXY protocol header (proxy_proto.h) read first.
+ * (hands the accepted stream to its named server) and intelli_proxy (peeks
+ * the first byte within protocol_detection_timeout: 0x04 / 0x05 go to its
+ * socks_server, anything else to its http_server; a timeout or end of
+ * stream first is a silent close), each with an optional mandatory PROXY
+ * protocol header (proxy_proto.h) read first.
  *
  * An accepted socket of a port server lives here (struct port_conn, on the
  * worker's list) until its header is read; then the connection is handed to
@@ -11,7 +14,8 @@
  * whatever the client sent after it stays in the socket for the target
  * server's first read. A bad or missing header, or none within
  * proxy_protocol_read_timeout, closes the socket (logged at info, counted in
- * dp_shared.pp_rejected). */
+ * dp_shared.pp_rejected). The first byte is only peeked, so it too stays
+ * for the target server. */
 #ifndef G3C_PROXYD_DP_PORT_H
 #define G3C_PROXYD_DP_PORT_H
 

@@ -20,14 +20,15 @@ static void test_default_config(void **state)
 {
 	char path[4200];
 	struct fx_load l;
-	const struct server_conf *http, *socks;
+	const struct server_conf *http, *socks, *intelli;
 	const struct escaper_conf *e;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/deploy/proxyd.yaml", fx_srcdir());
 	if (fx_load_path(&l, path) == NULL || l.errs[0] != '\0')
 		fail_msg("%s does not load cleanly:\n%s", path, l.errs);
-	/* what `make run` promises: http on 3128, socks on 1080, loopback only,
+	/* what `make run` promises: http on 3128, socks on 1080, intelli_proxy
+	 * on 8000, loopback only,
 	 * a direct_fixed escaper over a system c-ares resolver, short offline */
 	http = proxyd_conf_server(l.conf, "http");
 	socks = proxyd_conf_server(l.conf, "socks");
@@ -42,6 +43,16 @@ static void test_default_config(void **state)
 	a = (const void *)&socks->listen.addr;
 	assert_int_equal(ntohl(a->sin_addr.s_addr), INADDR_LOOPBACK);
 	assert_int_equal(ntohs(a->sin_port), 1080);
+	/* and intelli_proxy on 8000 in front of both */
+	intelli = proxyd_conf_server(l.conf, "intelli");
+	assert_non_null(intelli);
+	assert_int_equal(intelli->type, SERVER_INTELLI_PROXY);
+	a = (const void *)&intelli->listen.addr;
+	assert_int_equal(ntohl(a->sin_addr.s_addr), INADDR_LOOPBACK);
+	assert_int_equal(ntohs(a->sin_port), 8000);
+	assert_ptr_equal(intelli->u.port.http_server, http);
+	assert_ptr_equal(intelli->u.port.socks_server, socks);
+	assert_int_equal(intelli->u.port.protocol_detection_timeout_ms, 4000);
 	e = http->escaper;
 	assert_int_equal(e->type, ESCAPER_DIRECT_FIXED);
 	assert_false(e->internal);
