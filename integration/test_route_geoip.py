@@ -278,3 +278,15 @@ def test_stop_while_lookup_pending(daemon_factory, write_conf, workdir, peers, g
             c.close()
     finally:
         iplocd.signal(signal.SIGCONT)
+
+
+@need_writer
+def test_reload_keeps_routing(daemon_factory, write_conf, geodb, peers, geo_proxyd):
+    """A reload builds new iplocd clients for the new generation; the old
+    ones go with it (clean exit under SAN), and routing goes on."""
+    start_iplocd(daemon_factory, write_conf, geodb)
+    assert via_socks(geo_proxyd, "127.0.1.5", peers.ports["127.0.1.5"]) == BINDS["asia"]
+    r = geo_proxyd.ctl.run("reload")
+    assert r.returncode == 0, r.stderr
+    for ip, esc in TARGETS.items():
+        assert via_connect(geo_proxyd, ip, peers.ports[ip]) == BINDS[esc]
