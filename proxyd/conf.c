@@ -423,7 +423,8 @@ static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 			}
 			s->u.port.server = next;
 		} else if (s->type == SERVER_INTELLI_PROXY) {
-			s->u.port.http_server = ref_intelli(ctx, c, s, i, "http_server", SERVER_HTTP_PROXY);
+			s->u.port.http_server =
+				ref_intelli(ctx, c, s, i, "http_server", SERVER_HTTP_PROXY);
 			s->u.port.socks_server =
 				ref_intelli(ctx, c, s, i, "socks_server", SERVER_SOCKS_PROXY);
 		} else {

@@ -35,10 +35,11 @@ struct dp_shared {
 	atomic_uint_fast64_t accepted; /* connections accepted, ever */
 	atomic_uint_fast64_t dropped;  /* refused by ingress_network_filter */
 	atomic_uint_fast64_t tasks;    /* tasks created, ever */
-	atomic_uint_fast64_t pp_rejected; /* port servers: bad / missing PROXY header */
-	struct logger *task_log;       /* thread-safe; NULL discards */
-	struct logger *escape_log;     /* escaper errors (g3 escape log) */
-	struct logger *resolve_log;    /* resolver errors (g3 resolve log) */
+	/* port servers: PROXY headers rejected (bad, missing, late) */
+	atomic_uint_fast64_t pp_rejected;
+	struct logger *task_log;    /* thread-safe; NULL discards */
+	struct logger *escape_log;  /* escaper errors (g3 escape log) */
+	struct logger *resolve_log; /* resolver errors (g3 resolve log) */
 };
 
 /* An IPv4 or IPv6 socket address in 28 bytes (sockaddr_storage is 128):
@@ -76,7 +77,8 @@ struct dp_worker {
 	struct dp_gen *gen; /* the current generation (NULL before the first update) */
 	struct dp_listener *listeners;
 	struct conn *conns; /* every open connection (shutdown closes them) */
-	struct port_conn *port_conns; /* port servers' sockets before hand-over (port.h) */
+	/* port servers' sockets before their hand-over (port.h) */
+	struct port_conn *port_conns;
 	struct uppool_ent *idle_oldest, *idle_newest; /* uppool.h */
 	size_t idle_n;
 	bool offline;

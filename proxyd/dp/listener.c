@@ -338,7 +338,8 @@ static void accept_one(struct dp_listener *l, int fd, const struct sockaddr_stor
 		if (sock_set_nodelay(fd, true) < 0)
 			log_debug("server %s: TCP_NODELAY failed", s->name);
 	if (port_is_port_server(s)) {
-		port_accept(wk, s, fd, (const struct sockaddr *)peer, (const struct sockaddr *)&local);
+		port_accept(wk, s, fd, (const struct sockaddr *)peer,
+			    (const struct sockaddr *)&local);
 		return;
 	}
 	if (conn_new(wk, s, fd, (const struct sockaddr *)peer, (const struct sockaddr *)&local) ==

@@ -181,7 +181,7 @@ static int pc_detect(struct port_conn *pc)
 		return 1;
 	}
 	pc_handoff(pc, b == 0x04 || b == 0x05 ? pc->srv->u.port.socks_server
-					       : pc->srv->u.port.http_server);
+					      : pc->srv->u.port.http_server);
 	return 1;
 }
 
@@ -193,8 +193,7 @@ static void pc_next(struct port_conn *pc)
 		return;
 	}
 	ev_timer_stop(pc->wk->loop, &pc->timer);
-	ev_timer_set(&pc->timer, (double)pc->srv->u.port.protocol_detection_timeout_ms / 1000.,
-		     0.);
+	ev_timer_set(&pc->timer, (double)pc->srv->u.port.protocol_detection_timeout_ms / 1000., 0.);
 	ev_timer_start(pc->wk->loop, &pc->timer);
 	(void)pc_detect(pc);
 }
@@ -247,10 +246,12 @@ void port_accept(struct dp_worker *wk, const struct server_conf *srv, int fd,
 	pc->gen = dp_gen_ref(wk->gen);
 	pc->srv = srv;
 	pc->fd = fd;
-	memcpy(&pc->client, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-							      : sizeof(struct sockaddr_in));
-	memcpy(&pc->server, local, local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-								 : sizeof(struct sockaddr_in));
+	memcpy(&pc->client, peer,
+	       peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					   : sizeof(struct sockaddr_in));
+	memcpy(&pc->server, local,
+	       local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					    : sizeof(struct sockaddr_in));
 	pc->next = wk->port_conns;
 	if (wk->port_conns)
 		wk->port_conns->prev = pc;
@@ -268,6 +269,12 @@ void port_accept(struct dp_worker *wk, const struct server_conf *srv, int fd,
 
 void port_close_all(struct dp_worker *wk)
 {
-	while (wk->port_conns != NULL)
-		pc_free(wk->port_conns);
+	struct port_conn *pc = wk->port_conns;
+
+	while (pc != NULL) {
+		struct port_conn *next = pc->next;
+
+		pc_free(pc);
+		pc = next;
+	}
 }

@@ -123,7 +123,8 @@ static enum parse_res parse_v1(struct slice in, struct proxy_proto_hdr *out, siz
 	memset(out, 0, sizeof(*out));
 	out->version = 1;
 	*used = nl + 1;
-	if (line.len >= 7 && memcmp(line.p, "UNKNOWN", 7) == 0 && (line.len == 7 || line.p[7] == ' ')) {
+	if (line.len >= 7 && memcmp(line.p, "UNKNOWN", 7) == 0 &&
+	    (line.len == 7 || line.p[7] == ' ')) {
 		/* The rest of an UNKNOWN line is ignored (spec §2.1). */
 		out->local = true;
 		return PARSE_OK;

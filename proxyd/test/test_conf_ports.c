@@ -3,9 +3,9 @@
  * the errors for references of the wrong type. */
 #include "proxyd/test/proxyd_fixture.h"
 
-#define BASE                                                              \
-	"escaper:\n  - {name: e, type: dummy_deny}\n"                     \
-	"server:\n"                                                       \
+#define BASE                                                                   \
+	"escaper:\n  - {name: e, type: dummy_deny}\n"                          \
+	"server:\n"                                                            \
 	"  - {name: h, type: http_proxy, escaper: e, listen: '127.0.0.1:1'}\n" \
 	"  - {name: s, type: socks_proxy, escaper: e, listen: '127.0.0.1:2'}\n"
 
@@ -15,11 +15,12 @@ static void test_intelli_defaults_and_refs(void **state)
 	const struct server_conf *i, *j;
 
 	(void)state;
-	FX_LOAD_OK(&l, BASE "  - {name: i, type: intelli_proxy, listen: '127.0.0.1:3', "
-			    "http_server: h, socks_server: s}\n"
-			    "  - {name: j, type: ppdp_tcp_port, listen: '127.0.0.1:4', "
-			    "http_server: h, socks_server: s, proxy_protocol: 2, "
-			    "protocol_detection_timeout: 250ms, proxy_protocol_read_timeout: 1s}\n");
+	FX_LOAD_OK(&l,
+		   BASE "  - {name: i, type: intelli_proxy, listen: '127.0.0.1:3', "
+			"http_server: h, socks_server: s}\n"
+			"  - {name: j, type: ppdp_tcp_port, listen: '127.0.0.1:4', "
+			"http_server: h, socks_server: s, proxy_protocol: 2, "
+			"protocol_detection_timeout: 250ms, proxy_protocol_read_timeout: 1s}\n");
 	i = proxyd_conf_server(l.conf, "i");
 	j = proxyd_conf_server(l.conf, "j");
 	assert_int_equal(i->type, SERVER_INTELLI_PROXY);
@@ -56,9 +57,10 @@ static void test_port_errors(void **state)
 	FX_LOAD_ERR_HAS(BASE "  - {name: i, type: intelli_proxy, listen: '127.0.0.1:3', "
 			     "http_server: h, socks_server: s, proxy_protocol: 3}\n",
 			"proxy_protocol");
-	FX_LOAD_ERR_HAS(BASE "  - {name: i, type: intelli_proxy, listen: '127.0.0.1:3', "
-			     "http_server: h, socks_server: s}\n"
-			     "  - {name: p, type: plain_tcp_port, listen: '127.0.0.1:4', server: i}\n",
+	FX_LOAD_ERR_HAS(BASE
+			"  - {name: i, type: intelli_proxy, listen: '127.0.0.1:3', "
+			"http_server: h, socks_server: s}\n"
+			"  - {name: p, type: plain_tcp_port, listen: '127.0.0.1:4', server: i}\n",
 			"cannot hand connections to port server 'i'");
 }
 

@@ -15,8 +15,7 @@
 #define S(lit) slice_make((lit), sizeof(lit) - 1)
 #define V2SIG "\r\n\r\n\0\r\nQUIT\n"
 
-static enum parse_res parse(struct slice in, unsigned ver, struct proxy_proto_hdr *h,
-			    size_t *used)
+static enum parse_res parse(struct slice in, unsigned ver, struct proxy_proto_hdr *h, size_t *used)
 {
 	const char *why = NULL;
 	enum parse_res r = proxy_proto_parse(in, ver, h, used, &why);
@@ -182,11 +181,12 @@ static void test_v2_inet(void **state)
 static void test_v2_inet6_tlv(void **state)
 {
 	/* INET6 addresses followed by a 4-byte TLV (type 0x04 NOOP) that is skipped. */
-	static const uint8_t m[] = V2SIG "\x21\x21\x00\x2b"
-					 "\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
-					 "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
-					 "\x00\x50\x01\xbb"
-					 "\x04\x00\x04zzzz";
+	static const uint8_t m[] =
+		V2SIG "\x21\x21\x00\x2b"
+		      "\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
+		      "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
+		      "\x00\x50\x01\xbb"
+		      "\x04\x00\x04zzzz";
 	struct proxy_proto_hdr h;
 	size_t used = 0;
 
@@ -207,7 +207,7 @@ static void test_v2_local_unspec(void **state)
 	(void)state;
 	/* LOCAL: addresses (whatever they are) ignored. */
 	assert_int_equal(parse(S(V2SIG "\x20\x11\x00\x0c"
-					"123456789012"),
+				       "123456789012"),
 			       0, &h, &used),
 			 PARSE_OK);
 	assert_true(h.local);
@@ -244,7 +244,7 @@ static void test_v2_malformed(void **state)
 		 PARSE_INVALID}, /* INET needs 12 */
 		{S(V2SIG "\x21\x21\x00\x0c"
 			 "123456789012"),
-		 PARSE_INVALID}, /* INET6 needs 36 */
+		 PARSE_INVALID},			      /* INET6 needs 36 */
 		{S(V2SIG "\x21\x11\x08\x01"), PARSE_TOO_BIG}, /* 2049 > max */
 		{S(V2SIG "\x21\x11\xff\xff"), PARSE_TOO_BIG},
 	};
