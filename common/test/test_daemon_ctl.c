@@ -505,9 +505,9 @@ static void test_ctl_bad_requests(void **state)
 	struct daemon d;
 	G3c__Control__Request req = G3C__CONTROL__REQUEST__INIT;
 	G3c__Control__Reply *rep;
-	/* id = 9, then field 50 (length-delimited, empty): a member from a newer
-	 * control.proto. */
-	static const uint8_t newer[] = {0x08, 0x09, 0x92, 0x03, 0x00};
+	/* id = 9, then field 99 (length-delimited, empty; no member has that
+	 * number yet): a member from a newer control.proto. */
+	static const uint8_t newer[] = {0x08, 0x09, 0x9a, 0x06, 0x00};
 	uint8_t *out = NULL;
 	size_t outlen = 0;
 
@@ -525,7 +525,7 @@ static void test_ctl_bad_requests(void **state)
 	assert_non_null(rep);
 	assert_int_equal(rep->id, 9);
 	assert_int_equal(rep_code(rep), RPC_UNIMPLEMENTED);
-	assert_string_equal(rep_msg(rep), "testd does not know this request (field 50)");
+	assert_string_equal(rep_msg(rep), "testd does not know this request (field 99)");
 	g3c__control__reply__free_unpacked(rep, NULL);
 	free(out);
 }
