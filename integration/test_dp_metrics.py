@@ -328,3 +328,27 @@ def test_ctl_resolver_query(ctl_proxyd, dns):  # noqa: F811
         assert r.returncode == 2 and "usage: resolver NAME query HOST" in r.stderr, bad
     # the proxy still serves afterwards (no worker was blocked)
     assert ctl.json("server", "socks", "status")["online"] is True
+
+
+def test_counters_survive_reload(ctl_proxyd, origin):  # noqa: F811
+    """Counters are kept per name: a reload (even one that changes the
+    server) keeps totals; a server renamed away reports the new name from 0."""
+    d, ctl = ctl_proxyd
+    s, _, head = socks5_open(d.sp, "127.0.0.1", origin.port)
+    assert head[:2] == b"\x05\x00"
+    s.close()
+    wait_for(lambda: ctl.json("server", "socks", "status")["alive_tasks"] == 0, 5,
+             what="alive_tasks 0")
+    text = d.conf.read_text().replace("    escaper: direct\n",
+                                      "    escaper: direct\n    task_idle_max_count: 7\n", 1)
+    d.conf.write_text(text)
+    r = ctl.run("reload")
+    assert r.returncode == 0, r.stderr
+    st = ctl.json("server", "socks", "status")
+    assert (st["online"], st["total_connections"], st["total_tasks"]) == (True, 1, 1)
+    d.conf.write_text(text.replace("name: socks", "name: socks2"))
+    r = ctl.run("reload")
+    assert r.returncode == 0, r.stderr
+    assert ctl.json("server", "socks2", "status")["total_tasks"] == 0
+    r = ctl.run("server", "socks", "status")
+    assert r.returncode == 1 and "no server of that name" in r.stderr
