@@ -181,10 +181,25 @@ static const struct conf_objtype escaper_types[] = {
 };
 
 static const char *const escaper_unsupported[] = {
-	"direct_float", "direct_dynamic", "divert_tcp",	 "proxy_http",	  "proxy_https",
-	"proxy_socks5", "proxy_socks5s",  "proxy_float", "proxy_dynamic", "route_upstream",
-	"route_client", "route_resolved", "route_select",  "route_mapping",
-	"route_query",	"route_failover", "trick_float", "comply_audit",  NULL,
+	"direct_float",
+	"direct_dynamic",
+	"divert_tcp",
+	"proxy_http",
+	"proxy_https",
+	"proxy_socks5",
+	"proxy_socks5s",
+	"proxy_float",
+	"proxy_dynamic",
+	"route_upstream",
+	"route_client",
+	"route_resolved",
+	"route_select",
+	"route_mapping",
+	"route_query",
+	"route_failover",
+	"trick_float",
+	"comply_audit",
+	NULL,
 };
 
 int pconf_escaper_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg)

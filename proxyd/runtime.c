@@ -58,8 +58,8 @@ struct proxyd_runtime {
 	struct proxyd_worker *workers;
 	uint64_t reloads;
 	bool offline;
-	struct dp_shared sh;  /* counters and the task logger, shared by workers */
-	struct dp_lset *lset; /* listeners the workers have (main thread's view) */
+	struct dp_shared sh;	 /* counters and the task logger, shared by workers */
+	struct dp_lset *lset;	 /* listeners the workers have (main thread's view) */
 	struct metrics *metrics; /* StatsD counters by server / escaper name */
 };
 

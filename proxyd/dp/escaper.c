@@ -335,12 +335,14 @@ static void connect_next(struct conn *c)
 			continue; /* no bind_ip of this family */
 		fd = sock_socket(a->sa.sa_family, SOCK_STREAM);
 		if (fd < 0) {
-			escape_fail(c, ESCAPE_SETUP_FAILED, "cannot create a socket for the upstream");
+			escape_fail(c, ESCAPE_SETUP_FAILED,
+				    "cannot create a socket for the upstream");
 			return;
 		}
 		if (use_bind && sock_bind(fd, &bind.sa, sock_addr_len(&bind.sa)) < 0) {
 			close(fd);
-			escape_fail(c, ESCAPE_SETUP_FAILED, "cannot bind the upstream socket to bind_ip");
+			escape_fail(c, ESCAPE_SETUP_FAILED,
+				    "cannot bind the upstream socket to bind_ip");
 			return;
 		}
 		conn_up_attach(c, fd);
@@ -406,7 +408,7 @@ static void resolve_done(struct conn *c)
 	build_list(c);
 	if (op->naddrs == 0) {
 		metrics_esc_add(esc_stats(c), ME_FORBID_IP_BLOCKED, 1);
-	escape_fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
+		escape_fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
 		return;
 	}
 	connect_next(c);
@@ -532,14 +534,16 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 		c->task.escaper = e->name;
 	if (e != NULL && e->type == ESCAPER_ROUTE_GEOIP) {
 		if (++op->hops > ESCAPE_MAX_HOPS) {
-			escape_fail(c, ESCAPE_NOT_USABLE, "escaper not usable: route escapers form a loop");
+			escape_fail(c, ESCAPE_NOT_USABLE,
+				    "escaper not usable: route escapers form a loop");
 			return;
 		}
 		escape_geoip_start(c, e);
 		return;
 	}
 	if (e == NULL || e->type != ESCAPER_DIRECT_FIXED) {
-		escape_fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: the escaper denies every request");
+		escape_fail(c, ESCAPE_FORBIDDEN,
+			    "forbidden by rule: the escaper denies every request");
 		return;
 	}
 	op->max_tries = e->tcp_connect.max_retry + 1;
@@ -565,7 +569,7 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 	build_list(c);
 	if (op->naddrs == 0) {
 		metrics_esc_add(esc_stats(c), ME_FORBID_IP_BLOCKED, 1);
-	escape_fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
+		escape_fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
 		return;
 	}
 	connect_next(c);

@@ -87,11 +87,11 @@ struct task_notes {
 	enum task_type type;
 	enum task_stage stage;
 	uint8_t id[16];
-	uint64_t start_wall_us;	   /* task creation, wall clock */
-	uint64_t accept_ns;	   /* connection accepted (or previous request done), monotonic */
-	uint64_t created_ns;	   /* task creation, monotonic */
-	uint64_t ready_ns;	   /* relaying started, 0 = never */
-	const char *escaper;	   /* name, borrowed from the config */
+	uint64_t start_wall_us; /* task creation, wall clock */
+	uint64_t accept_ns;	/* connection accepted (or previous request done), monotonic */
+	uint64_t created_ns;	/* task creation, monotonic */
+	uint64_t ready_ns;	/* relaying started, 0 = never */
+	const char *escaper;	/* name, borrowed from the config */
 	/* route_geoip's decision input (g3c addition): iplocd's answer */
 	bool geo_set;
 	char geo_country[4], geo_continent[4];

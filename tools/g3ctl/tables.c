@@ -7,9 +7,5 @@ extern const struct g3ctl_cmd g3ctl_iplocd_cmds[];
 extern const struct g3ctl_cmd g3ctl_proxyd_cmds[];
 
 const struct g3ctl_cmd *const g3ctl_cmd_tables[] = {
-	g3ctl_cmds,
-	g3ctl_fcgend_cmds,
-	g3ctl_iplocd_cmds,
-	g3ctl_proxyd_cmds,
-	NULL,
+	g3ctl_cmds, g3ctl_fcgend_cmds, g3ctl_iplocd_cmds, g3ctl_proxyd_cmds, NULL,
 };
