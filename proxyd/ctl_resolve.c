@@ -45,17 +45,21 @@ struct rq_job {
 	char a6[DP_RES_MAX_ADDRS][INET6_ADDRSTRLEN];
 };
 
+static void job_destroy(struct rq_job *j)
+{
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->cond);
+	POISON_OBJ(j);
+	free(j);
+}
+
 static void job_unref(void *arg)
 {
 	struct rq_job *j = arg;
 
 	CHECK_OBJ(j, RQJOB_MAGIC);
-	if (atomic_fetch_sub(&j->refs, 1) != 1)
-		return;
-	pthread_mutex_destroy(&j->lock);
-	pthread_cond_destroy(&j->cond);
-	POISON_OBJ(j);
-	free(j);
+	if (atomic_fetch_sub(&j->refs, 1) == 1)
+		job_destroy(j);
 }
 
 static void take(struct rq_job *j, int family, const struct dp_resolve_result *res)
@@ -226,8 +230,8 @@ enum rpc_code proxyd_ctl_resolve(struct proxyd_runtime *rt,
 	j->query = query;
 	j->st4 = j->st6 = 1; /* not asked */
 	if (proxyd_runtime_run_on_owned(rt, 0, job_run, job_unref, j) != 0) {
-		job_unref(j);
-		job_unref(j);
+		/* never queued: both references are still ours */
+		job_destroy(j);
 		rpc_arena_set_error(a, "no worker to run the query on");
 		return RPC_UNAVAILABLE;
 	}
