@@ -19,51 +19,38 @@ struct speed_raw {
 };
 
 #define SR(f) offsetof(struct speed_raw, f)
+/* Rows shared by the tcp and udp speed-limit maps: the slice and the bytes. */
+#define SPEED_BYTE_ROWS                                                          \
+	{.key = "shift_millis",                                                  \
+	 .type = CONF_T_U32,                                                     \
+	 .off = SR(shift),                                                       \
+	 .max = 12,                                                              \
+	 .flags = CONF_F_SEEN,                                                   \
+	 .seen_off = SR(shift_seen)},                                            \
+		{.key = "shift",                                                 \
+		 .type = CONF_T_U32,                                             \
+		 .off = SR(shift),                                               \
+		 .max = 12,                                                      \
+		 .flags = CONF_F_SEEN,                                           \
+		 .seen_off = SR(shift_seen)},                                    \
+		{.key = "upload", .type = CONF_T_SIZE, .off = SR(up)},           \
+		{.key = "north", .type = CONF_T_SIZE, .off = SR(up)},            \
+		{.key = "upload_bytes", .type = CONF_T_SIZE, .off = SR(up)},     \
+		{.key = "north_bytes", .type = CONF_T_SIZE, .off = SR(up)},      \
+		{.key = "download", .type = CONF_T_SIZE, .off = SR(down)},       \
+		{.key = "south", .type = CONF_T_SIZE, .off = SR(down)},          \
+		{.key = "download_bytes", .type = CONF_T_SIZE, .off = SR(down)}, \
+	{                                                                        \
+		.key = "south_bytes", .type = CONF_T_SIZE, .off = SR(down)       \
+	}
+
 static const struct conf_field tcp_speed_fields[] = {
-	{.key = "shift_millis",
-	 .type = CONF_T_U32,
-	 .off = SR(shift),
-	 .max = 12,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = SR(shift_seen)},
-	{.key = "shift",
-	 .type = CONF_T_U32,
-	 .off = SR(shift),
-	 .max = 12,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = SR(shift_seen)},
-	{.key = "upload", .type = CONF_T_SIZE, .off = SR(up)},
-	{.key = "north", .type = CONF_T_SIZE, .off = SR(up)},
-	{.key = "upload_bytes", .type = CONF_T_SIZE, .off = SR(up)},
-	{.key = "north_bytes", .type = CONF_T_SIZE, .off = SR(up)},
-	{.key = "download", .type = CONF_T_SIZE, .off = SR(down)},
-	{.key = "south", .type = CONF_T_SIZE, .off = SR(down)},
-	{.key = "download_bytes", .type = CONF_T_SIZE, .off = SR(down)},
-	{.key = "south_bytes", .type = CONF_T_SIZE, .off = SR(down)},
+	SPEED_BYTE_ROWS,
 	{0},
 };
 
 static const struct conf_field udp_speed_fields[] = {
-	{.key = "shift_millis",
-	 .type = CONF_T_U32,
-	 .off = SR(shift),
-	 .max = 12,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = SR(shift_seen)},
-	{.key = "shift",
-	 .type = CONF_T_U32,
-	 .off = SR(shift),
-	 .max = 12,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = SR(shift_seen)},
-	{.key = "upload", .type = CONF_T_SIZE, .off = SR(up)},
-	{.key = "north", .type = CONF_T_SIZE, .off = SR(up)},
-	{.key = "upload_bytes", .type = CONF_T_SIZE, .off = SR(up)},
-	{.key = "north_bytes", .type = CONF_T_SIZE, .off = SR(up)},
-	{.key = "download", .type = CONF_T_SIZE, .off = SR(down)},
-	{.key = "south", .type = CONF_T_SIZE, .off = SR(down)},
-	{.key = "download_bytes", .type = CONF_T_SIZE, .off = SR(down)},
-	{.key = "south_bytes", .type = CONF_T_SIZE, .off = SR(down)},
+	SPEED_BYTE_ROWS,
 	{.key = "upload_packets", .type = CONF_T_U64, .off = SR(up_pkts), .max = UINT64_MAX},
 	{.key = "north_packets", .type = CONF_T_U64, .off = SR(up_pkts), .max = UINT64_MAX},
 	{.key = "download_packets", .type = CONF_T_U64, .off = SR(down_pkts), .max = UINT64_MAX},

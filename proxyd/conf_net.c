@@ -304,131 +304,42 @@ static int u8_value(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 	return 0;
 }
 
-#define TMO(f) offsetof(struct tcp_misc_opts, f)
-static const struct conf_field tcp_misc_fields[] = {
-	{.key = "no_delay",
-	 .type = CONF_T_BOOL,
-	 .off = TMO(no_delay),
-	 .flags = CONF_F_SEEN,
-	 .seen_off = TMO(has_no_delay)},
-	{.key = "mss",
-	 .type = CONF_T_U32,
-	 .off = TMO(mss),
-	 .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = TMO(has_mss)},
-	{.key = "max_segment_size",
-	 .type = CONF_T_U32,
-	 .off = TMO(mss),
-	 .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = TMO(has_mss)},
-	{.key = "ttl",
-	 .type = CONF_T_U32,
-	 .off = TMO(ttl),
-	 .max = 255,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = TMO(has_ttl)},
-	{.key = "time_to_live",
-	 .type = CONF_T_U32,
-	 .off = TMO(ttl),
-	 .max = 255,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = TMO(has_ttl)},
-	{.key = "hop_limit",
-	 .type = CONF_T_U32,
-	 .off = TMO(hop_limit),
-	 .max = 255,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = TMO(has_hop_limit)},
-	{.key = "tos",
-	 .type = CONF_T_CUSTOM,
-	 .parse = u8_value,
-	 .off = TMO(tos),
-	 .flags = CONF_F_SEEN,
-	 .seen_off = TMO(has_tos)},
-	{.key = "type_of_service",
-	 .type = CONF_T_CUSTOM,
-	 .parse = u8_value,
-	 .off = TMO(tos),
-	 .flags = CONF_F_SEEN,
-	 .seen_off = TMO(has_tos)},
-	{.key = "traffic_class",
-	 .type = CONF_T_CUSTOM,
-	 .parse = u8_value,
-	 .off = TMO(traffic_class),
-	 .flags = CONF_F_SEEN,
-	 .seen_off = TMO(has_traffic_class)},
-	{.key = "congestion_control", .type = CONF_T_STR, .off = TMO(congestion_control)},
-	{.key = "mark",
-	 .type = CONF_T_U32,
-	 .off = TMO(mark),
-	 .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = TMO(has_mark)},
-	{.key = "netfilter_mark",
-	 .type = CONF_T_U32,
-	 .off = TMO(mark),
-	 .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = TMO(has_mark)},
-	{0},
-};
-#undef TMO
+/* The IP-level rows shared by tcp_misc_opts and udp_misc_opts (T), each
+ * with a has_<field> flag set when present. */
+#define IP_MISC_ROW(T, k, t, f, mx)                                                          \
+	{                                                                                    \
+		.key = k, .type = t, .off = offsetof(T, f), .max = mx, .flags = CONF_F_SEEN, \
+		.seen_off = offsetof(T, has_##f)                                             \
+	}
+#define IP_MISC_U8_ROW(T, k, f)                                                            \
+	{                                                                                  \
+		.key = k, .type = CONF_T_CUSTOM, .parse = u8_value, .off = offsetof(T, f), \
+		.flags = CONF_F_SEEN, .seen_off = offsetof(T, has_##f)                     \
+	}
+#define IP_MISC_ROWS(T)                                                                   \
+	IP_MISC_ROW(T, "ttl", CONF_T_U32, ttl, 255),                                      \
+		IP_MISC_ROW(T, "time_to_live", CONF_T_U32, ttl, 255),                     \
+		IP_MISC_ROW(T, "hop_limit", CONF_T_U32, hop_limit, 255),                  \
+		IP_MISC_U8_ROW(T, "tos", tos), IP_MISC_U8_ROW(T, "type_of_service", tos), \
+		IP_MISC_U8_ROW(T, "traffic_class", traffic_class),                        \
+		IP_MISC_ROW(T, "mark", CONF_T_U32, mark, UINT32_MAX),                     \
+		IP_MISC_ROW(T, "netfilter_mark", CONF_T_U32, mark, UINT32_MAX)
 
-#define UMO(f) offsetof(struct udp_misc_opts, f)
-static const struct conf_field udp_misc_fields[] = {
-	{.key = "ttl",
-	 .type = CONF_T_U32,
-	 .off = UMO(ttl),
-	 .max = 255,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = UMO(has_ttl)},
-	{.key = "time_to_live",
-	 .type = CONF_T_U32,
-	 .off = UMO(ttl),
-	 .max = 255,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = UMO(has_ttl)},
-	{.key = "hop_limit",
-	 .type = CONF_T_U32,
-	 .off = UMO(hop_limit),
-	 .max = 255,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = UMO(has_hop_limit)},
-	{.key = "tos",
-	 .type = CONF_T_CUSTOM,
-	 .parse = u8_value,
-	 .off = UMO(tos),
-	 .flags = CONF_F_SEEN,
-	 .seen_off = UMO(has_tos)},
-	{.key = "type_of_service",
-	 .type = CONF_T_CUSTOM,
-	 .parse = u8_value,
-	 .off = UMO(tos),
-	 .flags = CONF_F_SEEN,
-	 .seen_off = UMO(has_tos)},
-	{.key = "traffic_class",
-	 .type = CONF_T_CUSTOM,
-	 .parse = u8_value,
-	 .off = UMO(traffic_class),
-	 .flags = CONF_F_SEEN,
-	 .seen_off = UMO(has_traffic_class)},
-	{.key = "mark",
-	 .type = CONF_T_U32,
-	 .off = UMO(mark),
-	 .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = UMO(has_mark)},
-	{.key = "netfilter_mark",
-	 .type = CONF_T_U32,
-	 .off = UMO(mark),
-	 .max = UINT32_MAX,
-	 .flags = CONF_F_SEEN,
-	 .seen_off = UMO(has_mark)},
+static const struct conf_field tcp_misc_fields[] = {
+	IP_MISC_ROW(struct tcp_misc_opts, "no_delay", CONF_T_BOOL, no_delay, 0),
+	IP_MISC_ROW(struct tcp_misc_opts, "mss", CONF_T_U32, mss, UINT32_MAX),
+	IP_MISC_ROW(struct tcp_misc_opts, "max_segment_size", CONF_T_U32, mss, UINT32_MAX),
+	IP_MISC_ROWS(struct tcp_misc_opts),
+	{.key = "congestion_control",
+	 .type = CONF_T_STR,
+	 .off = offsetof(struct tcp_misc_opts, congestion_control)},
 	{0},
 };
-#undef UMO
+
+static const struct conf_field udp_misc_fields[] = {
+	IP_MISC_ROWS(struct udp_misc_opts),
+	{0},
+};
 
 static const struct conf_schema tcp_misc_schema = {
 	.name = "tcp misc opts",
