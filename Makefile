@@ -92,6 +92,7 @@ run: .deps.stamp
 # Speed is measured here, never in tests: each workload against a reference
 # measured in the same run (bench/README.md). QUICK=1 for a short run.
 bench: .deps.stamp
+	sh deploy/deps.sh --bench
 	+$(MAKE) --no-print-directory all
 	QUICK=$(QUICK) sh bench/run.sh $(BUILD)
 
