@@ -1,6 +1,6 @@
 #!/bin/sh
 # `make run`: start every built daemon of the constellation on loopback with
-# the bundled configs in deploy/, control sockets under ./run/, in the
+# the bundled configs deploy/<daemon>/default.yaml, control sockets under ./run/, in the
 # foreground. Ctrl-C (or SIGTERM) stops each daemon this script started, by PID.
 # Usage: deploy/run.sh BUILD_DIR
 set -u
@@ -26,11 +26,11 @@ trap stop_all INT TERM
 # Order matters: helpers first, proxyd last (it is their client).
 for d in fcgend iplocd keymessd tilesd proxyd; do
 	bin="$build/bin/$d"
-	conf="$top/deploy/$d.yaml"
+	conf="$top/deploy/$d/default.yaml"
 	[ -x "$bin" ] && [ -f "$conf" ] || continue
-	# deploy/<daemon>-init.sh prepares first-run state under $rundir (a demo
+	# deploy/<daemon>/init.sh prepares first-run state under $rundir (a demo
 	# CA, a demo database, ...); it must be idempotent.
-	init="$top/deploy/$d-init.sh"
+	init="$top/deploy/$d/init.sh"
 	if [ -f "$init" ] && ! sh "$init" "$build" "$rundir"; then
 		echo "run: $init failed; not starting $d" >&2
 		continue

@@ -408,14 +408,14 @@ def test_rpc_socket_from_config(daemon_factory, workdir, ca):
 # ---- make run --------------------------------------------------------------------------
 
 def test_make_run_init_and_config(workdir):
-    """deploy/fcgend-init.sh makes the demo CA once; deploy/fcgend.yaml,
+    """deploy/fcgend/init.sh makes the demo CA once; deploy/fcgend/default.yaml,
     placed as run.sh uses it (deploy/ next to run/), loads with it."""
     repo = pathlib.Path(__file__).resolve().parent.parent
-    (workdir / "deploy").mkdir()
-    conf = workdir / "deploy" / "fcgend.yaml"
-    conf.write_text((repo / "deploy" / "fcgend.yaml").read_text())
+    (workdir / "deploy" / "fcgend").mkdir(parents=True)
+    conf = workdir / "deploy" / "fcgend" / "default.yaml"
+    conf.write_text((repo / "deploy" / "fcgend" / "default.yaml").read_text())
     build = pathlib.Path(binary("mkcert")).parent.parent
-    init = ["sh", repo / "deploy" / "fcgend-init.sh", build, workdir / "run"]
+    init = ["sh", repo / "deploy" / "fcgend" / "init.sh", build, workdir / "run"]
     r = run(init)
     assert r.returncode == 0, r.stderr
     crt, key = workdir / "run" / "fcgend" / "ca.crt", workdir / "run" / "fcgend" / "ca.key"

@@ -320,11 +320,11 @@ def test_graceful_stop_after_work(daemon_factory, write_conf, dbs):
 
 
 def test_make_run_files(workdir, daemon_factory):
-    """deploy/iplocd-init.sh makes the demo databases deploy/iplocd.yaml
+    """deploy/iplocd/init.sh makes the demo databases deploy/iplocd/default.yaml
     names (idempotently), and iplocd serves them as `make run` starts it."""
-    (workdir / "deploy").mkdir()
-    shutil.copy(REPO / "deploy" / "iplocd.yaml", workdir / "deploy" / "iplocd.yaml")
-    init = [str(REPO / "deploy" / "iplocd-init.sh"), "build", str(workdir / "run")]
+    (workdir / "deploy" / "iplocd").mkdir(parents=True)
+    shutil.copy(REPO / "deploy" / "iplocd" / "default.yaml", workdir / "deploy" / "iplocd" / "default.yaml")
+    init = [str(REPO / "deploy" / "iplocd" / "init.sh"), "build", str(workdir / "run")]
     r = subprocess.run(["sh", *init], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     made = sorted(p.name for p in (workdir / "run" / "iplocd").iterdir())
@@ -333,7 +333,7 @@ def test_make_run_files(workdir, daemon_factory):
     r = subprocess.run(["sh", *init], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
     assert (workdir / "run" / "iplocd" / "demo-isp.mmdb").stat().st_mtime_ns == before
-    conf = workdir / "deploy" / "iplocd.yaml"
+    conf = workdir / "deploy" / "iplocd" / "default.yaml"
     r = run([binary("iplocd"), "-t", "-c", str(conf)])
     assert r.returncode == 0, r.stderr
     d = daemon_factory("iplocd", group="")

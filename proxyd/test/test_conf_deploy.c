@@ -1,4 +1,4 @@
-/* Every config shipped in deploy/ loads with zero errors: deploy/proxyd.yaml
+/* Every config shipped in deploy/ loads with zero errors: deploy/proxyd/default.yaml
  * (what `make run` uses), each .yaml file in deploy/examples, and each directory
  * under deploy/examples/ holding a main.yaml (split layouts). A missing or
  * broken file fails the test. */
@@ -24,7 +24,7 @@ static void test_default_config(void **state)
 	const struct escaper_conf *e;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/deploy/proxyd.yaml", fx_srcdir());
+	snprintf(path, sizeof(path), "%s/deploy/proxyd/default.yaml", fx_srcdir());
 	if (fx_load_path(&l, path) == NULL || l.errs[0] != '\0')
 		fail_msg("%s does not load cleanly:\n%s", path, l.errs);
 	/* what `make run` promises: http on 3128, socks on 1080, intelli_proxy

@@ -1,12 +1,12 @@
 #!/bin/sh
 # First-run setup for fcgend under `make run`: a demo interception CA made
-# with mkcert at RUN_DIR/fcgend/ca.crt and ca.key (deploy/fcgend.yaml points
+# with mkcert at RUN_DIR/fcgend/ca.crt and ca.key (deploy/fcgend/default.yaml points
 # there). Idempotent: an existing CA is kept. The CA is a throwaway for
 # trying g3c on this machine; it is never committed.
-# Usage: deploy/fcgend-init.sh BUILD_DIR RUN_DIR
+# Usage: deploy/fcgend/init.sh BUILD_DIR RUN_DIR
 set -eu
-build=${1:?usage: fcgend-init.sh BUILD_DIR RUN_DIR}
-rundir=${2:?usage: fcgend-init.sh BUILD_DIR RUN_DIR}
+build=${1:?usage: deploy/fcgend/init.sh BUILD_DIR RUN_DIR}
+rundir=${2:?usage: deploy/fcgend/init.sh BUILD_DIR RUN_DIR}
 dir="$rundir/fcgend"
 crt="$dir/ca.crt"
 key="$dir/ca.key"

@@ -1,15 +1,15 @@
 #!/bin/sh
 # First-run setup for iplocd under `make run`: small demo MaxMind DB files
-# at RUN_DIR/iplocd/ (deploy/iplocd.yaml points there), written by
+# at RUN_DIR/iplocd/ (deploy/iplocd/default.yaml points there), written by
 # deploy/mmdb/build-demo-db.pl with Debian's libmaxmind-db-writer-perl.
 # They cover only loopback, private and documentation ranges, with made-up
 # countries, ASNs and ISPs. Idempotent: existing files are kept. Never
-# committed. To serve real data instead, point deploy/iplocd.yaml's
+# committed. To serve real data instead, point deploy/iplocd/default.yaml's
 # geoip_db at GeoLite2 or DB-IP downloads (doc/iplocd.md).
-# Usage: deploy/iplocd-init.sh BUILD_DIR RUN_DIR
+# Usage: deploy/iplocd/init.sh BUILD_DIR RUN_DIR
 set -eu
-rundir=${2:?usage: iplocd-init.sh BUILD_DIR RUN_DIR}
-top=$(cd "$(dirname "$0")/.." && pwd)
+rundir=${2:?usage: deploy/iplocd/init.sh BUILD_DIR RUN_DIR}
+top=$(cd "$(dirname "$0")/../.." && pwd)
 dir="$rundir/iplocd"
 
 if ! perl -MMaxMind::DB::Writer::Tree -e 1 2>/dev/null; then
