@@ -72,5 +72,8 @@ enum rpc_code iploc_service_lookup(struct iploc_service *s, const G3c__Iploc__Lo
 /* Parse an IP literal; an IPv4-mapped IPv6 address becomes the IPv4
  * address. Returns 0 or -EINVAL. */
 int iploc_parse_ip(const char *text, struct sockaddr_storage *ss) MUST_CHECK;
+/* The same from 4 or 16 bytes in network order (LookupReq.addrs). Returns 0
+ * or -EINVAL for any other length. */
+int iploc_addr_from_bytes(const uint8_t *p, size_t len, struct sockaddr_storage *ss) MUST_CHECK;
 
 #endif

@@ -64,7 +64,6 @@ struct query {
 	struct query *qnext; /* in the send queue */
 	int family;
 	uint8_t addr[16];
-	char text[INET6_ADDRSTRLEN];
 	struct waiter *waiters, *wtail; /* called in the order they asked */
 };
 
@@ -490,7 +489,7 @@ static void send_batch(struct iploc_client *c)
 	G3c__Iploc__Request req = G3C__IPLOC__REQUEST__INIT;
 	G3c__Iploc__LookupReq lk = G3C__IPLOC__LOOKUP_REQ__INIT;
 	struct batch *b = xcalloc(1, sizeof(*b) + c->conf.batch * sizeof(struct query *));
-	char **ips = xcalloc(c->conf.batch, sizeof(char *));
+	ProtobufCBinaryData *addrs = xcalloc(c->conf.batch, sizeof(*addrs));
 	int ret;
 
 	b->c = c;
@@ -498,17 +497,18 @@ static void send_batch(struct iploc_client *c)
 		struct query *q = c->send_head;
 		c->send_head = q->qnext;
 		q->qnext = NULL;
-		ips[b->n] = q->text;
+		addrs[b->n].data = q->addr;
+		addrs[b->n].len = alen(q->family);
 		b->q[b->n++] = q;
 	}
 	if (!c->send_head)
 		c->send_tail = &c->send_head;
-	lk.ips = ips;
-	lk.n_ips = b->n;
+	lk.addrs = addrs; /* binary: iplocd skips parsing and the text fields */
+	lk.n_addrs = b->n;
 	req.body_case = G3C__IPLOC__REQUEST__BODY_LOOKUP;
 	req.lookup = &lk;
 	ret = rpc_call(c->rpc, &req.base, c->conf.query_wait_timeout_ms, on_reply, b, NULL);
-	free(ips);
+	free(addrs);
 	if (ret == 0) {
 		c->st.requests++;
 		c->st.queries += b->n;
@@ -675,7 +675,6 @@ int iploc_client_lookup(struct iploc_client *c, const struct sockaddr *sa,
 		q = xcalloc(1, sizeof(*q));
 		q->family = family;
 		memcpy(q->addr, addr, alen(family));
-		inet_ntop(family, addr, q->text, sizeof(q->text));
 		*qp = q;
 		c->nqueries++;
 		*c->send_tail = q;

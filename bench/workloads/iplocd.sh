@@ -1,5 +1,6 @@
-# iplocd lookups over RPC (64 in flight; batches of 1 and 64 addresses)
-# against in-process libmaxminddb on the same file, the physical limit.
+# iplocd lookups over RPC (64 in flight; batches of 1 and 64 addresses, the
+# latter as text and in binary as proxyd asks) against in-process
+# libmaxminddb on the same file, the physical limit.
 . "$BENCH_LIB"
 set -eu
 bin=$BUILD_DIR/bin
@@ -28,4 +29,6 @@ for _ in $(seq "$RUNS"); do
 	bench_result iplocd-rpc-batch1 lookup "$(bench_json_field "$b1" lookups_per_s)" lookups/s in-process-libmaxminddb
 	b64=$($PIN_CLIENT "$bin/iplocd-load" rpc "$url" -n $((n / 16)) -c 64 -b 64 random4)
 	bench_result iplocd-rpc-batch64 lookup "$(bench_json_field "$b64" lookups_per_s)" lookups/s in-process-libmaxminddb
+	b64x=$($PIN_CLIENT "$bin/iplocd-load" rpc "$url" -n $((n / 16)) -c 64 -b 64 -x random4)
+	bench_result iplocd-rpc-batch64-binary lookup "$(bench_json_field "$b64x" lookups_per_s)" lookups/s in-process-libmaxminddb
 done

@@ -1,13 +1,15 @@
 /* iplocd-load: lookups against iplocd for the integration tests and for
  * measurements (not a test by itself).
  *
- *   iplocd-load rpc URL [-n TOTAL] [-c INFLIGHT] [-b BATCH] [-t TIMEOUT_MS] IP...
+ *   iplocd-load rpc URL [-n TOTAL] [-c INFLIGHT] [-b BATCH] [-t TIMEOUT_MS] [-x] IP...
  *       TOTAL lookup requests (default 1000), at most INFLIGHT (default 64)
  *       unanswered at any time, each asking BATCH addresses (default 1) taken
  *       round robin from the IPs ("random4" stands for random IPv4
  *       addresses). Prints one JSON object: calls, answered, failed (by
  *       code), timeouts, countries seen per asked address, elapsed seconds,
  *       requests/s and lookups/s. Exit 0 when every call was answered OK.
+ *       -x asks in binary (LookupReq.addrs, as proxyd does) instead of
+ *       text; countries are not tracked then.
  *   iplocd-load local [-n TOTAL] [-b BATCH] [--raw] DB.mmdb... -- IP...
  *       the same lookups in process on the same files: through iplocd's
  *       handler (request decode, lookup, reply encode), or with --raw plain
@@ -36,6 +38,7 @@ struct load {
 	char **ips;
 	size_t nips, next_ip;
 	bool random4;
+	bool binary; /* -x: LookupReq.addrs */
 	char (*rnd)[16]; /* text of random addresses, one per batch slot */
 	unsigned batch, inflight, timeout_ms;
 	uint64_t total, started, done, ok, timeouts, failed[16];
@@ -74,6 +77,8 @@ static void note_country(struct load *L, const G3c__Iploc__Location *loc)
 {
 	size_t i;
 
+	if (!loc->ip || !loc->ip[0])
+		return; /* a binary (-x) request's answer */
 	for (i = 0; i < L->nips && strcmp(L->ips[i], loc->ip) != 0; i++)
 		;
 	if (i == L->nips || !L->seen)
@@ -125,12 +130,25 @@ static void start_call(struct load *L)
 	G3c__Iploc__Request req = G3C__IPLOC__REQUEST__INIT;
 	G3c__Iploc__LookupReq lk = G3C__IPLOC__LOOKUP_REQ__INIT;
 	char *ips[1024];
+	ProtobufCBinaryData bins[1024];
+	uint8_t raw[1024][16];
 	size_t idx;
 
 	for (unsigned i = 0; i < L->batch; i++)
 		ips[i] = (char *)next_ip(L, L->rnd[i], &idx);
-	lk.ips = ips;
-	lk.n_ips = L->batch;
+	if (L->binary) {
+		for (unsigned i = 0; i < L->batch; i++) {
+			bins[i].data = raw[i];
+			bins[i].len = inet_pton(AF_INET, ips[i], raw[i]) == 1 ? 4 : 16;
+			if (bins[i].len == 16 && inet_pton(AF_INET6, ips[i], raw[i]) != 1)
+				bins[i].len = 0; /* iplocd refuses it, as the text form */
+		}
+		lk.addrs = bins;
+		lk.n_addrs = L->batch;
+	} else {
+		lk.ips = ips;
+		lk.n_ips = L->batch;
+	}
 	req.body_case = G3C__IPLOC__REQUEST__BODY_LOOKUP;
 	req.lookup = &lk;
 	L->started++;
@@ -180,7 +198,7 @@ static int parse_u(const char *s, unsigned max, unsigned *out)
 static int usage(void)
 {
 	fprintf(stderr, "usage: iplocd-load rpc URL [-n TOTAL] [-c INFLIGHT] [-b BATCH] "
-			"[-t TIMEOUT_MS] IP...|random4\n"
+			"[-t TIMEOUT_MS] [-x] IP...|random4\n"
 			"       iplocd-load local [-n TOTAL] [-b BATCH] [--raw] DB.mmdb... -- "
 			"IP...|random4\n");
 	return 2;
@@ -197,7 +215,11 @@ static int run_rpc(int argc, char **argv)
 		return usage();
 	const char *url = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "n:c:b:t:")) != -1) {
+	while ((c = getopt(argc, argv, "n:c:b:t:x")) != -1) {
+		if (c == 'x') {
+			L.binary = true;
+			continue;
+		}
 		unsigned *dst = c == 'n'   ? &total
 				: c == 'c' ? &L.inflight
 				: c == 'b' ? &L.batch

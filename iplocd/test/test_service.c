@@ -215,6 +215,113 @@ static void test_batch_matches_single(void **state)
 	g3c__iploc__reply__free_unpacked(rep, NULL);
 }
 
+/* LookupReq.addrs: binary addresses, answered after `ips` in order, the
+ * same as text apart from the text fields; bad lengths and the shared
+ * batch limit refused. */
+static G3c__Iploc__Reply *lookup_mixed(const char *const *ips, size_t nips,
+				       const ProtobufCBinaryData *addrs, size_t naddrs)
+{
+	G3c__Iploc__Request req = G3C__IPLOC__REQUEST__INIT;
+	G3c__Iploc__LookupReq lk = G3C__IPLOC__LOOKUP_REQ__INIT;
+	G3c__Iploc__Reply *rep;
+	uint8_t *buf, *out = NULL;
+	size_t len, outlen = 0;
+
+	lk.ips = (char **)ips;
+	lk.n_ips = nips;
+	lk.addrs = (ProtobufCBinaryData *)addrs;
+	lk.n_addrs = naddrs;
+	req.id = 7;
+	req.body_case = G3C__IPLOC__REQUEST__BODY_LOOKUP;
+	req.lookup = &lk;
+	len = g3c__iploc__request__get_packed_size(&req);
+	buf = malloc(len);
+	assert_non_null(buf);
+	g3c__iploc__request__pack(&req, buf);
+	assert_int_equal(rpc_dispatch_buffer(&iploc_rpc_service, iploc_handle, &svc, buf, len,
+					     &out, &outlen),
+			 0);
+	free(buf);
+	rep = g3c__iploc__reply__unpack(NULL, outlen, out);
+	free(out);
+	assert_non_null(rep);
+	return rep;
+}
+
+static void test_binary_addrs(void **state)
+{
+	static const char *const text[] = {"10.1.2.3", "2001:db8:1::1", "::ffff:192.0.2.9",
+					   "8.8.8.8"};
+	uint8_t raw[4][16];
+	ProtobufCBinaryData bin[4];
+	const char *first = "203.0.113.5";
+	G3c__Iploc__Reply *rep;
+
+	(void)state;
+	NEED_DB();
+	for (size_t i = 0; i < ARRAY_SIZE(text); i++) {
+		bin[i].data = raw[i];
+		bin[i].len = inet_pton(AF_INET, text[i], raw[i]) == 1 ? 4 : 16;
+		if (bin[i].len == 16)
+			assert_int_equal(inet_pton(AF_INET6, text[i], raw[i]), 1);
+	}
+	rep = lookup_mixed(&first, 1, bin, ARRAY_SIZE(bin));
+	assert_int_equal(rep->status->code, RPC_OK);
+	assert_int_equal(rep->lookup->n_answers, 1 + ARRAY_SIZE(bin));
+	assert_string_equal(rep->lookup->answers[0]->ip, first);
+	for (size_t i = 0; i < ARRAY_SIZE(text); i++) {
+		G3c__Iploc__Reply *one;
+		const G3c__Iploc__Location *a = rep->lookup->answers[1 + i];
+		const G3c__Iploc__Location *b = fx_lookup1(&svc, text[i], &one);
+		assert_string_equal(a->ip, "");
+		assert_string_equal(a->network, "");
+		assert_int_equal(a->network_addr.len, b->network_addr.len);
+		assert_memory_equal(a->network_addr.data, b->network_addr.data, a->network_addr.len);
+		assert_int_equal(a->network_prefix, b->network_prefix);
+		assert_string_equal(a->country, b->country);
+		assert_string_equal(a->continent, b->continent);
+		assert_int_equal(a->asn, b->asn);
+		assert_string_equal(a->isp_name, b->isp_name);
+		assert_int_equal(a->found, b->found);
+		assert_int_equal(a->ttl, b->ttl);
+		g3c__iploc__reply__free_unpacked(one, NULL);
+	}
+	/* the mapped address is answered as IPv4, as in text */
+	assert_int_equal(rep->lookup->answers[3]->network_addr.len, 4);
+	g3c__iploc__reply__free_unpacked(rep, NULL);
+
+	bin[1].len = 5;
+	rep = lookup_mixed(NULL, 0, bin, 2);
+	assert_int_equal(rep->status->code, RPC_INVALID_ARGUMENT);
+	assert_non_null(strstr(rep->status->message, "addrs[1]: 5 bytes"));
+	g3c__iploc__reply__free_unpacked(rep, NULL);
+	bin[1].len = 0;
+	rep = lookup_mixed(NULL, 0, bin, 2);
+	assert_int_equal(rep->status->code, RPC_INVALID_ARGUMENT);
+	g3c__iploc__reply__free_unpacked(rep, NULL);
+}
+
+static void test_binary_batch_limit(void **state)
+{
+	const char **ips = calloc(IPLOC_MAX_BATCH, sizeof(*ips));
+	ProtobufCBinaryData one = {.len = 4, .data = (uint8_t[]){192, 0, 2, 1}};
+	G3c__Iploc__Reply *rep;
+
+	(void)state;
+	for (size_t i = 0; i < IPLOC_MAX_BATCH; i++)
+		ips[i] = "192.0.2.1";
+	/* the limit counts both forms together */
+	rep = lookup_mixed(ips, IPLOC_MAX_BATCH, &one, 1);
+	assert_int_equal(rep->status->code, RPC_INVALID_ARGUMENT);
+	assert_non_null(strstr(rep->status->message, "at most 1024"));
+	g3c__iploc__reply__free_unpacked(rep, NULL);
+	rep = lookup_mixed(ips, IPLOC_MAX_BATCH - 1, &one, 1);
+	assert_int_equal(rep->status->code, RPC_OK);
+	assert_int_equal(rep->lookup->n_answers, IPLOC_MAX_BATCH);
+	g3c__iploc__reply__free_unpacked(rep, NULL);
+	free(ips);
+}
+
 static void test_no_body_and_unknown_body(void **state)
 {
 	G3c__Iploc__Request req = G3C__IPLOC__REQUEST__INIT;
@@ -457,6 +564,8 @@ int main(void)
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_batch_limits),
 		cmocka_unit_test(test_batch_matches_single),
+		cmocka_unit_test(test_binary_addrs),
+		cmocka_unit_test(test_binary_batch_limit),
 		cmocka_unit_test(test_no_body_and_unknown_body),
 		cmocka_unit_test(test_prefix_consistency),
 		cmocka_unit_test(test_tree_layouts),

@@ -67,25 +67,27 @@ static enum rpc_code fake_handle(void *ctx, const ProtobufCMessage *req_, Protob
 		return RPC_INVALID_ARGUMENT;
 	lr = rpc_arena_alloc(a, sizeof(*lr));
 	g3c__iploc__lookup_rep__init(lr);
-	lr->answers = rpc_arena_alloc(a, req->lookup->n_ips * sizeof(G3c__Iploc__Location *));
-	lr->n_answers = req->lookup->n_ips;
-	for (size_t i = 0; i < req->lookup->n_ips; i++) {
+	/* the client asks in binary (LookupReq.addrs) */
+	assert_int_equal(req->lookup->n_ips, 0);
+	lr->answers = rpc_arena_alloc(a, req->lookup->n_addrs * sizeof(G3c__Iploc__Location *));
+	lr->n_answers = req->lookup->n_addrs;
+	for (size_t i = 0; i < req->lookup->n_addrs; i++) {
 		G3c__Iploc__Location *l = rpc_arena_alloc(a, sizeof(*l));
 		uint8_t addr[16] = {0}, net[16];
-		int fam = strchr(req->lookup->ips[i], ':') ? AF_INET6 : AF_INET;
-		size_t len = fam == AF_INET ? 4 : 16;
+		size_t len = req->lookup->addrs[i].len;
+		int fam = len == 4 ? AF_INET : AF_INET6;
 		const struct fake_net *hit = NULL;
 
 		addresses++;
 		g3c__iploc__location__init(l);
-		assert_int_equal(inet_pton(fam, req->lookup->ips[i], addr), 1);
+		assert_true(len == 4 || len == 16);
+		memcpy(addr, req->lookup->addrs[i].data, len);
 		for (size_t k = 0; k < sizeof(nets) / sizeof(nets[0]) && !hit; k++) {
 			int nf = strchr(nets[k].net, ':') ? AF_INET6 : AF_INET;
 			assert_int_equal(inet_pton(nf, nets[k].net, net), 1);
 			if (nf == fam && in_net(fam, addr, net, nets[k].prefix))
 				hit = &nets[k];
 		}
-		l->ip = rpc_arena_strdup(a, req->lookup->ips[i]);
 		l->network_addr.data = rpc_arena_alloc(a, len);
 		l->network_addr.len = len;
 		if (hit) {
