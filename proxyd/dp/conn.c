@@ -140,6 +140,7 @@ struct conn *conn_new(struct dp_worker *wk, const struct server_conf *srv, int f
 	dp_addr_set(&c->server_addr, local);
 	buf_init(&c->in, CONN_IN_CAP);
 	relay_init(&c->relay);
+	speed_init(&c->speed);
 	ev_init(&c->timer, conn_on_timer);
 	c->task.accept_ns = util_mono_ns();
 	c->next = wk->conns;
@@ -182,6 +183,7 @@ void conn_close(struct conn *c)
 	ev_io_stop(c->wk->loop, &c->cl.io);
 	ev_io_stop(c->wk->loop, &c->up.io);
 	ev_timer_stop(c->wk->loop, &c->timer);
+	speed_stop(c);
 }
 
 void conn_fail(struct conn *c, enum task_reason r, const char *msg)
@@ -259,6 +261,7 @@ static void conn_free(struct conn *c)
 	http_fwd_free(c);
 	socks_udp_free(c);
 	ev_timer_stop(wk->loop, &c->timer);
+	speed_stop(c);
 	ep_close(c, &c->cl);
 	ep_close(c, &c->up);
 	relay_fini(&c->relay);
@@ -620,6 +623,7 @@ static int conn_on_replying(struct conn *c)
 	/* try both sockets at once rather than waiting for a first event */
 	c->cl.ready |= EV_READ | EV_WRITE;
 	c->up.ready |= EV_READ | EV_WRITE;
+	speed_setup(c);
 	conn_set_state(c, CONN_ST_RELAY);
 	return CONN_AGAIN;
 }

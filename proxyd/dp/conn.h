@@ -30,6 +30,7 @@
 #include "proxyd/dp/dp.h"
 #include "proxyd/dp/escaper.h"
 #include "proxyd/dp/relay.h"
+#include "proxyd/dp/speed.h"
 #include "proxyd/dp/tasklog.h"
 
 #define CONN_MAGIC 0x636f6e6eu /* "conn" */
@@ -104,6 +105,7 @@ struct conn {
 	union dp_addr host_addr; /* when host_is_ip (port set) */
 	struct escape_op esc;
 	struct relay relay;
+	struct speed speed; /* tcp_sock_speed_limit of the server and escaper */
 	struct http_fwd *fwd;  /* HttpForward state, from the first forwarded request */
 	struct udp_assoc *udp; /* SOCKS5 UDP association */
 	struct task_notes task;

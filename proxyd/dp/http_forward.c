@@ -243,6 +243,7 @@ static void fwd_go(struct conn *c)
 {
 	c->up.ready |= EV_WRITE | EV_READ;
 	c->task.stage = TASK_STAGE_CONNECTED;
+	speed_setup(c);
 	conn_set_state(c, CONN_ST_HTTP_FWD);
 	conn_arm_timer(c, c->srv->u.http.rsp_header_recv_timeout_ms, false);
 }
@@ -340,13 +341,16 @@ static int step_req(struct conn *c, struct http_fwd *f)
 				 why ? why : "invalid chunked request body");
 			return -1;
 		}
-		if (avail > 0 && (c->up.ready & EV_WRITE)) {
+		if (avail > 0 && (c->up.ready & EV_WRITE) &&
+		    (avail = (ssize_t)speed_grant(c, SPEED_CL_RD | SPEED_UP_WR, (size_t)avail)) >
+			    0) {
 			ssize_t k = put(&c->up, buf_peek(&c->in).p, (size_t)avail);
 			if (k < 0) {
 				fwd_fail(c, 502, TASK_R_UPSTREAM_WRITE_FAILED,
 					 "write to upstream failed");
 				return -1;
 			}
+			speed_used(c, SPEED_CL_RD | SPEED_UP_WR, (size_t)k);
 			buf_consume(&c->in, (size_t)k);
 			body_sent(&f->req, (size_t)k);
 			f->c_rd += (uint64_t)k;
@@ -466,9 +470,12 @@ static int step_rsp(struct conn *c, struct http_fwd *f)
 	int progress = 0, rc;
 	const char *why = NULL;
 
-	if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) && (c->up.ready & EV_READ)) {
+	if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) && (c->up.ready & EV_READ) &&
+	    speed_grant(c, SPEED_UP_RD, 1) > 0) {
 		ssize_t n = buf_read_fd(&f->uin, c->up.fd);
 		if (n > 0) {
+			/* a read may overdraw its slice: the debt delays the next */
+			speed_used(c, SPEED_UP_RD, (size_t)n);
 			f->r_rd += (uint64_t)n;
 			progress = 1;
 		} else if (n == 0) {
@@ -518,7 +525,8 @@ static int step_rsp(struct conn *c, struct http_fwd *f)
 			conn_close(c);
 			return -1;
 		}
-		if (avail > 0 && (c->cl.ready & EV_WRITE)) {
+		if (avail > 0 && (c->cl.ready & EV_WRITE) &&
+		    (avail = (ssize_t)speed_grant(c, SPEED_CL_WR, (size_t)avail)) > 0) {
 			ssize_t k = put(&c->cl, buf_peek(&f->uin).p, (size_t)avail);
 			if (k < 0) {
 				task_set_reason(&c->task, TASK_R_CLIENT_TCP_WRITE_FAILED,
@@ -526,6 +534,7 @@ static int step_rsp(struct conn *c, struct http_fwd *f)
 				conn_close(c);
 				return -1;
 			}
+			speed_used(c, SPEED_CL_WR, (size_t)k);
 			buf_consume(&f->uin, (size_t)k);
 			body_sent(&f->rsp, (size_t)k);
 			f->c_wr += (uint64_t)k;
@@ -641,14 +650,18 @@ void http_fwd_interest(const struct conn *c, int *cl, int *up)
 	if (f->uout_off < buf_len(&f->uout))
 		*up |= EV_WRITE;
 	if (f->uout_off >= buf_len(&f->uout) && !f->req.done) {
-		if (!buf_empty(&c->in))
-			*up |= EV_WRITE;
-		else if (!c->cl.eof)
+		if (!buf_empty(&c->in)) {
+			if (!speed_blocked(&c->speed, SPEED_CL_RD | SPEED_UP_WR))
+				*up |= EV_WRITE;
+		} else if (!c->cl.eof) {
 			*cl |= EV_READ;
+		}
 	}
-	if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin))
+	if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) &&
+	    !speed_blocked(&c->speed, SPEED_UP_RD))
 		*up |= EV_READ;
-	if (!buf_empty(&f->cout) || (f->rsp_head_done && !buf_empty(&f->uin)))
+	if (!buf_empty(&f->cout) ||
+	    (f->rsp_head_done && !buf_empty(&f->uin) && !speed_blocked(&c->speed, SPEED_CL_WR)))
 		*cl |= EV_WRITE;
 }
 

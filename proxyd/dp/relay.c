@@ -30,21 +30,24 @@ void relay_fini(struct relay *r)
 	pipebuf_fini(&r->u2c.pb);
 }
 
-static void dir_interest(const struct relay_dir *d, const struct conn_ep *src, bool pre,
-			 int *src_ev, int *dst_ev)
+/* A direction blocked by a speed limit wants no event: the speed timer
+ * wakes it. */
+static void dir_interest(const struct conn *c, const struct relay_dir *d, const struct conn_ep *src,
+			 bool pre, unsigned rd, unsigned wr, int *src_ev, int *dst_ev)
 {
 	if (d->done)
 		return;
-	if (!src->eof && !pre && !d->full)
+	if (!src->eof && !pre && !d->full && !speed_blocked(&c->speed, rd))
 		*src_ev |= EV_READ;
-	if (pre || !pipebuf_empty(&d->pb))
+	if ((pre || !pipebuf_empty(&d->pb)) && !speed_blocked(&c->speed, wr))
 		*dst_ev |= EV_WRITE;
 }
 
 void relay_interest(const struct conn *c, int *cl, int *up)
 {
-	dir_interest(&c->relay.c2u, &c->cl, !buf_empty(&c->in), cl, up);
-	dir_interest(&c->relay.u2c, &c->up, false, up, cl);
+	dir_interest(c, &c->relay.c2u, &c->cl, !buf_empty(&c->in), SPEED_CL_RD, SPEED_UP_WR, cl,
+		     up);
+	dir_interest(c, &c->relay.u2c, &c->up, false, SPEED_UP_RD, SPEED_CL_WR, up, cl);
 }
 
 /* One direction: src → pipe → dst (plus, client → upstream, the bytes the
@@ -54,7 +57,9 @@ static int dir_step(struct conn *c, struct relay_dir *d, struct conn_ep *src, st
 		    bool c2u)
 {
 	bool pre = c2u && !buf_empty(&c->in);
+	unsigned rd = c2u ? SPEED_CL_RD : SPEED_UP_RD, wr = c2u ? SPEED_UP_WR : SPEED_CL_WR;
 	int progress = 0;
+	size_t max;
 	ssize_t n;
 
 	if (d->done)
@@ -62,6 +67,8 @@ static int dir_step(struct conn *c, struct relay_dir *d, struct conn_ep *src, st
 	if (pre && (dst->ready & EV_WRITE)) {
 		n = buf_write_fd(&c->in, dst->fd);
 		if (n > 0) {
+			/* already read: owed to the upstream's limit */
+			speed_used(c, wr, (size_t)n);
 			d->out += (uint64_t)n;
 			progress = 1;
 		} else if (n == -EAGAIN) {
@@ -74,9 +81,11 @@ static int dir_step(struct conn *c, struct relay_dir *d, struct conn_ep *src, st
 		if (!pre)
 			(void)buf_release_if_empty(&c->in);
 	}
-	if (!pipebuf_empty(&d->pb) && (dst->ready & EV_WRITE)) {
-		n = pipebuf_splice_out(&d->pb, dst->fd, 0);
+	if (!pipebuf_empty(&d->pb) && (dst->ready & EV_WRITE) &&
+	    (max = speed_grant(c, wr, pipebuf_len(&d->pb))) > 0) {
+		n = pipebuf_splice_out(&d->pb, dst->fd, max);
 		if (n > 0) {
+			speed_used(c, wr, (size_t)n);
 			d->out += (uint64_t)n;
 			d->full = false;
 			progress = 1;
@@ -92,9 +101,12 @@ static int dir_step(struct conn *c, struct relay_dir *d, struct conn_ep *src, st
 			return -1;
 		}
 	}
-	if (!src->eof && !pre && !d->full && (src->ready & EV_READ)) {
-		n = pipebuf_splice_in(&d->pb, src->fd, 0);
+	if (!src->eof && !pre && !d->full && (src->ready & EV_READ) &&
+	    (max = speed_grant(c, rd, PIPEBUF_SIZE)) > 0) {
+		/* max == PIPEBUF_SIZE when unlimited: as many as fit */
+		n = pipebuf_splice_in(&d->pb, src->fd, max == PIPEBUF_SIZE ? 0 : max);
 		if (n > 0) {
+			speed_used(c, rd, (size_t)n);
 			d->in += (uint64_t)n;
 			progress = 1;
 		} else if (n == 0) {
