@@ -144,12 +144,29 @@ static void test_to_cstr(void **state)
 	assert_int_equal(slice_to_cstr(S(""), buf, 0), -ENOSPC);
 }
 
+static void test_lower_every_byte(void **state)
+{
+	(void)state;
+	/* ASCII folding only: the bytes around 'A'..'Z' and non-ASCII stay */
+	for (unsigned c = 0; c < 256; c++) {
+		uint8_t want = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : (uint8_t)c;
+		uint8_t a = (uint8_t)c, b = want;
+		assert_int_equal(slice_lower((uint8_t)c), want);
+		assert_true(slice_case_eq(slice_make(&a, 1), slice_make(&b, 1)));
+	}
+	assert_false(slice_case_eq(slice_from_cstr("@"), slice_from_cstr("`")));
+	assert_false(slice_case_eq(slice_from_cstr("["), slice_from_cstr("{")));
+	assert_false(slice_case_eq(slice_from_cstr("\xc0"), slice_from_cstr("\xe0")));
+	assert_true(slice_case_eq(slice_from_cstr("Content-LENGTH"), slice_from_cstr("content-length")));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cstr_and_eq), cmocka_unit_test(test_starts_with_find),
 		cmocka_unit_test(test_trim_split),  cmocka_unit_test(test_parse_dec),
 		cmocka_unit_test(test_parse_hex),   cmocka_unit_test(test_to_cstr),
+		cmocka_unit_test(test_lower_every_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

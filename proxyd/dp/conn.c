@@ -241,7 +241,9 @@ void conn_task_log(struct conn *c)
 	c->task.r_rd += c->relay.u2c.in;
 	c->task.c_wr += c->relay.u2c.out;
 	task_metrics(c);
-	format_upstream(c, upstream, sizeof(upstream));
+	upstream[0] = '\0';
+	if (logger_enabled(c->wk->sh->task_log)) /* formatting costs a request's parse */
+		format_upstream(c, upstream, sizeof(upstream));
 	task_log_finished(c->wk->sh->task_log, &ts, &c->task);
 	c->task.created = false;
 }

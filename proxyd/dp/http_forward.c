@@ -225,10 +225,10 @@ static int fwd_setup(struct conn *c, const struct http_request *req)
 		snprintf(f->method, sizeof(f->method), "%.*s", (int)(sizeof(f->method) - 1),
 			 (const char *)req->method_str.p);
 	uri_copy(f, req, hc->log_uri_max_chars);
-	f->ua[0] = '\0';
-	if (req->user_agent.len > 0)
-		snprintf(f->ua, sizeof(f->ua), "%.*s", (int)MIN(req->user_agent.len, (size_t)255),
-			 (const char *)req->user_agent.p);
+	n = (int)MIN(req->user_agent.len, sizeof(f->ua) - 1);
+	if (n > 0)
+		memcpy(f->ua, req->user_agent.p, (size_t)n);
+	f->ua[n] = '\0';
 	f->th.method = f->method;
 	f->th.uri = f->uri;
 	f->th.user_agent = f->ua[0] ? f->ua : NULL;

@@ -28,6 +28,8 @@ static void put(struct out *o, const void *s, size_t n)
 	o->len += n;
 }
 
+#define put_lit(o, lit) put(o, lit, sizeof(lit) - 1)
+
 static void put_str(struct out *o, const char *s)
 {
 	put(o, s, strlen(s));
@@ -41,9 +43,13 @@ static void put_slice(struct out *o, struct slice s)
 static void put_uint(struct out *o, unsigned v)
 {
 	char buf[16];
-	int n = snprintf(buf, sizeof(buf), "%u", v);
+	size_t i = sizeof(buf);
 
-	put(o, buf, (size_t)n);
+	do {
+		buf[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, buf + i, sizeof(buf) - i);
 }
 
 static int out_end(const struct out *o)
@@ -57,18 +63,51 @@ static struct out out_make(uint8_t *p, size_t cap)
 	return o;
 }
 
+/* Case-insensitive compare of a header name with a lower-case literal. */
+#define NAME_IS(s, lit) ((s).len == sizeof(lit) - 1 && slice_case_eq(s, slice_make(lit, sizeof(lit) - 1)))
+
+/* The Connection fields of one message, found once per message so that
+ * classifying its fields stays linear (a message has few of them; past
+ * CONN_FIELDS_MAX every field is scanned as before). */
+#define CONN_FIELDS_MAX 8
+struct conn_fields {
+	const struct http_header *hs;
+	unsigned n;	 /* all fields of the message */
+	unsigned nconn;	 /* Connection fields */
+	bool overflow;	 /* more than CONN_FIELDS_MAX of them */
+	unsigned idx[CONN_FIELDS_MAX];
+};
+
+static void conn_fields_init(struct conn_fields *cf, const struct http_header *hs, unsigned n)
+{
+	cf->hs = hs;
+	cf->n = n;
+	cf->nconn = 0;
+	cf->overflow = false;
+	for (unsigned i = 0; i < n; i++) {
+		if (!NAME_IS(hs[i].name, "connection"))
+			continue;
+		if (cf->nconn == CONN_FIELDS_MAX) {
+			cf->overflow = true;
+			break;
+		}
+		cf->idx[cf->nconn++] = i;
+	}
+}
+
 /* A Connection option naming a header makes it hop-by-hop, except the
  * framing fields and Host: removing those on request would let a client
  * change how the next hop delimits the body. */
-static bool named_by_connection(const struct http_header *hs, unsigned n, struct slice name)
+static bool named_by_connection(const struct conn_fields *cf, struct slice name)
 {
-	if (slice_case_eq_cstr(name, "content-length") ||
-	    slice_case_eq_cstr(name, "transfer-encoding") || slice_case_eq_cstr(name, "host"))
+	if (!cf->nconn || NAME_IS(name, "content-length") || NAME_IS(name, "transfer-encoding") ||
+	    NAME_IS(name, "host"))
 		return false;
-	for (unsigned i = 0; i < n; i++) {
-		struct slice rest = hs[i].value, e;
+	for (unsigned k = 0; k < (cf->overflow ? cf->n : cf->nconn); k++) {
+		const struct http_header *h = &cf->hs[cf->overflow ? k : cf->idx[k]];
+		struct slice rest = h->value, e;
 
-		if (!slice_case_eq_cstr(hs[i].name, "connection"))
+		if (cf->overflow && !NAME_IS(h->name, "connection"))
 			continue;
 		while (http_list_next(&rest, &e))
 			if (slice_case_eq(e, name))
@@ -77,32 +116,56 @@ static bool named_by_connection(const struct http_header *hs, unsigned n, struct
 	return false;
 }
 
-static bool is_hop_by_hop(const struct http_header *hs, unsigned n, struct slice name,
-			  bool keep_upgrade)
+static bool is_hop_by_hop(const struct conn_fields *cf, struct slice name, bool keep_upgrade)
 {
-	static const char *const hop[] = {
-		"connection", "proxy-connection",    "keep-alive",	  "te",
-		"trailer",    "proxy-authorization", "proxy-authenticate"};
-
-	for (size_t i = 0; i < ARRAY_SIZE(hop); i++)
-		if (slice_case_eq_cstr(name, hop[i]))
+	/* by length first: most names match none of these lengths */
+	switch (name.len) {
+	case 2:
+		if (NAME_IS(name, "te"))
 			return true;
-	/* "Connection: upgrade" names it too */
-	if (slice_case_eq_cstr(name, "upgrade"))
-		return !keep_upgrade;
-	return named_by_connection(hs, n, name);
+		break;
+	case 7:
+		if (NAME_IS(name, "trailer"))
+			return true;
+		/* "Connection: upgrade" names it too */
+		if (NAME_IS(name, "upgrade"))
+			return !keep_upgrade;
+		break;
+	case 10:
+		if (NAME_IS(name, "connection") || NAME_IS(name, "keep-alive"))
+			return true;
+		break;
+	case 16:
+		if (NAME_IS(name, "proxy-connection"))
+			return true;
+		break;
+	case 18:
+		if (NAME_IS(name, "proxy-authenticate"))
+			return true;
+		break;
+	case 19:
+		if (NAME_IS(name, "proxy-authorization"))
+			return true;
+		break;
+	default:
+		break;
+	}
+	return named_by_connection(cf, name);
 }
 
 static void put_end_to_end(struct out *o, const struct http_header *hs, unsigned n,
 			   bool keep_upgrade)
 {
+	struct conn_fields cf;
+
+	conn_fields_init(&cf, hs, n);
 	for (unsigned i = 0; i < n; i++) {
-		if (is_hop_by_hop(hs, n, hs[i].name, keep_upgrade))
+		if (is_hop_by_hop(&cf, hs[i].name, keep_upgrade))
 			continue;
 		put_slice(o, hs[i].name);
-		put(o, ": ", 2);
+		put_lit(o, ": ");
 		put_slice(o, hs[i].value);
-		put(o, "\r\n", 2);
+		put_lit(o, "\r\n");
 	}
 }
 

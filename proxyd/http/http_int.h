@@ -12,28 +12,10 @@
 /* tchar: "!#$%&'*+-.^_`|~" / DIGIT / ALPHA (RFC 9110 §5.6.2). */
 static inline bool http_is_tchar(uint8_t c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	switch (c) {
-	case '!':
-	case '#':
-	case '$':
-	case '%':
-	case '&':
-	case '\'':
-	case '*':
-	case '+':
-	case '-':
-	case '.':
-	case '^':
-	case '_':
-	case '`':
-	case '|':
-	case '~':
-		return true;
-	default:
-		return false;
-	}
+	/* bit c of the 256-bit set of tchars */
+	static const uint64_t set[4] = {0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull, 0, 0};
+
+	return (set[c >> 6] >> (c & 63)) & 1;
 }
 
 /* field-vchar / SP / HTAB: every byte but CTLs (HT excepted) and DEL
