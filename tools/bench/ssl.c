@@ -1,0 +1,125 @@
+/* TLS handshake runner: each request is a new TCP connection and a full or
+ * resumed handshake (RFC 8446 / 5246); its latency covers connect and
+ * handshake. With TLS 1.3 the session ticket arrives after the handshake,
+ * so the connection stays open (not counted in the latency) until one
+ * comes, within --timeout, so that the next handshake can resume. */
+#include "tools/bench/bench.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static void ssl_conn_done(struct task *t)
+{
+	/* close_notify is best-effort: the result does not matter. */
+	if (t->ssl_outer)
+		(void)SSL_shutdown(t->ssl_outer);
+	task_close(t);
+	t->st = TASK_ST_IDLE;
+}
+
+static bool ssl_wait_ticket(struct task *t)
+{
+	const struct bench_opts *o = &t->w->b->o;
+
+	for (;;) {
+		uint8_t buf[256];
+		ssize_t n;
+
+		if (o->no_session_cache || t->got_ticket ||
+		    SSL_version(t->ssl_outer) < TLS1_3_VERSION) {
+			ssl_conn_done(t);
+			return true;
+		}
+		n = task_read(t, buf, sizeof(buf));
+		if (n == TASK_IO_WANT_READ) {
+			task_want(t, EV_READ);
+			return false;
+		}
+		if (n == TASK_IO_WANT_WRITE) {
+			task_want(t, EV_WRITE);
+			return false;
+		}
+		if (n <= 0) {
+			ssl_conn_done(t);
+			return true;
+		}
+		/* Application data from a TLS server: ignore it. */
+	}
+}
+
+static bool ssl_step(struct task *t)
+{
+	const struct bench_opts *o = &t->w->b->o;
+	int r;
+
+	switch (t->st) {
+	case TASK_ST_IDLE:
+		r = task_begin(t);
+		if (r <= 0)
+			return false;
+		r = task_connect(t);
+		if (r < 0) {
+			char what[128];
+
+			snprintf(what, sizeof(what), "connect: %s", strerror(-r));
+			task_fail(t, BENCH_ERR_CONNECT, what);
+		}
+		return false;
+	case TASK_ST_CONNECTING: {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err == EINPROGRESS || err == EALREADY)
+			return false;
+		if (err) {
+			char what[128];
+
+			snprintf(what, sizeof(what), "connect: %s", strerror(err));
+			task_fail(t, BENCH_ERR_CONNECT, what);
+			return false;
+		}
+		t->w->st.conn_ok++;
+		if (task_tls_start(t, false) < 0) {
+			task_fail(t, BENCH_ERR_TLS, "cannot create a TLS session");
+			return false;
+		}
+		t->deadline_ns = util_mono_ns() + o->timeout_ns;
+		t->st = TASK_ST_TLS;
+		return true;
+	}
+	case TASK_ST_TLS:
+		r = task_tls_step(t);
+		if (r == TASK_IO_WANT_READ) {
+			task_want(t, EV_READ);
+			return false;
+		}
+		if (r == TASK_IO_WANT_WRITE) {
+			task_want(t, EV_WRITE);
+			return false;
+		}
+		if (r < 0) {
+			task_fail(t, BENCH_ERR_TLS, "TLS handshake");
+			return false;
+		}
+		hist_record(t->w->st.lat, util_mono_ns() - t->req_start_ns);
+		t->w->st.ok++;
+		t->in_request = false;
+		t->st = TASK_ST_TICKET;
+		t->deadline_ns = util_mono_ns() + o->timeout_ns;
+		return ssl_wait_ticket(t);
+	case TASK_ST_TICKET:
+		return ssl_wait_ticket(t);
+	default:
+		return false;
+	}
+}
+
+void ssl_task_run(struct task *t)
+{
+	while (ssl_step(t))
+		;
+}
