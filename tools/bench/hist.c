@@ -94,7 +94,8 @@ uint64_t hist_percentile(const struct hist *h, double pct)
 		return h->max;
 	if (pct <= 0.0)
 		return h->min;
-	want = (uint64_t)ceil(pct / 100.0 * (double)h->count);
+	/* The epsilon keeps 99.9 % of 1000 at rank 999, not 1000. */
+	want = (uint64_t)ceil(pct / 100.0 * (double)h->count - 1e-9);
 	if (want == 0)
 		want = 1;
 	for (size_t i = 0; i < HIST_NBUCKETS; i++) {
