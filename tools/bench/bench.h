@@ -86,11 +86,11 @@ struct bench_opts {
 	socklen_t peer_len;
 	struct sockaddr_storage target_addr; /* socks5 (not socks5h): resolved target */
 	socklen_t target_addr_len;
-	bool tunnel;	     /* the proxy is asked for a tunnel (CONNECT or SOCKS) */
-	char *request;	     /* the request bytes, owned */
+	bool tunnel;   /* the proxy is asked for a tunnel (CONNECT or SOCKS) */
+	char *request; /* the request bytes, owned */
 	size_t request_len;
 	bool head_request;
-	char *proxy_hs;	     /* CONNECT request, owned (HTTP proxies with tunnel) */
+	char *proxy_hs; /* CONNECT request, owned (HTTP proxies with tunnel) */
 	size_t proxy_hs_len;
 	SSL_CTX *tls_ctx;	/* target TLS, owned */
 	SSL_CTX *proxy_tls_ctx; /* https proxy, owned */
@@ -145,10 +145,10 @@ struct task {
 	enum task_state st;
 	int fd;
 	ev_io io;
-	ev_timer wait; /* rate limiter slot */
-	int io_events; /* events io is started with, 0 = stopped */
-	SSL *ssl_outer; /* TLS to the proxy (https proxy) or to the target */
-	SSL *ssl_inner; /* TLS to the target inside TLS to the proxy */
+	ev_timer wait;		 /* rate limiter slot */
+	int io_events;		 /* events io is started with, 0 = stopped */
+	SSL *ssl_outer;		 /* TLS to the proxy (https proxy) or to the target */
+	SSL *ssl_inner;		 /* TLS to the target inside TLS to the proxy */
 	SSL_SESSION *sess;	 /* last target session, for resumption */
 	SSL_SESSION *proxy_sess; /* last proxy session */
 	bool got_ticket;	 /* a session arrived on this connection */

@@ -165,8 +165,7 @@ static bool h1_write_all(struct task *t, const void *data, size_t len, bool *fai
 			return false;
 		}
 		*failed = true;
-		task_fail(t, n == TASK_IO_TLS_ERR ? BENCH_ERR_TLS : BENCH_ERR_IO,
-			  "write failed");
+		task_fail(t, n == TASK_IO_TLS_ERR ? BENCH_ERR_TLS : BENCH_ERR_IO, "write failed");
 		return false;
 	}
 	return true;

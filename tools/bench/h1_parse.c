@@ -59,8 +59,7 @@ static int parse_status_line(struct slice l, struct h1_head *out)
 	const uint8_t *p = l.p;
 
 	/* "HTTP/1.x SSS[ reason]" */
-	if (l.len < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' || p[7] > '9' ||
-	    p[8] != ' ')
+	if (l.len < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' || p[7] > '9' || p[8] != ' ')
 		return -1;
 	for (int i = 9; i < 12; i++)
 		if (p[i] < '0' || p[i] > '9')

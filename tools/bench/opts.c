@@ -37,7 +37,8 @@ static const char usage_text[] =
 	"  -H, --header 'K: V'        extra request header (repeatable)\n"
 	"      --body, --payload S    request body (adds Content-Length)\n"
 	"      --no-keepalive         a new connection per request\n"
-	"  -x, --proxy URL            http://, https://, socks5://, socks5h://[user:pass@]host:port\n"
+	"  -x, --proxy URL            http://, https://, socks5://, "
+	"socks5h://[user:pass@]host:port\n"
 	"  -p, --proxy-tunnel         CONNECT through an HTTP proxy (always for https:// URLs)\n"
 	"      --proxy-cacert FILE    CA for an https proxy (--proxy-tls-ca-cert)\n"
 	"      --proxy-insecure       do not verify the proxy (--proxy-tls-no-verify)\n"
@@ -127,8 +128,8 @@ static int parse_duration(const char *s, uint64_t *ns)
 	static const struct {
 		const char *suffix;
 		double mult;
-	} units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9},
-		     {"", 1e9}};
+	} units[] = {{"ns", 1},	  {"us", 1e3},	 {"ms", 1e6}, {"s", 1e9},
+		     {"m", 60e9}, {"h", 3600e9}, {"", 1e9}};
 	char *end;
 	double v;
 
@@ -243,7 +244,8 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 			const char *colon = strchr(optarg, ':');
 
 			if (!colon || colon == optarg || strpbrk(optarg, "\r\n"))
-				return usage_error("bad --header '%s' (want 'Name: value')", optarg);
+				return usage_error("bad --header '%s' (want 'Name: value')",
+						   optarg);
 			if (o->n_headers == BENCH_MAX_HEADERS)
 				return usage_error("too many headers (at most %s)", "64");
 			o->headers[o->n_headers++] = optarg;
@@ -301,7 +303,7 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 	}
 	if (argc - optind != 2)
 		return usage_error("%s", argc - optind < 2 ? "a target and its URL are required"
-							    : "too many arguments");
+							   : "too many arguments");
 	kind = argv[optind];
 	target = argv[optind + 1];
 	if (strcmp(kind, "h1") == 0) {

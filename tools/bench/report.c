@@ -26,10 +26,9 @@ static void report_json(const struct bench *b, const struct bench_stats *s, doub
 	printf("\"latency_us\":{\"count\":%llu,\"min\":%.1f,\"mean\":%.1f,\"stddev\":%.1f,"
 	       "\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99.9\":%.1f,\"max\":%.1f},",
 	       (unsigned long long)s->lat->count, s->lat->count ? us(s->lat->min) : 0.0,
-	       hist_mean(s->lat) / 1e3, hist_stddev(s->lat) / 1e3,
-	       us(hist_percentile(s->lat, 50)), us(hist_percentile(s->lat, 90)),
-	       us(hist_percentile(s->lat, 99)), us(hist_percentile(s->lat, 99.9)),
-	       us(s->lat->max));
+	       hist_mean(s->lat) / 1e3, hist_stddev(s->lat) / 1e3, us(hist_percentile(s->lat, 50)),
+	       us(hist_percentile(s->lat, 90)), us(hist_percentile(s->lat, 99)),
+	       us(hist_percentile(s->lat, 99.9)), us(s->lat->max));
 	printf("\"connections\":{\"attempt\":%llu,\"success\":%llu},\"errors\":{",
 	       (unsigned long long)s->conn_attempt, (unsigned long long)s->conn_ok);
 	for (int e = 0; e < BENCH_ERR__N; e++)

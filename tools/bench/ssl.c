@@ -12,10 +12,7 @@
 
 static void ssl_conn_done(struct task *t)
 {
-	/* close_notify is best-effort: the result does not matter. */
-	if (t->ssl_outer)
-		(void)SSL_shutdown(t->ssl_outer);
-	task_close(t);
+	task_close(t); /* sends close_notify */
 	t->st = TASK_ST_IDLE;
 }
 

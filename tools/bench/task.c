@@ -15,8 +15,9 @@
 #include <openssl/x509v3.h>
 
 static const char *const err_names[BENCH_ERR__N] = {
-	[BENCH_ERR_CONNECT] = "connect", [BENCH_ERR_PROXY] = "proxy", [BENCH_ERR_TIMEOUT] = "timeout",
-	[BENCH_ERR_TLS] = "tls",	 [BENCH_ERR_PROTO] = "proto", [BENCH_ERR_STATUS] = "status",
+	[BENCH_ERR_CONNECT] = "connect", [BENCH_ERR_PROXY] = "proxy",
+	[BENCH_ERR_TIMEOUT] = "timeout", [BENCH_ERR_TLS] = "tls",
+	[BENCH_ERR_PROTO] = "proto",	 [BENCH_ERR_STATUS] = "status",
 	[BENCH_ERR_IO] = "io",
 };
 
@@ -67,6 +68,13 @@ void task_close(struct task *t)
 	struct bench_stats *st = &t->w->st;
 
 	task_want(t, 0);
+	/* OpenSSL marks the session of a connection freed without a
+	 * shutdown as not resumable: send close_notify (best effort, the
+	 * socket is non-blocking) after every completed handshake. */
+	if (t->ssl_inner && SSL_is_init_finished(t->ssl_inner))
+		(void)SSL_shutdown(t->ssl_inner);
+	if (t->ssl_outer && SSL_is_init_finished(t->ssl_outer))
+		(void)SSL_shutdown(t->ssl_outer);
 	if (t->ssl_inner) {
 		SSL_free(t->ssl_inner);
 		t->ssl_inner = NULL;
@@ -265,7 +273,8 @@ static int task_on_new_session(SSL *ssl, SSL_SESSION *sess)
 
 void task_tls_ctx_setup(SSL_CTX *ctx)
 {
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_set_session_cache_mode(ctx,
+				       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx, task_on_new_session);
 }
 

@@ -54,8 +54,7 @@ static void test_no_body_cases(void **state)
 	assert_int_equal(head("HTTP/1.1 100 Continue\r\n\r\n", false, &h), PARSE_OK);
 	assert_int_equal(h.status, 100);
 	assert_int_equal(h.body, H1_BODY_NONE);
-	assert_int_equal(head("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, &h),
-			 PARSE_OK);
+	assert_int_equal(head("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, &h), PARSE_OK);
 	assert_int_equal(h.body, H1_BODY_NONE);
 }
 
@@ -71,9 +70,10 @@ static void test_connection_semantics(void **state)
 	assert_true(h.conn_close);
 	assert_int_equal(head("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", false, &h), PARSE_OK);
 	assert_true(h.conn_close);
-	assert_int_equal(head("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n",
-			      false, &h),
-			 PARSE_OK);
+	assert_int_equal(
+		head("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n",
+		     false, &h),
+		PARSE_OK);
 	assert_false(h.conn_close);
 	/* Neither length nor chunked: the close ends the body. */
 	assert_int_equal(head("HTTP/1.1 200 OK\r\n\r\n", false, &h), PARSE_OK);
@@ -117,12 +117,12 @@ static void test_chunked_bytewise(void **state)
 static void test_chunked_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"x\r\n",		  /* not hex */
-		"\r\n",			  /* no size */
-		"5\r\nhelloXX",		  /* no CRLF after data */
-		"5\nhello\r\n",		  /* bare LF */
-		"1234567890abcdef0\r\n",  /* size overflow */
-		"0\r\n\n",		  /* bare LF at the end */
+		"x\r\n",		 /* not hex */
+		"\r\n",			 /* no size */
+		"5\r\nhelloXX",		 /* no CRLF after data */
+		"5\nhello\r\n",		 /* bare LF */
+		"1234567890abcdef0\r\n", /* size overflow */
+		"0\r\n\n",		 /* bare LF at the end */
 	};
 	struct h1_head h = {.body = H1_BODY_CHUNKED};
 	struct h1_body b;

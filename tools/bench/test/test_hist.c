@@ -66,7 +66,8 @@ static void test_relative_error(void **state)
 	for (int i = 0; i < N; i++) {
 		/* log-uniform over 1 us .. 10 s */
 		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-		vals[i] = (uint64_t)(1e3 * pow(10.0, 7.0 * (double)(seed >> 11) / 9007199254740992.0));
+		vals[i] = (uint64_t)(1e3 *
+				     pow(10.0, 7.0 * (double)(seed >> 11) / 9007199254740992.0));
 		hist_record(h, vals[i]);
 	}
 	qsort(vals, N, sizeof(*vals), cmp_u64);
