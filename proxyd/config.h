@@ -45,6 +45,7 @@ struct metrics_tag {
 };
 struct metrics_srv;
 struct metrics_esc;
+struct user_group_rt;
 struct metrics_tags {
 	struct metrics_tag *v;
 	size_t n;
@@ -579,6 +580,9 @@ struct user_group_conf {
 	enum user_source_format source_format;
 	const char *cache_path;
 	uint64_t refresh_interval_ms; /* 60s */
+	/* set by the runtime (user_groups_bind, main thread) before workers see
+	 * the config: the group's users (proxyd/user_table.h) */
+	struct user_group_rt *rt;
 };
 
 /* ---- auditors (conf_auditor.c) ---------------------------------------- */

@@ -20,6 +20,7 @@
 #include "proxyd/dp/resolver.h"
 #include "proxyd/ctl.h"
 #include "proxyd/metrics.h"
+#include "proxyd/user_table.h"
 
 #define RUNTIME_MAGIC 0x70727474u /* "prtt" */
 #define WORKER_MAGIC 0x7077726bu  /* "pwrk" */
@@ -61,6 +62,7 @@ struct proxyd_runtime {
 	struct dp_shared sh;	 /* counters and the task logger, shared by workers */
 	struct dp_lset *lset;	 /* listeners the workers have (main thread's view) */
 	struct metrics *metrics; /* StatsD counters by server / escaper name */
+	struct user_groups *users; /* user group runtimes by name (user_table.h) */
 };
 
 /* ---- worker side --------------------------------------------------------------- */
@@ -322,6 +324,8 @@ int proxyd_runtime_start(struct proxyd_conf *conf, struct proxyd_runtime **out, 
 	atomic_init(&rt->sh.tasks, 0);
 	rt->metrics = metrics_new();
 	metrics_bind(rt->metrics, conf);
+	rt->users = user_groups_new();
+	user_groups_bind(rt->users, conf);
 	if (dp_resolver_library_init() != 0) {
 		snprintf(err, errlen, "c-ares initialisation failed");
 		rc = -ENOMEM;
@@ -356,6 +360,7 @@ fail:
 fail_early:
 	dp_shared_fini(&rt->sh);
 	metrics_free(rt->metrics);
+	user_groups_free(rt->users);
 	free(rt->workers);
 	POISON_OBJ(rt);
 	free(rt);
@@ -376,9 +381,12 @@ int proxyd_runtime_reload_err(struct proxyd_runtime *rt, struct proxyd_conf *con
 		log_notice("proxyd: the worker count (%u → %u) changes on restart, not on reload",
 			   rt->nworkers, want);
 	metrics_bind(rt->metrics, conf);
+	user_groups_bind(rt->users, conf);
 	rc = dp_plan_and_send(rt, conf, err, errlen);
-	if (rc != 0)
+	if (rc != 0) {
+		user_groups_bind(rt->users, rt->conf); /* back to the running users */
 		return rc;
+	}
 	metrics_activate(rt->metrics, conf, rt->offline);
 	old = rt->conf;
 	rt->conf = conf;
@@ -466,6 +474,7 @@ void proxyd_runtime_stop(struct proxyd_runtime *rt)
 	dp_lset_free(rt->lset);
 	dp_shared_fini(&rt->sh);
 	metrics_free(rt->metrics);
+	user_groups_free(rt->users);
 	proxyd_conf_unref(rt->conf);
 	free(rt->workers);
 	POISON_OBJ(rt);
@@ -475,6 +484,11 @@ void proxyd_runtime_stop(struct proxyd_runtime *rt)
 const struct metrics *proxyd_runtime_metrics(const struct proxyd_runtime *rt)
 {
 	return rt->metrics;
+}
+
+struct user_groups *proxyd_runtime_users(const struct proxyd_runtime *rt)
+{
+	return rt->users;
 }
 
 struct proxyd_conf *proxyd_runtime_conf(const struct proxyd_runtime *rt)
@@ -537,6 +551,7 @@ void proxyd_runtime_counters(const struct proxyd_runtime *rt,
 	add(arg, "ingress_dropped", atomic_load(&rt->sh.dropped));
 	add(arg, "proxy_protocol_rejected", atomic_load(&rt->sh.pp_rejected));
 	add(arg, "tasks", atomic_load(&rt->sh.tasks));
+	user_groups_counters(rt->users, add, arg);
 }
 
 /* ---- daemon_ops ------------------------------------------------------------------ */
@@ -572,6 +587,7 @@ static int ops_start(struct daemon *d, void *conf, char *err, size_t errlen)
 	if (rc != 0)
 		return rc;
 	daemon_set_user(d, rt);
+	user_groups_set_loop(rt->users, daemon_loop(d));
 	return 0;
 }
 

@@ -58,6 +58,9 @@ struct proxyd_conf *proxyd_runtime_conf(const struct proxyd_runtime *rt);
 /* The StatsD counter registry (proxyd/metrics.h; main thread). */
 struct metrics;
 const struct metrics *proxyd_runtime_metrics(const struct proxyd_runtime *rt);
+/* The user group runtimes (proxyd/user_table.h; main thread). */
+struct user_groups;
+struct user_groups *proxyd_runtime_users(const struct proxyd_runtime *rt);
 unsigned proxyd_runtime_workers(const struct proxyd_runtime *rt);
 uint64_t proxyd_runtime_reloads(const struct proxyd_runtime *rt);
 /* True when every worker runs with the current config. */
