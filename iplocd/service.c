@@ -276,7 +276,8 @@ enum rpc_code iploc_service_lookup(struct iploc_service *s, const G3c__Iploc__Lo
 	for (size_t i = 0; i < req->n_addrs; i++) {
 		if (iploc_addr_from_bytes(req->addrs[i].data, req->addrs[i].len,
 					  &addrs[req->n_ips + i]) != 0) {
-			rpc_arena_set_error(a, "addrs[%zu]: %zu bytes is not an IP address (4 or 16)",
+			rpc_arena_set_error(a,
+					    "addrs[%zu]: %zu bytes is not an IP address (4 or 16)",
 					    i, req->addrs[i].len);
 			return RPC_INVALID_ARGUMENT;
 		}

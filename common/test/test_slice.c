@@ -157,15 +157,16 @@ static void test_lower_every_byte(void **state)
 	assert_false(slice_case_eq(slice_from_cstr("@"), slice_from_cstr("`")));
 	assert_false(slice_case_eq(slice_from_cstr("["), slice_from_cstr("{")));
 	assert_false(slice_case_eq(slice_from_cstr("\xc0"), slice_from_cstr("\xe0")));
-	assert_true(slice_case_eq(slice_from_cstr("Content-LENGTH"), slice_from_cstr("content-length")));
+	assert_true(slice_case_eq(slice_from_cstr("Content-LENGTH"),
+				  slice_from_cstr("content-length")));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cstr_and_eq), cmocka_unit_test(test_starts_with_find),
-		cmocka_unit_test(test_trim_split),  cmocka_unit_test(test_parse_dec),
-		cmocka_unit_test(test_parse_hex),   cmocka_unit_test(test_to_cstr),
+		cmocka_unit_test(test_cstr_and_eq),	 cmocka_unit_test(test_starts_with_find),
+		cmocka_unit_test(test_trim_split),	 cmocka_unit_test(test_parse_dec),
+		cmocka_unit_test(test_parse_hex),	 cmocka_unit_test(test_to_cstr),
 		cmocka_unit_test(test_lower_every_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,7 +38,7 @@ struct load {
 	char **ips;
 	size_t nips, next_ip;
 	bool random4;
-	bool binary; /* -x: LookupReq.addrs */
+	bool binary;	 /* -x: LookupReq.addrs */
 	char (*rnd)[16]; /* text of random addresses, one per batch slot */
 	unsigned batch, inflight, timeout_ms;
 	uint64_t total, started, done, ok, timeouts, failed[16];

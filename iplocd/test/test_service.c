@@ -238,8 +238,8 @@ static G3c__Iploc__Reply *lookup_mixed(const char *const *ips, size_t nips,
 	buf = malloc(len);
 	assert_non_null(buf);
 	g3c__iploc__request__pack(&req, buf);
-	assert_int_equal(rpc_dispatch_buffer(&iploc_rpc_service, iploc_handle, &svc, buf, len,
-					     &out, &outlen),
+	assert_int_equal(rpc_dispatch_buffer(&iploc_rpc_service, iploc_handle, &svc, buf, len, &out,
+					     &outlen),
 			 0);
 	free(buf);
 	rep = g3c__iploc__reply__unpack(NULL, outlen, out);
@@ -276,7 +276,8 @@ static void test_binary_addrs(void **state)
 		assert_string_equal(a->ip, "");
 		assert_string_equal(a->network, "");
 		assert_int_equal(a->network_addr.len, b->network_addr.len);
-		assert_memory_equal(a->network_addr.data, b->network_addr.data, a->network_addr.len);
+		assert_memory_equal(a->network_addr.data, b->network_addr.data,
+				    a->network_addr.len);
 		assert_int_equal(a->network_prefix, b->network_prefix);
 		assert_string_equal(a->country, b->country);
 		assert_string_equal(a->continent, b->continent);

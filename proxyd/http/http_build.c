@@ -64,7 +64,8 @@ static struct out out_make(uint8_t *p, size_t cap)
 }
 
 /* Case-insensitive compare of a header name with a lower-case literal. */
-#define NAME_IS(s, lit) ((s).len == sizeof(lit) - 1 && slice_case_eq(s, slice_make(lit, sizeof(lit) - 1)))
+#define NAME_IS(s, lit) \
+	((s).len == sizeof(lit) - 1 && slice_case_eq(s, slice_make(lit, sizeof(lit) - 1)))
 
 /* The Connection fields of one message, found once per message so that
  * classifying its fields stays linear (a message has few of them; past
@@ -72,9 +73,9 @@ static struct out out_make(uint8_t *p, size_t cap)
 #define CONN_FIELDS_MAX 8
 struct conn_fields {
 	const struct http_header *hs;
-	unsigned n;	 /* all fields of the message */
-	unsigned nconn;	 /* Connection fields */
-	bool overflow;	 /* more than CONN_FIELDS_MAX of them */
+	unsigned n;	/* all fields of the message */
+	unsigned nconn; /* Connection fields */
+	bool overflow;	/* more than CONN_FIELDS_MAX of them */
 	unsigned idx[CONN_FIELDS_MAX];
 };
 
