@@ -2,12 +2,24 @@
 #include "tools/bench/bench.h"
 
 #include <stdio.h>
+#include <sys/resource.h>
 
 static const double pcts[] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9, 100};
 
 static double us(uint64_t ns)
 {
 	return (double)ns / 1e3;
+}
+
+/* CPU seconds (user + system) this process used so far. */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static void report_json(const struct bench *b, const struct bench_stats *s, double secs)
@@ -18,11 +30,12 @@ static void report_json(const struct bench *b, const struct bench_stats *s, doub
 
 	printf("{\"target\":\"%s\",\"kind\":\"%s\",\"concurrency\":%u,\"threads\":%u,"
 	       "\"duration_s\":%.6f,\"requests\":%llu,\"ok\":%llu,\"failed\":%llu,\"left\":%llu,"
-	       "\"rps\":%.3f,\"ok_rps\":%.3f,",
+	       "\"rps\":%.3f,\"ok_rps\":%.3f,\"cpu_s\":%.3f,",
 	       o->target_label, o->kind == BENCH_SSL ? "ssl" : "h1", o->concurrency, o->threads,
 	       secs, (unsigned long long)done, (unsigned long long)s->ok,
 	       (unsigned long long)s->failed, (unsigned long long)(o->requests ? left : 0),
-	       secs > 0 ? (double)done / secs : 0.0, secs > 0 ? (double)s->ok / secs : 0.0);
+	       secs > 0 ? (double)done / secs : 0.0, secs > 0 ? (double)s->ok / secs : 0.0,
+	       cpu_seconds());
 	printf("\"latency_us\":{\"count\":%llu,\"min\":%.1f,\"mean\":%.1f,\"stddev\":%.1f,"
 	       "\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99.9\":%.1f,\"max\":%.1f},",
 	       (unsigned long long)s->lat->count, s->lat->count ? us(s->lat->min) : 0.0,
