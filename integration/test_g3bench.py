@@ -8,7 +8,9 @@ server is on loopback and stopped at teardown; nginx by PID."""
 import json
 import pathlib
 import shutil
+import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -169,6 +171,24 @@ def test_h1_time_limit_and_rate(nginx):
     # 50/s for 2 s: the limiter allows no burst beyond its schedule.
     assert 80 <= j["requests"] <= 102, j["requests"]
     assert j["failed"] == 0
+
+
+def test_sigint_stops_with_summary(nginx):
+    p = subprocess.Popen([binary("g3bench"), "--json", "-t", "60s", "--rate", "100", "h1",
+                          f"http://127.0.0.1:{nginx.port}/small.html"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=5)
+    finally:
+        if p.poll() is None:
+            kill_pid(p.pid)
+            p.wait(5)
+    assert p.returncode == 0, err
+    j = json.loads(out)
+    assert 0.8 <= j["duration_s"] < 3
+    assert 50 <= j["requests"] <= 200 and j["failed"] == 0
 
 
 def test_h1_default_cap_is_ten_seconds(nginx):
@@ -398,6 +418,91 @@ def test_proxy_refusal_counts_proxy_errors(px):
                             f"http://127.0.0.1:{port}/")
     assert rc == 2
     assert j["errors"]["proxy"] == 3
+
+
+class TlsFront:
+    """An HTTPS proxy made of a TLS terminator in front of proxyd's plain
+    HTTP port: each TLS connection is relayed byte for byte to backend."""
+
+    def __init__(self, backend_port, cert, key):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.backend = backend_port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, raw):
+        try:
+            c = self.ctx.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):
+            raw.close()
+            return
+        self.accepted += 1
+        b = socket.create_connection(("127.0.0.1", self.backend))
+
+        def pump(src, dst):
+            try:
+                while True:
+                    d = src.recv(65536)
+                    if not d:
+                        break
+                    dst.sendall(d)
+            except (OSError, ssl.SSLError):
+                pass
+            for s_ in (src, dst):
+                try:
+                    s_.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        t = threading.Thread(target=pump, args=(b, c), daemon=True)
+        t.start()
+        pump(c, b)
+        t.join(5)
+        c.close()
+        b.close()
+
+    def stop(self):
+        self.sock.close()
+
+
+@pytest.mark.parametrize("mode", ["forward", "connect-https"])
+def test_https_proxy(px, nginx, mode):
+    """TLS to the proxy (verified with --proxy-cacert and --proxy-tls-name);
+    for an https target, TLS to nginx runs inside it."""
+    front = TlsFront(px.http_port, nginx.ca, str(nginx.dir / "key.pem"))
+    try:
+        if mode == "forward":
+            url, extra = f"http://127.0.0.1:{nginx.port}/small.html", []
+        else:
+            url = f"https://127.0.0.1:{nginx.tls_port}/small.html"
+            extra = ["--cacert", nginx.ca, "--tls-name", "localhost"]
+        rc, j, err = bench_json("-n", 40, "-c", 2, "-x", f"https://127.0.0.1:{front.port}",
+                                "--proxy-cacert", nginx.ca, "--proxy-tls-name", "localhost",
+                                *extra, "h1", url)
+        assert rc == 0, err
+        assert_all_ok(j, 40)
+        assert j["connections"]["attempt"] == 2
+        assert front.accepted == 2
+        # handshakes counted are the target's only
+        assert j["tls"]["handshakes"] == (0 if mode == "forward" else 2)
+        # the proxy's certificate is checked
+        rc, j, err = bench_json("-n", 2, "-x", f"https://127.0.0.1:{front.port}",
+                                "--proxy-tls-name", "localhost", *extra, "h1", url)
+        assert rc == 2 and j["errors"]["tls"] == 2
+    finally:
+        front.stop()
 
 
 # ---- usage ----
