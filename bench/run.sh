@@ -2,13 +2,14 @@
 # `make bench`: run every workload in bench/workloads/*.sh, each measuring
 # g3c against a reference measured in the same run, RUNS times; print the
 # medians as a table with ratios and write them as JSON to bench/results/.
-# Usage: bench/run.sh BUILD_DIR   (env: QUICK=1 for a short run, RUNS=N,
+# Usage: bench/run.sh BUILD_DIR   (env: QUICK=1 for a short run (1 round), RUNS=N,
 #        ONLY=name to run one workload)
 set -u
 build=$(cd "${1:-build}" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
-runs=${RUNS:-3}
 quick=${QUICK:-0}
+# QUICK=1 is a smoke run: one round unless RUNS says otherwise.
+if [ "$quick" = 1 ]; then runs=${RUNS:-1}; else runs=${RUNS:-3}; fi
 results="$top/bench/results"
 mkdir -p "$results"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -35,10 +36,12 @@ for w in "$top"/bench/workloads/*.sh; do
 	[ -n "${ONLY:-}" ] && [ "$ONLY" != "$name" ] && continue
 	echo "bench: workload $name ($runs runs)"
 	tmp=$(mktemp -d "/tmp/g3c-bench-$name.XXXXXX")
+	t0=$(date +%s)
 	if ! WORK="$tmp" sh "$w" >> "$raw"; then
 		echo "bench: workload $name failed" >&2
 		status=1
 	fi
+	echo "bench: workload $name took $(($(date +%s) - t0)) s"
 	rm -rf "$tmp"
 done
 
