@@ -372,6 +372,19 @@ static const struct server_conf *ref_intelli(struct conf_ctx *ctx, struct proxyd
 	return next;
 }
 
+struct route_ref_arg {
+	struct conf_ctx *ctx;
+	struct proxyd_conf *c;
+	const char *who;
+};
+
+static void route_ref(const char *name, const struct escaper_conf **slot, void *arg)
+{
+	struct route_ref_arg *a = arg;
+
+	*slot = ref_escaper(a->ctx, a->c, name, a->who);
+}
+
 static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 {
 	char who[160];
@@ -381,10 +394,13 @@ static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 
 	for (size_t i = 0; i < n_esc; i++) {
 		struct escaper_conf *e = ev->v[i];
-		if ((e->type != ESCAPER_DIRECT_FIXED && e->type != ESCAPER_ROUTE_GEOIP) ||
+		snprintf(who, sizeof(who), "escaper '%s'", e->name);
+		struct route_ref_arg ra = {ctx, c, who};
+		pconf_route_foreach_ref(e, route_ref, &ra);
+		if ((e->type != ESCAPER_DIRECT_FIXED && e->type != ESCAPER_ROUTE_GEOIP &&
+		     e->type != ESCAPER_ROUTE_RESOLVED) ||
 		    e->resolver_name == NULL)
 			continue;
-		snprintf(who, sizeof(who), "escaper '%s'", e->name);
 		e->resolver = ref_resolver(ctx, c, e->resolver_name, who);
 		if (e->type != ESCAPER_ROUTE_GEOIP)
 			continue;

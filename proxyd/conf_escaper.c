@@ -163,6 +163,11 @@ static const struct conf_schema dummy_deny_schema = {
 static const char *const direct_fixed_aliases[] = {"directfixed", NULL};
 static const char *const dummy_deny_aliases[] = {"dummydeny", NULL};
 static const char *const route_geoip_aliases[] = {"routegeoip", NULL};
+static const char *const route_upstream_aliases[] = {"routeupstream", NULL};
+static const char *const route_client_aliases[] = {"routeclient", NULL};
+static const char *const route_resolved_aliases[] = {"routeresolved", NULL};
+static const char *const route_mapping_aliases[] = {"routemapping", NULL};
+static const char *const route_failover_aliases[] = {"routefailover", NULL};
 
 static const struct conf_objtype escaper_types[] = {
 	{.name = "direct_fixed",
@@ -177,6 +182,26 @@ static const struct conf_objtype escaper_types[] = {
 	 .aliases = route_geoip_aliases,
 	 .schema = &pconf_route_geoip_schema,
 	 .tag = ESCAPER_ROUTE_GEOIP},
+	{.name = "route_upstream",
+	 .aliases = route_upstream_aliases,
+	 .schema = &pconf_route_upstream_schema,
+	 .tag = ESCAPER_ROUTE_UPSTREAM},
+	{.name = "route_client",
+	 .aliases = route_client_aliases,
+	 .schema = &pconf_route_client_schema,
+	 .tag = ESCAPER_ROUTE_CLIENT},
+	{.name = "route_resolved",
+	 .aliases = route_resolved_aliases,
+	 .schema = &pconf_route_resolved_schema,
+	 .tag = ESCAPER_ROUTE_RESOLVED},
+	{.name = "route_mapping",
+	 .aliases = route_mapping_aliases,
+	 .schema = &pconf_route_mapping_schema,
+	 .tag = ESCAPER_ROUTE_MAPPING},
+	{.name = "route_failover",
+	 .aliases = route_failover_aliases,
+	 .schema = &pconf_route_failover_schema,
+	 .tag = ESCAPER_ROUTE_FAILOVER},
 	{0},
 };
 
@@ -190,13 +215,8 @@ static const char *const escaper_unsupported[] = {
 	"proxy_socks5s",
 	"proxy_float",
 	"proxy_dynamic",
-	"route_upstream",
-	"route_client",
-	"route_resolved",
 	"route_select",
-	"route_mapping",
 	"route_query",
-	"route_failover",
 	"trick_float",
 	"comply_audit",
 	NULL,

@@ -153,4 +153,15 @@ int pconf_user_parse(struct conf_ctx *ctx, const struct conf_node *m, struct use
 extern const struct conf_schema pconf_route_geoip_schema;
 void pconf_geoip_defaults(struct route_geoip_conf *g);
 
+/* The other route_* escapers (conf_route.c). */
+extern const struct conf_schema pconf_route_upstream_schema;
+extern const struct conf_schema pconf_route_client_schema;
+extern const struct conf_schema pconf_route_resolved_schema;
+extern const struct conf_schema pconf_route_mapping_schema;
+extern const struct conf_schema pconf_route_failover_schema;
+/* Call fn(name, &slot, arg) for every next-escaper reference of a route
+ * escaper (the loader resolves each name into its slot). */
+typedef void pconf_ref_fn(const char *name, const struct escaper_conf **slot, void *arg);
+void pconf_route_foreach_ref(struct escaper_conf *e, pconf_ref_fn *fn, void *arg);
+
 #endif

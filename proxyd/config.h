@@ -406,6 +406,11 @@ enum escaper_type {
 	ESCAPER_DIRECT_FIXED = 1,
 	ESCAPER_DUMMY_DENY,
 	ESCAPER_ROUTE_GEOIP,
+	ESCAPER_ROUTE_UPSTREAM,
+	ESCAPER_ROUTE_CLIENT,
+	ESCAPER_ROUTE_RESOLVED,
+	ESCAPER_ROUTE_MAPPING,
+	ESCAPER_ROUTE_FAILOVER,
 };
 
 /* route_geoip (conf_geoip.c): one rule of geo_rules. */
@@ -430,6 +435,50 @@ struct route_geoip_conf {
 	size_t n_rules;
 	const char *default_next_name;
 	const struct escaper_conf *default_next; /* resolved after loading */
+};
+
+/* route_upstream / route_client / route_resolved / route_mapping /
+ * route_failover (conf_route.c). Every rule names its next escaper;
+ * the names are resolved after loading (pconf_route_foreach_ref). */
+struct route_host_rule {
+	const char *key; /* lower case domain (exact / child / suffix) */
+	const char *next_name;
+	const struct escaper_conf *next;
+};
+
+struct route_net_rule {
+	struct conf_net net; /* exact IPs are full-prefix networks */
+	const char *next_name;
+	const struct escaper_conf *next;
+};
+
+struct route_regex_rule {
+	const char *parent; /* lower case domain stripped first, or NULL */
+	const char *src;    /* the expression as written */
+	regex_t *re;	    /* REG_EXTENDED | REG_NOSUB | REG_ICASE, freed with the conf */
+	const char *next_name;
+	const struct escaper_conf *next;
+};
+
+struct route_conf {
+	const char *default_next_name;
+	const struct escaper_conf *default_next;
+	/* route_upstream (exact_hosts / children sorted by key for bsearch);
+	 * route_client uses exact_ips and subnets; route_resolved subnets */
+	struct route_host_rule *exact_hosts, *children, *suffixes;
+	size_t n_exact_hosts, n_children, n_suffixes;
+	struct route_net_rule *exact_ips, *subnets;
+	size_t n_exact_ips, n_subnets;
+	struct route_regex_rule *regexes;
+	size_t n_regexes;
+	uint64_t resolution_delay_ms; /* route_resolved: 50ms */
+	/* route_mapping: next (in order); route_failover: primary, standby */
+	const char **next_names;
+	const struct escaper_conf **next;
+	size_t n_next;
+	const char *primary_name, *standby_name;
+	const struct escaper_conf *primary, *standby;
+	uint64_t fallback_delay_ms; /* 100ms */
 };
 
 struct escaper_conf {
@@ -464,6 +513,8 @@ struct escaper_conf {
 	struct metrics_esc *stats;
 	/* route_geoip (resolver_name / resolver / resolve_strategy above too) */
 	struct route_geoip_conf geoip;
+	/* the other route_* escapers (conf_route.c) */
+	struct route_conf route;
 };
 
 /* ---- user groups (conf_user.c) ---------------------------------------- */

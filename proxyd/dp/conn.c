@@ -53,6 +53,7 @@ static int conn_on_linger(struct conn *c);
 static void conn_relay_timeout(struct conn *c);
 static void conn_linger_timeout(struct conn *c);
 static void conn_reply_timeout(struct conn *c);
+static void conn_standby_timeout(struct conn *c);
 
 #define B(s) (1u << (s))
 #define AFTER_REQUEST (B(CONN_ST_RESOLVING) | B(CONN_ST_CONNECTING) | B(CONN_ST_LINGER))
@@ -79,6 +80,7 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_UDP] = {"udp", socks_udp_run, socks_udp_timeout, IO_CL_WATCH, 0},
 	[CONN_ST_RELAY] = {"relay", conn_on_relay, conn_relay_timeout, IO_RELAY, 0},
 	[CONN_ST_LINGER] = {"linger", conn_on_linger, conn_linger_timeout, IO_CL_DRAIN, 0},
+	[CONN_ST_STANDBY] = {"standby", NULL, conn_standby_timeout, 0, TO_CONNECT | B(CONN_ST_LINGER)},
 };
 
 static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents);
@@ -157,6 +159,40 @@ struct conn *conn_new(struct dp_worker *wk, const struct server_conf *srv, int f
 		       false);
 	/* interest of the first state: read the client */
 	ep_want(c, &c->cl, EV_READ);
+	return c;
+}
+
+struct conn *conn_new_shadow(struct conn *p)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->magic = CONN_MAGIC;
+	c->refs = 1;
+	c->shadow = true;
+	c->wk = p->wk;
+	c->gen = dp_gen_ref(p->gen);
+	c->srv = p->srv;
+	ep_init(c, &c->cl, -1);
+	ep_init(c, &c->up, -1);
+	c->client_addr = p->client_addr;
+	c->server_addr = p->server_addr;
+	buf_init(&c->in, CONN_IN_CAP);
+	relay_init(&c->relay);
+	ev_init(&c->timer, conn_on_timer);
+	memcpy(c->host, p->host, sizeof(c->host));
+	c->port = p->port;
+	c->host_is_ip = p->host_is_ip;
+	c->host_addr = p->host_addr;
+	c->task = p->task;
+	c->task.created = false;
+	c->task.http = NULL;
+	c->task.udp = NULL;
+	c->task.has_bound = c->task.has_peer = false;
+	c->task.connect_tries = 0;
+	c->task.connect_spend_ns = 0;
+	c->state = CONN_ST_STANDBY;
 	return c;
 }
 
@@ -253,6 +289,7 @@ static void conn_free(struct conn *c)
 	struct dp_worker *wk = c->wk;
 
 	escape_cancel(&c->esc);
+	escape_failover_free(c);
 	if (c->task.created) {
 		if (c->task.reason == TASK_R_NONE)
 			task_set_reason(&c->task, TASK_R_INTERNAL_SERVER_ERROR,
@@ -268,13 +305,15 @@ static void conn_free(struct conn *c)
 	ep_close(c, &c->up);
 	relay_fini(&c->relay);
 	buf_fini(&c->in);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		wk->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	atomic_fetch_sub(&wk->sh->alive, 1);
+	if (!c->shadow) {
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			wk->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		atomic_fetch_sub(&wk->sh->alive, 1);
+	}
 	dp_gen_unref(c->gen);
 	POISON_OBJ(c);
 	free(c);
@@ -497,6 +536,8 @@ bool conn_target_forbidden(const struct conn *c)
 
 void conn_connect_done(struct conn *c, enum escape_err err)
 {
+	if ((c->esc.fo != NULL || c->esc.fo_parent != NULL) && escape_failover_done(c, err))
+		return; /* route_failover: the other attempt decides */
 	if (err == ESCAPE_OK)
 		c->task.stage = TASK_STAGE_CONNECTED;
 	else
@@ -677,6 +718,12 @@ static int conn_on_linger(struct conn *c)
 static void conn_linger_timeout(struct conn *c)
 {
 	conn_close(c);
+}
+
+/* A standby conn arms its timer only in RESOLVING / CONNECTING. */
+static void conn_standby_timeout(struct conn *c)
+{
+	(void)c;
 }
 
 static void conn_reply_timeout(struct conn *c)

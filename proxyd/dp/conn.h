@@ -46,6 +46,7 @@ enum conn_state {
 	CONN_ST_UDP,		    /* SOCKS5 UDP association (TCP watched) */
 	CONN_ST_RELAY,		    /* bytes both ways */
 	CONN_ST_LINGER,		    /* error reply going out, then drain and close */
+	CONN_ST_STANDBY,	    /* route_failover's standby attempt: no client */
 	CONN_ST__COUNT,
 };
 
@@ -82,6 +83,7 @@ struct conn {
 	uint32_t magic;
 	unsigned refs;
 	bool closing;
+	bool shadow; /* a standby attempt (conn_new_shadow): not in the worker's list */
 	enum conn_state state;
 	enum conn_proto proto;
 	uint8_t http_minor;	/* HTTP/1.<minor> of the client's request */
@@ -103,6 +105,7 @@ struct conn {
 	uint16_t port;
 	bool host_is_ip;
 	union dp_addr host_addr; /* when host_is_ip (port set) */
+	uint32_t path_id;	 /* egress path selection number id (1-based), 0 = none */
 	struct escape_op esc;
 	struct relay relay;
 	struct speed speed; /* tcp_sock_speed_limit of the server and escaper */
@@ -116,6 +119,13 @@ struct conn {
  * short. The connection starts in the server's first state. */
 struct conn *conn_new(struct dp_worker *wk, const struct server_conf *srv, int fd,
 		      const struct sockaddr *peer, const struct sockaddr *local);
+
+/* A connection without a client that runs only an escaper for parent's
+ * target (route_failover's standby attempt): same worker, generation,
+ * server, client address, target and task id; no task record of its own.
+ * Not in the worker's list: the caller owns it (refs = 1) and ends it with
+ * conn_close() + conn_release(). NULL when memory is short. */
+struct conn *conn_new_shadow(struct conn *parent);
 
 void conn_hold(struct conn *c);
 /* Drop a hold; frees the connection when it was closed and this was the

@@ -480,7 +480,10 @@ void escape_on_resolve_timeout(struct conn *c)
 	struct escape_op *op = &c->esc;
 
 	if (op->route != NULL) {
-		escape_geoip_on_timeout(c);
+		if (op->route->type == ESCAPER_ROUTE_GEOIP)
+			escape_geoip_on_timeout(c);
+		else
+			escape_route_on_timeout(c);
 		return;
 	}
 	if (op->n4 + op->n6 > 0) {
@@ -516,6 +519,7 @@ static void start_resolve(struct conn *c)
 
 void escape_start(struct conn *c)
 {
+	escape_failover_free(c);
 	memset(&c->esc, 0, sizeof(c->esc));
 	c->task.stage = TASK_STAGE_CONNECTING;
 	escape_dispatch(c, c->srv->escaper);
@@ -532,13 +536,18 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 	op->route = NULL;
 	if (op->hops > 0 && e != NULL) /* g3: the task's escaper is the one used */
 		c->task.escaper = e->name;
-	if (e != NULL && e->type == ESCAPER_ROUTE_GEOIP) {
+	if (e != NULL && (e->type == ESCAPER_ROUTE_GEOIP || e->type == ESCAPER_ROUTE_UPSTREAM ||
+			  e->type == ESCAPER_ROUTE_CLIENT || e->type == ESCAPER_ROUTE_RESOLVED ||
+			  e->type == ESCAPER_ROUTE_MAPPING || e->type == ESCAPER_ROUTE_FAILOVER)) {
 		if (++op->hops > ESCAPE_MAX_HOPS) {
 			escape_fail(c, ESCAPE_NOT_USABLE,
 				    "escaper not usable: route escapers form a loop");
 			return;
 		}
-		escape_geoip_start(c, e);
+		if (e->type == ESCAPER_ROUTE_GEOIP)
+			escape_geoip_start(c, e);
+		else
+			escape_route_start(c, e);
 		return;
 	}
 	if (e == NULL || e->type != ESCAPER_DIRECT_FIXED) {

@@ -57,6 +57,12 @@ struct escape_op {
 	uint64_t geo_handle;		  /* pending iplocd lookup, 0 = none */
 	bool geo_resolving;		  /* rq4 / rq6 belong to the route's resolution */
 	unsigned hops;			  /* route escapers passed */
+	/* route_resolved (escaper_route.c): first address per family */
+	bool rt_want4, rt_want6, rt_got4, rt_got6;
+	union dp_addr rt_a4, rt_a6;
+	/* route_failover (escaper_failover.c) */
+	struct route_failover *fo; /* a failover decided on this conn (owned) */
+	struct conn *fo_parent;	   /* this conn is the standby attempt of fo_parent */
 };
 
 struct conn;
@@ -85,6 +91,28 @@ void escape_geoip_start(struct conn *c, const struct escaper_conf *e);
 void escape_geoip_on_timeout(struct conn *c);
 /* Free the iplocd clients of a generation (worker.c at gen_free). */
 void escape_geoip_free_clients(struct dp_gen *g);
+
+/* route_upstream / route_client / route_resolved / route_mapping /
+ * route_failover (escaper_route.c): pick the next escaper and call
+ * escape_dispatch(), now or from a callback. */
+void escape_route_start(struct conn *c, const struct escaper_conf *e);
+/* Whether upstream connections made through e may be kept alive in the
+ * pool (keyed by e's name and the target): false when e's choice depends
+ * on more than the target (route_client, route_mapping, route_failover
+ * anywhere behind it), so a pooled connection never bypasses a rule. */
+bool escape_poolable(const struct escaper_conf *e);
+/* The RESOLVING timer fired while route_resolved was deciding. */
+void escape_route_on_timeout(struct conn *c);
+
+/* route_failover (escaper_failover.c): run primary now and standby after
+ * fallback_delay (or as soon as primary fails) on a shadow connection;
+ * the first success wins, the other attempt is closed. */
+void escape_failover_start(struct conn *c, const struct escaper_conf *e);
+/* conn_connect_done() of a conn in a failover: true when the outcome was
+ * taken (the other attempt decides), false to go on with it. */
+bool escape_failover_done(struct conn *c, enum escape_err err);
+/* Drop the failover state of c (teardown; the standby is closed). */
+void escape_failover_free(struct conn *c);
 
 /* Reply codes and task reason of an outcome. */
 uint8_t escape_err_socks5(enum escape_err e);

@@ -273,7 +273,7 @@ void http_fwd_start(struct conn *c, const struct http_request *req)
 		fwd_fail(c, 403, TASK_R_FORBIDDEN_BY_RULE, "forbidden by rule: destination denied");
 		return;
 	}
-	if (c->fwd->up_ka && c->srv->escaper &&
+	if (c->fwd->up_ka && escape_poolable(c->srv->escaper) &&
 	    uppool_take(c->wk, c->srv->escaper->name, c->host, c->port, &uc)) {
 		conn_up_attach(c, uc.fd);
 		c->task.bound = uc.bound;
@@ -581,7 +581,7 @@ static void fwd_finish(struct conn *c)
 	c->task.message = NULL;
 	http_fwd_counts(c);
 	conn_task_log(c);
-	if (f->up_reusable && f->req.done && !c->up.eof && c->srv->escaper) {
+	if (f->up_reusable && f->req.done && !c->up.eof && escape_poolable(c->srv->escaper)) {
 		struct uppool_conn uc = {conn_up_detach(c), c->task.bound, c->task.peer};
 		uppool_put(c->wk, c->srv->escaper->name, c->host, c->port, &uc,
 			   c->srv->u.http.http_forward_upstream_keepalive.idle_expire_ms);

@@ -40,6 +40,32 @@ static bool fill(struct conn *c)
 	return true;
 }
 
+/* egress_path_selection_header: a number id (1-based) for route_mapping;
+ * absent, zero or not a number: none. */
+static uint32_t path_selection_id(const struct http_proxy_conf *hc, const struct http_request *req)
+{
+	struct slice v;
+	uint64_t id = 0;
+
+	if (hc->egress_path_selection_header == NULL ||
+	    !http_request_header(req, hc->egress_path_selection_header, &v))
+		return 0;
+	while (v.len > 0 && (v.p[0] == ' ' || v.p[0] == '\t')) {
+		v.p++;
+		v.len--;
+	}
+	while (v.len > 0 && (v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
+		v.len--;
+	if (v.len == 0 || v.len > 10)
+		return 0;
+	for (size_t i = 0; i < v.len; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return 0;
+		id = id * 10 + (uint64_t)(v.p[i] - '0');
+	}
+	return id > UINT32_MAX ? 0 : (uint32_t)id;
+}
+
 static void http_connect(struct conn *c, const struct http_request *req)
 {
 	const struct http_target *t = &req->target;
@@ -116,6 +142,7 @@ int http_on_head(struct conn *c)
 	}
 	c->http_minor = req.minor;
 	c->http_requests++;
+	c->path_id = path_selection_id(hc, &req);
 	if (req.method == HTTP_M_CONNECT) {
 		http_connect(c, &req);
 		return CONN_AGAIN;

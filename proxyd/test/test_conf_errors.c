@@ -52,8 +52,8 @@ static const struct bad_case bad_cases[] = {
 		"unsupported escaper type",
 		"escaper:\n"
 		"  - name: e\n"
-		"    type: route-upstream\n",
-		"t.yaml:3:11: error: escaper[0].type: escaper type 'route-upstream' is not "
+		"    type: comply-audit\n",
+		"t.yaml:3:11: error: escaper[0].type: escaper type 'comply-audit' is not "
 		"supported yet",
 	},
 	{

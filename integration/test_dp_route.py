@@ -1,0 +1,580 @@
+"""Routing escapers end to end: route_upstream, route_client,
+route_resolved, route_mapping and route_failover. Every next escaper is a
+direct_fixed bound to its own 127.0.0.x, and the origins answer with the
+address they saw, so the body tells which escaper carried the request; the
+task log's `escaper` field must name the same one."""
+
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from dp_fixtures import dp_clean_exit  # noqa: F401
+from dp_helpers import (Blackhole, DnsServer, check_clean_exit, recv_all, recv_exact,
+                        socks5_addr, start_proxyd, wait_record)
+
+# escaper name → bind address the origin sees
+BINDS = {"a": "127.0.0.11", "b": "127.0.0.12", "c": "127.0.0.13", "dflt": "127.0.0.10"}
+
+
+class EchoOrigin:
+    """HTTP servers on loopback addresses answering every request with the
+    client's address as the body (port: given, else one per address)."""
+
+    def __init__(self, ips, port=0):
+        self.ports, self._socks, self._stop = {}, [], False
+        for ip in ips:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((ip, port))
+            s.listen(64)
+            s.settimeout(0.2)
+            self.ports[ip] = s.getsockname()[1]
+            self._socks.append(s)
+            threading.Thread(target=self._run, args=(s,), daemon=True).start()
+
+    def _run(self, ls):
+        while not self._stop:
+            try:
+                c, peer = ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c, peer), daemon=True).start()
+
+    @staticmethod
+    def _serve(c, peer):
+        with c:
+            c.settimeout(5)
+            head = b""
+            try:
+                while b"\r\n\r\n" not in head:
+                    d = c.recv(4096)
+                    if not d:
+                        return
+                    head += d
+                body = peer[0].encode()
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() +
+                          b"\r\nConnection: close\r\n\r\n" + body)
+            except OSError:
+                pass
+
+    def stop(self):
+        self._stop = True
+        for s in self._socks:
+            s.close()
+
+
+def free_ports(n):
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def conf(route, dns_port, sp, hp, extra_escapers="", http_extra=""):
+    """Next escapers a, b, c, dflt (each bound to its BINDS address) plus
+    the route escaper text `route` (named "rt"), servers using "rt"."""
+    out = ("runtime:\n  server_offline_delay: 0\n  task_wait_delay: 0\n"
+           "worker:\n  thread_number: 2\nlog: stdout\n"
+           f"resolver:\n  - name: dns\n    type: c_ares\n    server: 127.0.0.1:{dns_port}\n"
+           "    each_timeout: 500\n    each_tries: 2\n"
+           "escaper:\n")
+    for name, ip in BINDS.items():
+        out += (f"  - name: {name}\n    type: direct_fixed\n    resolver: dns\n"
+                f"    bind_ip: {ip}\n"
+                "    egress_network_filter: {default: allow, allow: [127.0.0.0/8]}\n")
+    out += route + extra_escapers
+    out += ("server:\n"
+            f"  - {{name: socks, type: socks_proxy, listen: 127.0.0.1:{sp}, escaper: rt}}\n"
+            f"  - name: http\n    type: http_proxy\n    listen: 127.0.0.1:{hp}\n"
+            "    escaper: rt\n" + http_extra)
+    return out
+
+
+def start(daemon_factory, write_conf, route, dns_port, **kw):
+    sp, hp = free_ports(2)
+    d = start_proxyd(daemon_factory, write_conf, conf(route, dns_port, sp, hp, **kw))
+    d.socks, d.http = sp, hp
+    return d
+
+
+def body(resp):
+    head, _, b = resp.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), resp
+    return b.decode()
+
+
+def socks_open(port, host, dport, src=None):
+    s = socket.socket()
+    s.settimeout(5)
+    if src:
+        s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"\x05\x01\x00")
+    assert recv_exact(s, 2) == b"\x05\x00"
+    s.sendall(b"\x05\x01\x00" + socks5_addr(host) + struct.pack("!H", dport))
+    head = recv_exact(s, 4)
+    if len(head) == 4 and head[1] == 0:
+        recv_exact(s, {1: 4, 4: 16}.get(head[3], 0) + 2)
+    return s, head
+
+
+def via_socks(d, host, port, src=None):
+    s, rep = socks_open(d.socks, host, port, src)
+    with s:
+        assert rep[:2] == b"\x05\x00", rep
+        s.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        return body(recv_all(s))
+
+
+def via_connect(d, host, port):
+    with socket.create_connection(("127.0.0.1", d.http), timeout=5) as s:
+        t = f"{host}:{port}"
+        s.sendall(f"CONNECT {t} HTTP/1.1\r\nHost: {t}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            ch = s.recv(1)
+            assert ch, head
+            head += ch
+        assert head.startswith(b"HTTP/1.1 200"), head
+        s.sendall(f"GET / HTTP/1.1\r\nHost: {t}\r\n\r\n".encode())
+        return body(recv_all(s))
+
+
+def via_forward(d, host, port, headers=()):
+    with socket.create_connection(("127.0.0.1", d.http), timeout=5) as s:
+        extra = "".join(f"{h}\r\n" for h in headers)
+        s.sendall(f"GET http://{host}:{port}/ HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}"
+                  "Connection: close\r\n\r\n".encode())
+        return body(recv_all(s))
+
+
+def record_for(d, upstream):
+    return wait_record(d, lambda r: r.get("upstream") == upstream and r.get("reason") != "",
+                       what=f"task record for {upstream}")
+
+
+# ---- route_upstream ------------------------------------------------------------------
+
+UPSTREAM = """  - name: rt
+    type: route_upstream
+    default_next: dflt
+    exact_match:
+      - {next: a, hosts: [exact.test, 127.0.3.5]}
+    subnet_match:
+      a: [127.0.2.0/24]
+      b: [127.0.2.128/25]
+    child_match:
+      - {next: b, domains: [child.test]}
+    suffix_match:
+      - {next: c, suffixes: [fix.test]}
+    regex_match:
+      - next: a
+        rules:
+          - {parent: rx.test, regex: '^img[0-9]+$'}
+"""
+
+# target → escaper expected (names resolve to 127.0.0.1 in the test DNS)
+UP_TARGETS = {"exact.test": "a", "www.child.test": "b", "child.test": "b",
+              "suffix.test": "c", "img42.rx.test": "a", "img.rx.test": "dflt",
+              "other.test": "dflt", "127.0.2.5": "a", "127.0.2.200": "b", "127.0.3.5": "a",
+              "127.0.4.5": "dflt"}
+
+
+@pytest.fixture
+def names_dns():
+    names = [t for t in UP_TARGETS if not t[0].isdigit()]
+    s = DnsServer(a={n: ["127.0.0.1"] for n in names} |
+                  {"r-net.test": ["127.0.2.5"], "r-dflt.test": ["127.0.0.1"],
+                   "r-slow6.test": ["127.0.2.5"]},
+                  aaaa={"r-v6.test": ["::1"]}, silent=("r-silent.test",))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def origins():
+    o = EchoOrigin(["127.0.0.1", "127.0.2.5", "127.0.2.200", "127.0.3.5", "127.0.4.5"])
+    yield o
+    o.stop()
+
+
+def port_for(origins, target):
+    return origins.ports[target] if target[0].isdigit() else origins.ports["127.0.0.1"]
+
+
+@pytest.mark.parametrize("how", ["socks", "connect", "forward"])
+def test_route_upstream_rules(daemon_factory, write_conf, names_dns, origins, how):
+    d = start(daemon_factory, write_conf, UPSTREAM, names_dns.port)
+    go = {"socks": via_socks, "connect": via_connect, "forward": via_forward}[how]
+    for target, esc in UP_TARGETS.items():
+        assert go(d, target, port_for(origins, target)) == BINDS[esc], \
+            f"{target} should leave through {esc}"
+    for target, esc in UP_TARGETS.items():
+        rec = record_for(d, f"{target}:{port_for(origins, target)}")
+        assert rec["escaper"] == esc, rec
+        assert rec["next_bound_addr"].startswith(BINDS[esc] + ":"), rec
+
+
+# ---- route_client --------------------------------------------------------------------
+
+CLIENT = """  - name: rt
+    type: route_client
+    default_next: dflt
+    exact_match:
+      - {next: a, ips: [127.0.0.2]}
+    subnet_match:
+      - {next: b, subnets: [127.0.0.0/24]}
+      - {next: c, subnets: [127.0.0.0/8]}
+"""
+
+
+def test_route_client(daemon_factory, write_conf, names_dns, origins):
+    d = start(daemon_factory, write_conf, CLIENT, names_dns.port)
+    port = origins.ports["127.0.0.1"]
+    for src, esc in (("127.0.0.2", "a"), ("127.0.0.3", "b"), ("127.0.0.1", "b"),
+                     ("127.1.2.3", "c")):
+        assert via_socks(d, "127.0.0.1", port, src=src) == BINDS[esc], f"client {src}"
+    recs = [r for r in dp_task_records(d) if r.get("upstream") == f"127.0.0.1:{port}"]
+    by_client = {r["client_addr"].rsplit(":", 1)[0]: r["escaper"] for r in recs}
+    assert by_client == {"127.0.0.2": "a", "127.0.0.3": "b", "127.0.0.1": "b",
+                         "127.1.2.3": "c"}
+
+
+def dp_task_records(d):
+    from dp_helpers import task_records
+    deadline = time.monotonic() + 5
+    while True:
+        recs = task_records(d)
+        if len(recs) >= 4 or time.monotonic() > deadline:
+            return recs
+        time.sleep(0.05)
+
+
+# ---- route_resolved ------------------------------------------------------------------
+
+RESOLVED = """  - name: rt
+    type: route_resolved
+    resolver: dns
+    resolution_delay: 300ms
+    default_next: dflt
+    lpm_match:
+      - {next: a, networks: [127.0.2.0/24]}
+      - {next: b, networks: [127.0.2.0/28, '::1/128']}
+"""
+
+
+def test_route_resolved(daemon_factory, write_conf, names_dns, origins):
+    d = start(daemon_factory, write_conf, RESOLVED, names_dns.port)
+    p2 = origins.ports["127.0.2.5"]
+    assert via_socks(d, "r-net.test", p2) == BINDS["b"]  # 127.0.2.5: /28 beats /24
+    assert via_connect(d, "127.0.2.200", origins.ports["127.0.2.200"]) == BINDS["a"]
+    assert via_forward(d, "r-dflt.test", origins.ports["127.0.0.1"]) == BINDS["dflt"]
+    assert record_for(d, f"r-net.test:{p2}")["escaper"] == "b"
+    assert record_for(d, f"r-dflt.test:{origins.ports['127.0.0.1']}")["escaper"] == "dflt"
+
+
+def test_route_resolved_failures_use_default(daemon_factory, write_conf, names_dns, origins):
+    """NXDOMAIN and a name the DNS never answers both end in default_next
+    (whose own resolution then fails: the client gets a host error)."""
+    d = start(daemon_factory, write_conf, RESOLVED, names_dns.port)
+    for name in ("nx.test", "r-silent.test"):
+        s, rep = socks_open(d.socks, name, 80)
+        s.close()
+        assert rep[:2] == b"\x05\x04", rep
+        rec = record_for(d, f"{name}:80")
+        assert rec["escaper"] == "dflt", rec
+
+
+def test_route_resolved_waits_for_preferred_family(daemon_factory, write_conf, origins):
+    """Ipv6First and an AAAA query that is never answered: the A answer
+    decides after resolution_delay (300ms), not before."""
+    dns = DnsServer(a={"r-slow6.test": ["127.0.2.5"]}, silent_aaaa=True)
+    try:
+        route = RESOLVED.replace("resolution_delay: 300ms",
+                                 "resolution_delay: 300ms\n    resolve_strategy: "
+                                 "{query: Ipv6First}")
+        d = start(daemon_factory, write_conf, route, dns.port)
+        t0 = time.monotonic()
+        assert via_socks(d, "r-slow6.test", origins.ports["127.0.2.5"]) == BINDS["b"]
+        spent = time.monotonic() - t0
+        assert 0.28 <= spent < 2.0, spent
+        assert dns.count("r-slow6.test", "AAAA") >= 1
+    finally:
+        dns.stop()
+
+
+# ---- route_mapping -------------------------------------------------------------------
+
+MAPPING = """  - name: rt
+    type: route_mapping
+    next: [a, b, c]
+"""
+
+
+def test_route_mapping_by_path_selection(daemon_factory, write_conf, names_dns, origins):
+    d = start(daemon_factory, write_conf, MAPPING, names_dns.port,
+              http_extra="    egress_path_selection_header: X-Egress-Path\n")
+    port = origins.ports["127.0.0.1"]
+    for idx, esc in ((1, "a"), (2, "b"), (3, "c"), (4, "a"), (6, "c")):  # 1-based, wraps
+        assert via_forward(d, "127.0.0.1", port, [f"X-Egress-Path: {idx}"]) == BINDS[esc]
+    # no (or an unusable) index: a random next among the three
+    seen = set()
+    for i in range(40):
+        hdr = [] if i % 2 else ["X-Egress-Path: zero"]
+        seen.add(via_forward(d, "127.0.0.1", port, hdr))
+    assert seen <= {BINDS["a"], BINDS["b"], BINDS["c"]}
+    assert len(seen) >= 2, seen
+    # SOCKS has no path selection: random as well
+    assert via_socks(d, "127.0.0.1", port) in {BINDS["a"], BINDS["b"], BINDS["c"]}
+
+
+# ---- route_failover ------------------------------------------------------------------
+
+def failover_route(primary, standby, delay="300ms"):
+    return (f"  - name: rt\n    type: route_failover\n    primary_next: {primary}\n"
+            f"    standby_next: {standby}\n    fallback_delay: {delay}\n")
+
+
+DENY = "  - {name: deny, type: dummy_deny}\n"
+# escapers with their own resolvers: "svc.test" is a blackhole for one, the
+# live origin for the other
+SPLIT = """  - name: p
+    type: direct_fixed
+    resolver: dns_p
+    bind_ip: 127.0.0.11
+    egress_network_filter: {default: allow, allow: [127.0.0.0/8]}
+    tcp_connect: {max_retry: 0, each_timeout: 5s}
+  - name: s
+    type: direct_fixed
+    resolver: dns_s
+    bind_ip: 127.0.0.12
+    egress_network_filter: {default: allow, allow: [127.0.0.0/8]}
+    tcp_connect: {max_retry: 0, each_timeout: 5s}
+"""
+
+
+def split_conf(dp, ds):
+    return ("  - {name: dns_p, type: c_ares, server: 127.0.0.1:%d}\n"
+            "  - {name: dns_s, type: c_ares, server: 127.0.0.1:%d}\n" % (dp, ds))
+
+
+def start_split(daemon_factory, write_conf, route, dns_p, dns_s, dns_port):
+    sp, hp = free_ports(2)
+    text = conf(route, dns_port, sp, hp, extra_escapers=SPLIT)
+    text = text.replace("escaper:\n", split_conf(dns_p.port, dns_s.port) + "escaper:\n", 1)
+    d = start_proxyd(daemon_factory, write_conf, text)
+    d.socks, d.http = sp, hp
+    return d
+
+
+def test_failover_primary_fails_at_once(daemon_factory, write_conf, names_dns, origins):
+    """dummy_deny as primary: the standby starts at once, not after the
+    delay (5s here)."""
+    d = start(daemon_factory, write_conf, failover_route("deny", "b", "5s"), names_dns.port,
+              extra_escapers=DENY)
+    port = origins.ports["127.0.0.1"]
+    for go in (via_socks, via_connect, via_forward):
+        t0 = time.monotonic()
+        assert go(d, "127.0.0.1", port) == BINDS["b"]
+        assert time.monotonic() - t0 < 2.0
+    assert record_for(d, f"127.0.0.1:{port}")["escaper"] == "b"
+
+
+def test_failover_primary_wins_when_fast(daemon_factory, write_conf, names_dns, origins):
+    d = start(daemon_factory, write_conf, failover_route("a", "b"), names_dns.port)
+    port = origins.ports["127.0.0.1"]
+    for go in (via_socks, via_connect, via_forward):
+        assert go(d, "127.0.0.1", port) == BINDS["a"]
+    rec = record_for(d, f"127.0.0.1:{port}")
+    assert rec["escaper"] == "a" and rec["tcp_connect_tries"] == 1, rec
+
+
+def test_failover_blackholed_primary(daemon_factory, write_conf, names_dns):
+    """svc.test is a blackhole (connects time out) for the primary and the
+    live origin for the standby: the standby wins after fallback_delay and
+    well before the primary's 5s connect timeout; the primary's attempt is
+    closed."""
+    bh = Blackhole()  # 127.0.0.1:P, SYNs dropped
+    live = EchoOrigin(["127.0.0.2"], port=bh.port)
+    dns_p = DnsServer(a={"svc.test": ["127.0.0.1"]})
+    dns_s = DnsServer(a={"svc.test": ["127.0.0.2"]})
+    try:
+        d = start_split(daemon_factory, write_conf, failover_route("p", "s", "300ms"),
+                        dns_p, dns_s, names_dns.port)
+        for go in (via_socks, via_connect, via_forward):
+            t0 = time.monotonic()
+            assert go(d, "svc.test", bh.port) == "127.0.0.12"
+            spent = time.monotonic() - t0
+            assert 0.29 <= spent < 2.0, spent
+        rec = record_for(d, f"svc.test:{bh.port}")
+        assert rec["escaper"] == "s", rec
+        assert rec["next_peer_addr"] == f"127.0.0.2:{bh.port}", rec
+        assert rec["next_bound_addr"].startswith("127.0.0.12:"), rec
+    finally:
+        dns_p.stop()
+        dns_s.stop()
+        live.stop()
+        bh.stop()
+
+
+def test_failover_both_fail(daemon_factory, write_conf, names_dns, origins):
+    """Both attempts fail: the client gets the error and the task log says
+    why (the last failure: the standby's)."""
+    d = start(daemon_factory, write_conf, failover_route("deny", "deny2", "100ms"),
+              names_dns.port,
+              extra_escapers=DENY + "  - {name: deny2, type: dummy_deny}\n")
+    s, rep = socks_open(d.socks, "127.0.0.1", origins.ports["127.0.0.1"])
+    s.close()
+    assert rep[:2] == b"\x05\x02", rep  # forbidden
+    rec = record_for(d, f"127.0.0.1:{origins.ports['127.0.0.1']}")
+    assert rec["reason"] == "ForbiddenByRule", rec
+
+
+def test_failover_stop_while_both_pending(daemon_factory, write_conf, names_dns):
+    """Primary and standby both blackholed: tasks wait with two connects in
+    flight each; stopping proxyd closes both (clean exit, no leak under
+    SAN), also for a client that hung up meanwhile."""
+    bh = Blackhole()
+    bh2 = socket.socket()
+    bh2.bind(("127.0.0.2", bh.port))
+    bh2.listen(0)
+    fillers = []
+    for _ in range(4):
+        f = socket.socket()
+        f.setblocking(False)
+        try:
+            f.connect(("127.0.0.2", bh.port))
+        except BlockingIOError:
+            pass
+        fillers.append(f)
+    time.sleep(0.2)
+    dns_p = DnsServer(a={"svc.test": ["127.0.0.1"]})
+    dns_s = DnsServer(a={"svc.test": ["127.0.0.2"]})
+    try:
+        d = start_split(daemon_factory, write_conf, failover_route("p", "s", "50ms"),
+                        dns_p, dns_s, names_dns.port)
+        clients = []
+        for i in range(6):
+            s = socket.create_connection(("127.0.0.1", d.socks), timeout=5)
+            s.sendall(b"\x05\x01\x00\x05\x01\x00" + socks5_addr("svc.test") +
+                      struct.pack("!H", bh.port))
+            clients.append(s)
+        time.sleep(0.5)  # past fallback_delay: both attempts in flight
+        for c in clients:
+            assert recv_exact(c, 2) == b"\x05\x00"
+            c.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                c.recv(4)  # no reply yet
+        clients[0].close()  # hang-up while both connects are pending
+        time.sleep(0.2)
+        check_clean_exit(d)
+        for c in clients[1:]:
+            c.close()
+    finally:
+        for f in fillers:
+            f.close()
+        bh2.close()
+        dns_p.stop()
+        dns_s.stop()
+        bh.stop()
+
+
+# ---- config check (-t) with g3proxy configs ------------------------------------------
+
+G3_ROUTES = """\
+resolver:
+  - name: default
+    type: c-ares
+escaper:
+  - name: direct
+    type: direct_fixed
+    resolver: default
+  - name: deny
+    type: dummy_deny
+  - name: upstream
+    type: route_upstream
+    default_next: direct
+    exact_match:
+      deny:
+        - example.net
+      direct:
+        - 192.168.1.1
+    subnet_match:
+      - next: deny
+        subnets:
+          - 192.168.0.0/16
+    child_match:
+      - next: deny
+        domains:
+          - example.org
+    radix_match:
+      deny:
+        - t.example.net
+    regex_match:
+      - next: deny
+        rules:
+          - parent: example.com
+            regex: abc.*
+          - .*[.]example[.]org
+  - name: client
+    type: route_client
+    default_next: upstream
+    exact_match:
+      - next: deny
+        ips:
+          - 192.0.2.10
+    subnet_match:
+      - next: direct
+        subnets:
+          - 10.0.0.0/8
+          - 2001:db8::/32
+  - name: resolved
+    type: route_resolved
+    resolver: default
+    default_next: client
+    lpm_match:
+      - next: direct
+        net:
+          - 203.0.113.0/24
+  - name: mapping
+    type: route_mapping
+    next:
+      - direct
+      - deny
+  - name: failover
+    type: route_failover
+    primary_next: resolved
+    standby_next: mapping
+    fallback_delay: 100ms
+server:
+  - name: socks
+    type: socks_proxy
+    listen: 127.0.0.1:1080
+    escaper: failover
+"""
+
+
+def test_g3proxy_route_config_checks(write_conf):
+    import subprocess
+    from helpers import binary
+    conf_path = write_conf(G3_ROUTES)
+    r = subprocess.run([binary("proxyd"), "-t", "-c", str(conf_path)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"{conf_path}: configuration OK\n"
+    bad = G3_ROUTES.replace("    primary_next: resolved\n", "")
+    conf_path = write_conf(bad, "bad.yaml")
+    r = subprocess.run([binary("proxyd"), "-t", "-c", str(conf_path)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1, r.stdout
+    assert "missing required key 'primary_next'" in r.stderr
