@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/conf.h"
@@ -238,7 +239,7 @@ static void *load_conf(const struct daemon_ops *ops, const char *path)
 
 /* ---- pid file --------------------------------------------------------------- */
 
-static int pidfile_acquire(const char *path, int *fdp, char *err, size_t errlen)
+int daemon_pidfile_acquire(const char *path, int *fdp, char *err, size_t errlen)
 {
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	char line[32];
@@ -280,7 +281,7 @@ static int pidfile_acquire(const char *path, int *fdp, char *err, size_t errlen)
 }
 
 /* Remove the pid file if the path still names the file we locked. */
-static void pidfile_release(const char *path, int fd)
+void daemon_pidfile_release(const char *path, int fd)
 {
 	struct stat a, b;
 
@@ -381,6 +382,22 @@ static void block_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+/* Lock the pid file; during a hot upgrade the predecessor hands it over
+ * when it releases the control socket, so wait for that a little. */
+static int pidfile_take(struct daemon *d, char *err, size_t errlen)
+{
+	uint64_t until = util_mono_ns() + (uint64_t)DAEMON_UPGRADE_WAIT_MS * 1000000u;
+	int ret;
+
+	for (;;) {
+		ret = daemon_pidfile_acquire(d->opts.pidfile, &d->pid_fd, err, errlen);
+		if (ret != -EEXIST || !d->predecessor || util_mono_ns() >= until)
+			return ret;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
 int daemon_main(int argc, char **argv, const struct daemon_ops *ops)
 {
 	struct daemon_opts opts;
@@ -389,7 +406,7 @@ int daemon_main(int argc, char **argv, const struct daemon_ops *ops)
 	char err[1024];
 	char *ctl_dir = NULL, *pidfile = NULL;
 	void *conf = NULL;
-	int status = 1;
+	int status = 1, ret;
 
 	if (daemon_parse_args(argc, argv, ops, &opts, &cmd, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\nTry '%s --help'.\n", err, ops->name);
@@ -439,11 +456,6 @@ int daemon_main(int argc, char **argv, const struct daemon_ops *ops)
 	}
 	status = 1;
 
-	if (opts.pidfile && pidfile_acquire(opts.pidfile, &d->pid_fd, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", ops->name, err);
-		goto out;
-	}
-
 	/* Threads made from here on (nanomsg's, the daemon's workers) inherit
 	 * the blocked set; the main thread unblocks it when libev installs
 	 * its handlers, so signals are taken on the main loop only. */
@@ -451,7 +463,14 @@ int daemon_main(int argc, char **argv, const struct daemon_ops *ops)
 	block_signals();
 	d->loop = EV_DEFAULT;
 
-	if (daemon_ctl_open(d, err, sizeof(err)) != 0) {
+	ret = daemon_ctl_open(d, err, sizeof(err));
+	if (ret == -EADDRINUSE) /* a live process of our group: hot upgrade */
+		ret = daemon_upgrade_takeover(d, err, sizeof(err));
+	if (ret != 0) {
+		fprintf(stderr, "%s: %s\n", ops->name, err);
+		goto out;
+	}
+	if (opts.pidfile && pidfile_take(d, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: %s\n", ops->name, err);
 		goto out;
 	}
@@ -463,6 +482,7 @@ int daemon_main(int argc, char **argv, const struct daemon_ops *ops)
 	conf = NULL; /* owned by the daemon now */
 	d->started = true;
 	d->online = true;
+	daemon_upgrade_retire(d, true);
 
 	if (daemon_run_prepare(d) != 0)
 		goto out;
@@ -476,6 +496,14 @@ int daemon_main(int argc, char **argv, const struct daemon_ops *ops)
 
 out:
 	if (d) {
+		if (d->predecessor) {
+			/* failed before serving: hand the pid file and the shared
+			 * socket back, then tell the old process to serve on */
+			daemon_pidfile_release(opts.pidfile, d->pid_fd);
+			d->pid_fd = -1;
+			daemon_upgrade_retire(d, false);
+		}
+		daemon_upgrade_cleanup(d);
 		daemon_ctl_close(d);
 		if (d->started) {
 			d->online = false;
@@ -484,7 +512,7 @@ out:
 		}
 		daemon_run_cleanup(d);
 		report_ready(d, 1); /* a no-op once ready was reported */
-		pidfile_release(opts.pidfile, d->pid_fd);
+		daemon_pidfile_release(opts.pidfile, d->pid_fd);
 		free(d->conf_abs);
 		POISON_OBJ(d);
 		free(d);

@@ -1,9 +1,12 @@
 /* Daemon lifecycle shared by every g3c daemon: g3proxy-style command line,
  * config loading and -t, daemonising with a pidfile, systemd notification,
  * signals (SIGHUP reload, SIGTERM graceful stop, SIGINT/SIGQUIT immediate
- * stop), and the control socket (proto/control.proto) that g3ctl talks to:
- * version, status, reload, offline, plus daemon-specific requests. The main
- * thread runs one libev loop that owns all of this. */
+ * stop), the control sockets (proto/control.proto) that g3ctl talks to:
+ * version, status, reload, offline, cancel-shutdown, plus daemon-specific
+ * requests; and hot upgrade: a second process of the same name and group
+ * takes the shared control socket over and retires the first (see
+ * daemon_upgrade.c). The main thread runs one libev loop that owns all of
+ * this. */
 #ifndef G3C_COMMON_DAEMON_H
 #define G3C_COMMON_DAEMON_H
 
@@ -135,5 +138,10 @@ void daemon_set_user(struct daemon *d, void *p);
  * -ENAMETOOLONG (does not fit cap or a unix socket address). */
 int daemon_control_path(const char *control_dir, const char *name, const char *group, char *buf,
 			size_t cap);
+/* A process's own control socket: <control_dir>/<name>[_<group>]@<pid>.ctl
+ * ('@' never appears in a group name, so no two paths collide). Same
+ * returns. */
+int daemon_control_path_pid(const char *control_dir, const char *name, const char *group, long pid,
+			    char *buf, size_t cap);
 
 #endif

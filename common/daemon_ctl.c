@@ -21,8 +21,9 @@ const struct rpc_service daemon_ctl_service = {
 	.rep = &g3c__control__reply__descriptor,
 };
 
-int daemon_control_path(const char *control_dir, const char *name, const char *group, char *buf,
-			size_t cap)
+/* <dir>/<name>[_<group>]<suffix>.ctl, suffix "" or "@<pid>". */
+static int ctl_path(const char *control_dir, const char *name, const char *group,
+		    const char *suffix, char *buf, size_t cap)
 {
 	size_t dlen;
 	int n;
@@ -36,17 +37,31 @@ int daemon_control_path(const char *control_dir, const char *name, const char *g
 		return -EINVAL;
 	if (dlen >= DAEMON_CTL_PATH_MAX)
 		return -ENAMETOOLONG;
-	if (group && group[0])
-		n = snprintf(buf, cap, "%.*s%s%s_%s.ctl", (int)dlen, control_dir,
-			     control_dir[dlen - 1] == '/' ? "" : "/", name, group);
-	else
-		n = snprintf(buf, cap, "%.*s%s%s.ctl", (int)dlen, control_dir,
-			     control_dir[dlen - 1] == '/' ? "" : "/", name);
+	n = snprintf(buf, cap, "%.*s%s%s%s%s%s.ctl", (int)dlen, control_dir,
+		     control_dir[dlen - 1] == '/' ? "" : "/", name, group && group[0] ? "_" : "",
+		     group ? group : "", suffix);
 	if (n < 0 || (size_t)n >= cap || n >= DAEMON_CTL_PATH_MAX) {
 		buf[0] = '\0';
 		return -ENAMETOOLONG;
 	}
 	return 0;
+}
+
+int daemon_control_path(const char *control_dir, const char *name, const char *group, char *buf,
+			size_t cap)
+{
+	return ctl_path(control_dir, name, group, "", buf, cap);
+}
+
+int daemon_control_path_pid(const char *control_dir, const char *name, const char *group, long pid,
+			    char *buf, size_t cap)
+{
+	char suffix[32];
+
+	if (pid <= 0)
+		return -EINVAL;
+	snprintf(suffix, sizeof(suffix), "@%ld", pid);
+	return ctl_path(control_dir, name, group, suffix, buf, cap);
 }
 
 /* ---- handler -------------------------------------------------------------------- */
@@ -160,6 +175,47 @@ static enum rpc_code ctl_offline(struct daemon *d, G3c__Control__Reply *rep, str
 	return RPC_OK;
 }
 
+static enum rpc_code ctl_release(struct daemon *d, const G3c__Control__ReleaseControllerReq *q,
+				 G3c__Control__Reply *rep, struct rpc_arena *a)
+{
+	G3c__Control__ReleaseControllerRep *o;
+	const char *why = "";
+
+	if (!daemon_upgrade_release(d, q ? (long)q->pid : 0, &why)) {
+		rpc_arena_set_error(a, "cannot hand over the control socket: %s", why);
+		return RPC_FAILED_PRECONDITION;
+	}
+	o = rpc_arena_alloc(a, sizeof(*o));
+	g3c__control__release_controller_rep__init(o);
+	o->pid = (uint32_t)d->pid;
+	o->resume_after_ms = DAEMON_UPGRADE_RESUME_MS;
+	rep->body_case = G3C__CONTROL__REPLY__BODY_RELEASE_CONTROLLER;
+	rep->release_controller = o;
+	return RPC_OK;
+}
+
+static enum rpc_code ctl_cancel_shutdown(struct daemon *d, G3c__Control__Reply *rep,
+					 struct rpc_arena *a)
+{
+	G3c__Control__CancelShutdownRep *o;
+	bool resumed = false, cancelled;
+
+	if (d->phase != DAEMON_PH_RUNNING && d->phase != DAEMON_PH_OFFLINE_WAIT) {
+		rpc_arena_set_error(a, "too late: servers are already offline");
+		return RPC_FAILED_PRECONDITION;
+	}
+	cancelled = daemon_cancel_stop(d);
+	if (d->released)
+		resumed = daemon_upgrade_resume(d);
+	o = rpc_arena_alloc(a, sizeof(*o));
+	g3c__control__cancel_shutdown_rep__init(o);
+	o->cancelled = cancelled;
+	o->controller_resumed = resumed;
+	rep->body_case = G3C__CONTROL__REPLY__BODY_CANCEL_SHUTDOWN;
+	rep->cancel_shutdown = o;
+	return RPC_OK;
+}
+
 enum rpc_code daemon_ctl_handle(void *ctx, const ProtobufCMessage *reqm, ProtobufCMessage *repm,
 				struct rpc_arena *a)
 {
@@ -180,7 +236,13 @@ enum rpc_code daemon_ctl_handle(void *ctx, const ProtobufCMessage *reqm, Protobu
 	case G3C__CONTROL__REQUEST__BODY_RELOAD:
 		return ctl_reload(d, rep, a);
 	case G3C__CONTROL__REQUEST__BODY_OFFLINE:
+		if (d->released)
+			daemon_upgrade_confirmed(d);
 		return ctl_offline(d, rep, a);
+	case G3C__CONTROL__REQUEST__BODY_RELEASE_CONTROLLER:
+		return ctl_release(d, req->release_controller, rep, a);
+	case G3C__CONTROL__REQUEST__BODY_CANCEL_SHUTDOWN:
+		return ctl_cancel_shutdown(d, rep, a);
 	case G3C__CONTROL__REQUEST__BODY__NOT_SET:
 		if (req->base.n_unknown_fields) {
 			/* A member from a newer control.proto than this build. */
@@ -227,18 +289,69 @@ static int mkdir_p(const char *dir)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-int daemon_ctl_open(struct daemon *d, char *err, size_t errlen)
+/* Bind one control socket at path (url ipc://path); its inode into *ino. */
+static struct rpc_server *ctl_bind(struct daemon *d, const char *path, ino_t *ino, char *err,
+				   size_t errlen, int *retp)
 {
 	char url[DAEMON_CTL_PATH_MAX + 8];
+	struct rpc_server *srv;
 	struct stat st;
+	int ret = 0;
+
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	srv = rpc_server_new(d->loop, url, &daemon_ctl_service, daemon_ctl_handle, d, &ret);
+	if (!srv) {
+		ret = ret < 0 ? ret : -EIO;
+		snprintf(err, errlen, "cannot bind control socket %s: %s", path,
+			 ret == -EADDRINUSE ? "held by a running process" : strerror(-ret));
+		*retp = ret;
+		return NULL;
+	}
+	*ino = stat(path, &st) == 0 ? st.st_ino : 0;
+	*retp = 0;
+	return srv;
+}
+
+/* Close srv and remove path if the file is still the one we bound. */
+static void ctl_unbind(struct rpc_server **srv, const char *path, ino_t *ino)
+{
+	struct stat st;
+
+	if (!*srv)
+		return;
+	rpc_server_free(*srv);
+	*srv = NULL;
+	/* A successor may have bound the same path since: leave its file. */
+	if (*ino && stat(path, &st) == 0 && st.st_ino == *ino)
+		unlink(path);
+	*ino = 0;
+}
+
+int daemon_ctl_bind_shared(struct daemon *d, char *err, size_t errlen)
+{
+	int ret;
+
+	CHECK_OBJ(d, DAEMON_MAGIC);
+	d->ctl = ctl_bind(d, d->ctl_path, &d->ctl_ino, err, errlen, &ret);
+	if (d->ctl)
+		log_info("control socket %s", d->ctl_path);
+	return ret;
+}
+
+int daemon_ctl_open(struct daemon *d, char *err, size_t errlen)
+{
 	int ret;
 
 	CHECK_OBJ(d, DAEMON_MAGIC);
 	ret = daemon_control_path(d->opts.control_dir, d->ops->name, d->opts.group, d->ctl_path,
 				  sizeof(d->ctl_path));
+	if (ret == 0)
+		ret = daemon_control_path_pid(d->opts.control_dir, d->ops->name, d->opts.group,
+					      (long)d->pid, d->own_path, sizeof(d->own_path));
 	if (ret != 0) {
 		snprintf(err, errlen, "control socket path under %s is too long (max %d bytes)",
 			 d->opts.control_dir, DAEMON_CTL_PATH_MAX - 1);
+		d->ctl_path[0] = d->own_path[0] = '\0';
 		return ret;
 	}
 	ret = mkdir_p(d->opts.control_dir);
@@ -247,29 +360,17 @@ int daemon_ctl_open(struct daemon *d, char *err, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
-	snprintf(url, sizeof(url), "ipc://%s", d->ctl_path);
-	d->ctl = rpc_server_new(d->loop, url, &daemon_ctl_service, daemon_ctl_handle, d, &ret);
-	if (!d->ctl) {
-		snprintf(err, errlen, "cannot bind control socket %s: %s", d->ctl_path,
-			 strerror(ret < 0 ? -ret : EIO));
-		d->ctl_path[0] = '\0';
-		return ret < 0 ? ret : -EIO;
-	}
-	if (stat(d->ctl_path, &st) == 0)
-		d->ctl_ino = st.st_ino;
-	log_info("control socket %s", d->ctl_path);
-	return 0;
+	/* A file left by a process that died without cleaning up is reused by
+	 * nanomsg; a live process with our pid cannot exist. */
+	d->ctl_own = ctl_bind(d, d->own_path, &d->own_ino, err, errlen, &ret);
+	if (!d->ctl_own)
+		return ret;
+	return daemon_ctl_bind_shared(d, err, errlen);
 }
 
-void daemon_ctl_close(struct daemon *d)
+/* nanomsg drops queued replies on close: let the last one leave. */
+static void ctl_flush_wait(struct daemon *d)
 {
-	struct stat st;
-
-	CHECK_OBJ(d, DAEMON_MAGIC);
-	if (!d->ctl)
-		return;
-	/* `g3ctl offline` with no delays ends the loop right after its reply
-	 * was queued; closing at once would drop that reply. */
 	if (d->last_ctl_ns) {
 		uint64_t since = util_mono_ns() - d->last_ctl_ns;
 		uint64_t flush = (uint64_t)DAEMON_CTL_FLUSH_MS * 1000000u;
@@ -279,9 +380,22 @@ void daemon_ctl_close(struct daemon *d)
 				;
 		}
 	}
-	rpc_server_free(d->ctl);
-	d->ctl = NULL;
-	/* A successor may have bound the same path since: leave its file. */
-	if (d->ctl_ino && stat(d->ctl_path, &st) == 0 && st.st_ino == d->ctl_ino)
-		unlink(d->ctl_path);
+}
+
+void daemon_ctl_close_shared(struct daemon *d)
+{
+	CHECK_OBJ(d, DAEMON_MAGIC);
+	ctl_unbind(&d->ctl, d->ctl_path, &d->ctl_ino);
+}
+
+void daemon_ctl_close(struct daemon *d)
+{
+	CHECK_OBJ(d, DAEMON_MAGIC);
+	if (!d->ctl && !d->ctl_own)
+		return;
+	/* `g3ctl offline` with no delays ends the loop right after its reply
+	 * was queued; closing at once would drop that reply. */
+	ctl_flush_wait(d);
+	ctl_unbind(&d->ctl, d->ctl_path, &d->ctl_ino);
+	ctl_unbind(&d->ctl_own, d->own_path, &d->own_ino);
 }

@@ -38,9 +38,11 @@ struct daemon {
 	struct ev_loop *loop;  /* NULL: fake state for tests and the fuzzer */
 	void *user;
 
-	char *conf_abs; /* owned: absolute config path used for reloads */
-	char ctl_path[DAEMON_CTL_PATH_MAX];
-	ino_t ctl_ino; /* inode of our socket file: unlink only our own */
+	char *conf_abs;			    /* owned: absolute config path used for reloads */
+	char ctl_path[DAEMON_CTL_PATH_MAX]; /* shared: <name>[_<group>].ctl */
+	ino_t ctl_ino;			    /* inode of our socket file: unlink only our own */
+	char own_path[DAEMON_CTL_PATH_MAX]; /* this process's <name>[_<group>]@<pid>.ctl */
+	ino_t own_ino;
 	pid_t pid;
 
 	uint64_t start_wall_us, start_mono_ns;
@@ -51,8 +53,16 @@ struct daemon {
 	enum daemon_phase phase;
 	uint64_t drain_start_ns;
 
-	struct rpc_server *ctl;
-	uint64_t last_ctl_ns; /* when the last control request was handled */
+	struct rpc_server *ctl;	    /* shared socket; NULL while released */
+	struct rpc_server *ctl_own; /* own socket, for the whole life */
+	uint64_t last_ctl_ns;	    /* when the last control request was handled */
+	/* hot upgrade, old side: the shared socket went to a successor */
+	bool released;
+	long successor;
+	ev_timer release_timer; /* closes the shared socket once the reply left */
+	ev_timer resume_timer;	/* takes it back if the successor goes silent */
+	/* new side: the process we took the shared socket from (0 = none) */
+	long predecessor;
 	struct statsd *statsd;
 	int pid_fd;   /* locked pid file, -1 without -p */
 	int ready_fd; /* -d: pipe to the waiting parent, -1 otherwise */
@@ -97,6 +107,9 @@ int daemon_reload(struct daemon *d, char **errs);
  * Immediate: offline and stop now. Returns false if a graceful stop was
  * already under way (a second graceful request changes nothing). */
 bool daemon_begin_stop(struct daemon *d, bool graceful);
+/* Abort a graceful stop still in its server_offline_delay window. Returns
+ * true when one was aborted (servers never went offline). */
+bool daemon_cancel_stop(struct daemon *d);
 
 /* Run the stop sequence one step (timer callback body; exposed for tests
  * with loop == NULL, where it returns the delay in ms it would arm, or -1
@@ -126,10 +139,50 @@ extern const struct rpc_service daemon_ctl_service;
 enum rpc_code daemon_ctl_handle(void *ctx, const ProtobufCMessage *req, ProtobufCMessage *rep,
 				struct rpc_arena *a);
 
-/* Create d->control_dir if missing and bind the control socket. Returns 0 or
- * -errno with a message in err. */
+/* Create d->control_dir if missing, bind this process's own socket, then
+ * the shared one. Returns 0, -EADDRINUSE (the shared socket is held by a
+ * live process: see daemon_upgrade_takeover) or -errno, with a message in
+ * err. */
 int daemon_ctl_open(struct daemon *d, char *err, size_t errlen) MUST_CHECK;
-/* Close the socket and remove its file if it is still ours. */
+/* Bind the shared socket only (d->ctl). Same returns. */
+int daemon_ctl_bind_shared(struct daemon *d, char *err, size_t errlen) MUST_CHECK;
+/* Close the shared socket and remove its file if it is still ours. */
+void daemon_ctl_close_shared(struct daemon *d);
+/* Close both sockets (shared, own), removing the files that are ours. */
 void daemon_ctl_close(struct daemon *d);
+
+/* ---- daemon_upgrade.c: hot upgrade --------------------------------------- */
+
+/* Old side may wait this long for the successor's Offline or
+ * CancelShutdown after a release before taking the shared socket back. */
+#define DAEMON_UPGRADE_RESUME_MS 30000
+/* New side: how long the old process may take to answer and let go. */
+#define DAEMON_UPGRADE_WAIT_MS 5000
+
+/* New side, at start when the shared socket is held: ask its holder to
+ * release it (ReleaseController) and bind it. Sets d->predecessor. Returns
+ * 0 or -errno with a message in err (nothing changed for the old process
+ * unless it released: then it takes the socket back by itself). */
+int daemon_upgrade_takeover(struct daemon *d, char *err, size_t errlen) MUST_CHECK;
+/* New side, once start succeeded (started) or failed: Offline, or
+ * CancelShutdown after closing our shared socket, to the predecessor's own
+ * socket. No-op without a predecessor. */
+void daemon_upgrade_retire(struct daemon *d, bool started);
+/* Old side handlers (control requests; with d->loop == NULL they only set
+ * fields). Release: returns false when a release cannot happen now
+ * (stopping or already released) with the reason in *why. */
+bool daemon_upgrade_release(struct daemon *d, long successor, const char **why);
+/* Take the shared socket back after a release (CancelShutdown, the resume
+ * timer). Returns true when it is ours again. */
+bool daemon_upgrade_resume(struct daemon *d);
+/* An Offline arrived after a release: the successor took over for good. */
+void daemon_upgrade_confirmed(struct daemon *d);
+/* Stop the upgrade timers (teardown). */
+void daemon_upgrade_cleanup(struct daemon *d);
+
+/* ---- daemon.c: pid file (shared with the upgrade hand-over) -------------- */
+
+int daemon_pidfile_acquire(const char *path, int *fdp, char *err, size_t errlen) MUST_CHECK;
+void daemon_pidfile_release(const char *path, int fd);
 
 #endif

@@ -163,6 +163,19 @@ bool daemon_begin_stop(struct daemon *d, bool graceful)
 	return true;
 }
 
+bool daemon_cancel_stop(struct daemon *d)
+{
+	CHECK_OBJ(d, DAEMON_MAGIC);
+	if (d->phase != DAEMON_PH_OFFLINE_WAIT)
+		return false;
+	d->phase = DAEMON_PH_RUNNING;
+	if (d->loop)
+		ev_timer_stop(d->loop, &d->stop_timer);
+	log_notice("graceful stop cancelled: servers stay online");
+	daemon_notify(d, "READY=1");
+	return true;
+}
+
 static int64_t drain_step(struct daemon *d)
 {
 	uint64_t alive = daemon_alive_tasks(d);

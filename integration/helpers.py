@@ -95,6 +95,18 @@ class Ctl:
     def status(self):
         return self.json("status")
 
+    def run_pid(self, pid, *args, json_out=False, timeout_ms=CTL_TIMEOUT_MS):
+        """Run g3ctl -p PID: that process's own socket, not the shared one."""
+        argv = self.argv(json_out=json_out, timeout_ms=timeout_ms) + ["-p", str(pid)]
+        return subprocess.run(argv + list(args), capture_output=True, text=True,
+                              timeout=timeout_ms / 1000 + 10)
+
+    def json_pid(self, pid, *args):
+        """status (or another command) of one process, as JSON; must succeed."""
+        r = self.run_pid(pid, *(args or ("status",)), json_out=True)
+        assert r.returncode == 0, f"g3ctl -p {pid} {args} exited {r.returncode}: {r.stderr}"
+        return json.loads(r.stdout)
+
     def socket_path(self):
         name = f"{self.daemon}_{self.group}.ctl" if self.group else f"{self.daemon}.ctl"
         return os.path.join(self.control_dir, name)
@@ -117,8 +129,9 @@ class Daemon:
         """Start `<name> -c conf -C workdir -G group extra...`. With wait,
         return once the control socket answers `status`."""
         self._n += 1
-        self.stdout_path = self.workdir / f"{self.name}.{self._n}.out"
-        self.stderr_path = self.workdir / f"{self.name}.{self._n}.err"
+        # unique per process: two Daemon objects of one name share the dir
+        self.stdout_path = self.workdir / f"{self.name}.{id(self):x}.{self._n}.out"
+        self.stderr_path = self.workdir / f"{self.name}.{id(self):x}.{self._n}.err"
         argv = [binary(self.name), "-c", str(conf), "-C", str(self.workdir)]
         if self.group:
             argv += ["-G", self.group]

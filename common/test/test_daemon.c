@@ -165,6 +165,14 @@ static void test_control_path(void **state)
 	assert_int_equal(daemon_control_path("rel", "fcgend", "", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "rel/fcgend.ctl");
 
+	assert_int_equal(daemon_control_path_pid("/run/g3c", "proxyd", "", 77, buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "/run/g3c/proxyd@77.ctl");
+	assert_int_equal(
+		daemon_control_path_pid("/run/g3c/", "proxyd", "a_5", 123, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/run/g3c/proxyd_a_5@123.ctl");
+	assert_int_equal(daemon_control_path_pid("/run/g3c", "proxyd", "", 0, buf, sizeof(buf)),
+			 -EINVAL);
 	assert_int_equal(daemon_control_path("/run/g3c", "", "", buf, sizeof(buf)), -EINVAL);
 	assert_int_equal(daemon_control_path("", "proxyd", "", buf, sizeof(buf)), -EINVAL);
 	assert_int_equal(daemon_control_path("/run/g3c", "proxyd", "", buf, 10), -ENAMETOOLONG);

@@ -456,6 +456,118 @@ static void test_ctl_offline_and_drain(void **state)
 	assert_false(daemon_begin_stop(&d, false)); /* nothing left to stop */
 }
 
+static G3c__Control__Reply *release_call(struct daemon *d, uint32_t pid)
+{
+	G3c__Control__ReleaseControllerReq body = G3C__CONTROL__RELEASE_CONTROLLER_REQ__INIT;
+	G3c__Control__Request req = G3C__CONTROL__REQUEST__INIT;
+
+	body.pid = pid;
+	req.body_case = G3C__CONTROL__REQUEST__BODY_RELEASE_CONTROLLER;
+	req.release_controller = &body;
+	return ctl_call(d, &req);
+}
+
+static G3c__Control__Reply *cancel_call(struct daemon *d)
+{
+	static G3c__Control__CancelShutdownReq body = G3C__CONTROL__CANCEL_SHUTDOWN_REQ__INIT;
+	G3c__Control__Request req = G3C__CONTROL__REQUEST__INIT;
+
+	req.body_case = G3C__CONTROL__REQUEST__BODY_CANCEL_SHUTDOWN;
+	req.cancel_shutdown = &body;
+	return ctl_call(d, &req);
+}
+
+/* Hot upgrade, old side: release once, refused twice; the successor's
+ * Offline retires us, its CancelShutdown takes the socket back. */
+static void test_ctl_release_controller(void **state)
+{
+	struct daemon d;
+	G3c__Control__Reply *rep;
+
+	(void)state;
+	fake_daemon(&d, &fake_ops);
+	d.pid = 4242;
+	rep = release_call(&d, 5151);
+	assert_int_equal(rep_code(rep), RPC_OK);
+	assert_int_equal(rep->body_case, G3C__CONTROL__REPLY__BODY_RELEASE_CONTROLLER);
+	assert_int_equal(rep->release_controller->pid, 4242);
+	assert_int_equal(rep->release_controller->resume_after_ms, DAEMON_UPGRADE_RESUME_MS);
+	g3c__control__reply__free_unpacked(rep, NULL);
+	assert_true(d.released);
+	assert_int_equal(d.successor, 5151);
+	/* serving goes on until the successor says so */
+	assert_int_equal(d.phase, DAEMON_PH_RUNNING);
+	assert_true(d.online);
+
+	rep = release_call(&d, 6161);
+	assert_int_equal(rep_code(rep), RPC_FAILED_PRECONDITION);
+	assert_non_null(strstr(rep_msg(rep), "already handed over"));
+	g3c__control__reply__free_unpacked(rep, NULL);
+	assert_int_equal(d.successor, 5151);
+
+	/* the successor failed to start: serve on */
+	rep = cancel_call(&d);
+	assert_int_equal(rep_code(rep), RPC_OK);
+	assert_false(rep->cancel_shutdown->cancelled);
+	assert_true(rep->cancel_shutdown->controller_resumed);
+	g3c__control__reply__free_unpacked(rep, NULL);
+	assert_false(d.released);
+	assert_int_equal(d.phase, DAEMON_PH_RUNNING);
+
+	/* a second attempt that succeeds: Offline starts the graceful stop */
+	rep = release_call(&d, 7171);
+	assert_int_equal(rep_code(rep), RPC_OK);
+	g3c__control__reply__free_unpacked(rep, NULL);
+	rep = offline_call(&d);
+	assert_int_equal(rep_code(rep), RPC_OK);
+	g3c__control__reply__free_unpacked(rep, NULL);
+	assert_int_equal(d.phase, DAEMON_PH_OFFLINE_WAIT);
+
+	/* a stopping daemon does not hand over again */
+	d.released = false;
+	assert_int_equal(daemon_stop_step(&d), (int64_t)d.dc.task_wait_delay_ms);
+	rep = release_call(&d, 8181);
+	assert_int_equal(rep_code(rep), RPC_FAILED_PRECONDITION);
+	assert_non_null(strstr(rep_msg(rep), "stopping"));
+	g3c__control__reply__free_unpacked(rep, NULL);
+}
+
+/* cancel-shutdown: only inside the offline delay window. */
+static void test_ctl_cancel_shutdown(void **state)
+{
+	struct daemon d;
+	G3c__Control__Reply *rep;
+
+	(void)state;
+	fake_daemon(&d, &fake_ops);
+	rep = cancel_call(&d); /* nothing to cancel */
+	assert_int_equal(rep_code(rep), RPC_OK);
+	assert_false(rep->cancel_shutdown->cancelled);
+	assert_false(rep->cancel_shutdown->controller_resumed);
+	g3c__control__reply__free_unpacked(rep, NULL);
+
+	rep = offline_call(&d);
+	g3c__control__reply__free_unpacked(rep, NULL);
+	assert_int_equal(d.phase, DAEMON_PH_OFFLINE_WAIT);
+	rep = cancel_call(&d);
+	assert_int_equal(rep_code(rep), RPC_OK);
+	assert_true(rep->cancel_shutdown->cancelled);
+	g3c__control__reply__free_unpacked(rep, NULL);
+	assert_int_equal(d.phase, DAEMON_PH_RUNNING);
+	assert_true(d.online);
+	assert_int_equal(F.offlines, 0);
+
+	/* once servers went offline it is too late */
+	rep = offline_call(&d);
+	g3c__control__reply__free_unpacked(rep, NULL);
+	(void)daemon_stop_step(&d);
+	assert_false(d.online);
+	rep = cancel_call(&d);
+	assert_int_equal(rep_code(rep), RPC_FAILED_PRECONDITION);
+	assert_non_null(strstr(rep_msg(rep), "already offline"));
+	g3c__control__reply__free_unpacked(rep, NULL);
+}
+
 static void test_stop_drain_timeout(void **state)
 {
 	struct daemon d;
@@ -620,6 +732,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ctl_offline_and_drain, setup_file,
 						teardown_file),
 		cmocka_unit_test_setup_teardown(test_stop_drain_timeout, setup_file, teardown_file),
+		cmocka_unit_test_setup_teardown(test_ctl_release_controller, setup_file,
+						teardown_file),
+		cmocka_unit_test_setup_teardown(test_ctl_cancel_shutdown, setup_file,
+						teardown_file),
 		cmocka_unit_test_setup_teardown(test_stop_immediate, setup_file, teardown_file),
 		cmocka_unit_test_setup_teardown(test_ctl_bad_requests, setup_file, teardown_file),
 		cmocka_unit_test_setup_teardown(test_ctl_daemon_specific, setup_file,

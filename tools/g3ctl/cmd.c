@@ -1,4 +1,5 @@
-/* The commands every daemon answers: version, status, reload, offline. */
+/* The commands every daemon answers: version, status, reload, offline,
+ * cancel-shutdown. */
 #include "tools/g3ctl/g3ctl.h"
 
 #include <errno.h>
@@ -129,6 +130,31 @@ static int offline_show(struct g3ctl *g, const G3c__Control__Reply *rep)
 	return 0;
 }
 
+/* ---- cancel-shutdown ----------------------------------------------------- */
+
+static int cancel_build(struct g3ctl *g, int argc, char **argv, G3c__Control__Request *req)
+{
+	static G3c__Control__CancelShutdownReq body = G3C__CONTROL__CANCEL_SHUTDOWN_REQ__INIT;
+
+	(void)g;
+	if (no_args(argc, argv))
+		return -EINVAL;
+	req->body_case = G3C__CONTROL__REQUEST__BODY_CANCEL_SHUTDOWN;
+	req->cancel_shutdown = &body;
+	return 0;
+}
+
+static int cancel_show(struct g3ctl *g, const G3c__Control__Reply *rep)
+{
+	const G3c__Control__CancelShutdownRep *r = rep->cancel_shutdown;
+
+	if (rep->body_case != G3C__CONTROL__REPLY__BODY_CANCEL_SHUTDOWN || !r)
+		return -EBADMSG;
+	out_bool(g->out, "cancelled", r->cancelled);
+	out_bool(g->out, "controller_resumed", r->controller_resumed);
+	return 0;
+}
+
 /* ---- table --------------------------------------------------------------- */
 
 const struct g3ctl_cmd g3ctl_cmds[] = {
@@ -139,6 +165,9 @@ const struct g3ctl_cmd g3ctl_cmds[] = {
 	 reload_build, reload_show},
 	{NULL, "offline", "", "graceful stop: stop accepting, drain tasks, exit (like SIGTERM)",
 	 offline_build, offline_show},
+	{NULL, "cancel-shutdown", "",
+	 "abort a graceful stop still in its server_offline_delay window", cancel_build,
+	 cancel_show},
 	{NULL, NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -20,19 +20,26 @@ static const struct rpc_service control_service = {
 };
 
 static const struct option long_opts[] = {
-	{"daemon", required_argument, NULL, 'd'},      {"group-name", required_argument, NULL, 'G'},
-	{"control-dir", required_argument, NULL, 'C'}, {"json", no_argument, NULL, 'j'},
-	{"timeout", required_argument, NULL, 't'},     {"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},	       {NULL, 0, NULL, 0},
+	{"daemon", required_argument, NULL, 'd'},
+	{"group-name", required_argument, NULL, 'G'},
+	{"control-dir", required_argument, NULL, 'C'},
+	{"json", no_argument, NULL, 'j'},
+	{"timeout", required_argument, NULL, 't'},
+	{"help", no_argument, NULL, 'h'},
+	{"pid", required_argument, NULL, 'p'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: g3ctl -d DAEMON [-G GROUP] [-C DIR] [--json] [--timeout MS] "
+		"Usage: g3ctl -d DAEMON [-G GROUP] [-p PID] [-C DIR] [--json] [--timeout MS] "
 		"COMMAND [ARGS]\n"
 		"  -d, --daemon NAME       daemon to talk to (proxyd, fcgend, iplocd, ...)\n"
 		"  -G, --group-name GROUP  its group (-G it was started with)\n"
+		"  -p, --pid PID           that process (its own socket), not the live one;\n"
+		"                          during a hot upgrade both old and new answer\n"
 		"  -C, --control-dir DIR   control socket directory (default "
 		"$G3C_CONTROL_DIR or %s)\n"
 		"      --json              print the answer as one JSON object\n"
@@ -115,7 +122,9 @@ static int call(struct g3ctl *g, const struct g3ctl_cmd *cmd, G3c__Control__Requ
 	struct stat st;
 	int ret, status;
 
-	ret = daemon_control_path(g->control_dir, g->daemon, g->group, path, sizeof(path));
+	ret = g->pid ? daemon_control_path_pid(g->control_dir, g->daemon, g->group, g->pid, path,
+					       sizeof(path))
+		     : daemon_control_path(g->control_dir, g->daemon, g->group, path, sizeof(path));
 	if (ret != 0) {
 		fprintf(stderr, "g3ctl: control socket path for %s under %s is %s\n", g->daemon,
 			g->control_dir, ret == -ENAMETOOLONG ? "too long" : "invalid");
@@ -178,7 +187,7 @@ int g3ctl_main(int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	/* '+': stop at the command, its arguments may start with '-'. */
-	while ((c = getopt_long(argc, argv, "+:d:G:C:hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:d:G:C:p:hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			g.daemon = optarg;
@@ -189,6 +198,14 @@ int g3ctl_main(int argc, char **argv)
 		case 'C':
 			g.control_dir = optarg;
 			break;
+		case 'p': {
+			char *end;
+			errno = 0;
+			g.pid = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || g.pid <= 0)
+				return usage_error("bad --pid '%s'", optarg);
+			break;
+		}
 		case 'j':
 			g.json = true;
 			break;

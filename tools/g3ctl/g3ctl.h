@@ -26,6 +26,7 @@ struct g3ctl {
 	const char *daemon;	 /* -d: "proxyd" */
 	const char *group;	 /* -G: "" when not given */
 	const char *control_dir; /* -C, else $G3C_CONTROL_DIR, else /run/g3c */
+	long pid;		 /* -p: that process's own socket; 0 = the shared one */
 	bool json;
 	uint32_t timeout_ms;
 	struct out *out;
