@@ -44,5 +44,5 @@ bulk)
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
 wait "$perf_pid" || true
-perf report -i "$data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^$' | grep '%' | head -40
+perf report -i "$data" --no-children --sort dso,symbol -g none --stdio 2>/dev/null | grep "%" | head -40
 echo "profile: perf.data in $data (perf report -i $data)"
