@@ -211,7 +211,8 @@ server:
     listen: 127.0.0.1:$PEER_SOCKS_PORT
     escaper: default
 EOC
-	$PIN_SERVER "$BUILD_DIR/bin/proxyd" -c "$1/proxyd.yaml" > "$1/log" 2>&1 &
+	# -C: its control socket in WORK (another proxyd may own /run/g3c).
+	$PIN_SERVER "$BUILD_DIR/bin/proxyd" -c "$1/proxyd.yaml" -C "$1" > "$1/log" 2>&1 &
 	PEER_PID=$!
 }
 
