@@ -303,6 +303,57 @@ def test_stalled_server_counts_timeouts():
     assert 0.5 <= elapsed < 5  # two rounds of 300 ms
 
 
+class Closer:
+    """Answers one request per connection (200, Content-Length, keep-alive
+    implied) and then closes it without saying so."""
+
+    def __init__(self, delay=0.05):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.delay = delay
+        self.conns = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns += 1
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        with c:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                d = c.recv(4096)
+                if not d:
+                    return
+                head += d
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            time.sleep(self.delay)
+
+    def stop(self):
+        self.sock.close()
+
+
+def test_stale_keepalive_connection_is_retried():
+    """A server that silently closes after each response: the next request
+    finds the connection dead before any byte and goes out again on a new
+    one; nothing counts as failed."""
+    srv = Closer()
+    try:
+        rc, j, err = bench_json("-n", 6, "--rate", 10, "h1", f"http://127.0.0.1:{srv.port}/")
+    finally:
+        srv.stop()
+    assert rc == 0, err
+    assert_all_ok(j, 6)
+    assert j["connections"]["attempt"] == 6 == srv.conns
+
+
 def test_status_errors_counted_separately(nginx):
     rc, j, err = bench_json("-n", 5, "h1", f"http://127.0.0.1:{nginx.port}/missing")
     assert rc == 2

@@ -145,6 +145,30 @@ static bool h1_tls(struct task *t, bool proxy)
 	return proxy ? h1_start_tunnel(t) : (t->st = TASK_ST_SEND, t->wpos = 0, true);
 }
 
+/* A reused connection that the server closed while idle (keep-alive
+ * timeout, request limit without "Connection: close") fails the first
+ * write or read of the next request before any response byte: reconnect
+ * and send it again, once (the fresh connection has reqs_on_conn 0). */
+static bool h1_stale(const struct task *t, ssize_t n)
+{
+	return t->reqs_on_conn > 0 && !t->in_body && t->rlen == 0 &&
+	       (n == 0 || n == -ECONNRESET || n == -EPIPE);
+}
+
+static void h1_reconnect(struct task *t)
+{
+	int r;
+
+	task_close(t);
+	r = task_connect(t);
+	if (r < 0) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "connect: %s", strerror(-r));
+		task_fail(t, BENCH_ERR_CONNECT, what);
+	}
+}
+
 /* Write data[wpos..len); true when all of it is out. */
 static bool h1_write_all(struct task *t, const void *data, size_t len, bool *failed)
 {
@@ -165,7 +189,11 @@ static bool h1_write_all(struct task *t, const void *data, size_t len, bool *fai
 			return false;
 		}
 		*failed = true;
-		task_fail(t, n == TASK_IO_TLS_ERR ? BENCH_ERR_TLS : BENCH_ERR_IO, "write failed");
+		if (h1_stale(t, n))
+			h1_reconnect(t);
+		else
+			task_fail(t, n == TASK_IO_TLS_ERR ? BENCH_ERR_TLS : BENCH_ERR_IO,
+				  "write failed");
 		return false;
 	}
 	return true;
@@ -194,7 +222,9 @@ static ssize_t h1_read_more(struct task *t, bool *failed)
 		return -1;
 	}
 	*failed = true;
-	if (n == TASK_IO_TLS_ERR)
+	if (h1_stale(t, n))
+		h1_reconnect(t);
+	else if (n == TASK_IO_TLS_ERR)
 		task_fail(t, BENCH_ERR_TLS, "TLS read failed");
 	else
 		task_fail(t, BENCH_ERR_IO, strerror((int)-n));
@@ -432,7 +462,9 @@ static bool h1_recv(struct task *t)
 		if (n == 0) {
 			if (t->in_body && t->body.kind == H1_BODY_EOF)
 				return h1_complete(t, true);
-			if (!t->in_body && t->rlen == 0)
+			if (h1_stale(t, 0))
+				h1_reconnect(t);
+			else if (!t->in_body && t->rlen == 0)
 				task_fail(t, BENCH_ERR_IO, "connection closed before a response");
 			else
 				task_fail(t, BENCH_ERR_PROTO, "connection closed mid-response");
