@@ -140,6 +140,11 @@ def test_h1_count_exact_keepalive(nginx):
     assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99.9"] <= lat["max"]
     assert j["rps"] > 0 and j["duration_s"] > 0
     assert j["kind"] == "h1" and j["concurrency"] == 4 and j["threads"] == 1
+    # per-phase durations: request written <= response head <= last byte
+    ph = j["phases_us"]
+    assert ph["send_all"]["count"] == ph["recv_hdr"]["count"] == 300
+    for k in ("min", "p50", "p90", "p99", "max"):
+        assert ph["send_all"][k] <= ph["recv_hdr"][k] <= lat[k], k
 
 
 def test_h1_threads_and_no_keepalive(nginx):
@@ -159,6 +164,7 @@ def test_h1_text_summary(nginx):
     assert "Requests per second:" in out
     assert "2xx:                    7\n" in out
     assert "  99.9%" in out
+    assert "\nSendAll: " in out and "\nRecvHdr: " in out and "\nTotal: " in out
 
 
 def test_h1_time_limit_and_rate(nginx):

@@ -44,6 +44,8 @@ int bench_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	total.lat = hist_new();
+	total.send_all = hist_new();
+	total.recv_hdr = hist_new();
 	if (bench_run(b, &total) < 0)
 		goto out;
 	bench_report(b, &total);
@@ -51,6 +53,8 @@ int bench_main(int argc, char **argv)
 out:
 	the_bench = NULL;
 	hist_free(total.lat);
+	hist_free(total.send_all);
+	hist_free(total.recv_hdr);
 	bench_opts_fini(&b->o);
 	free(b);
 	return rc;

@@ -98,7 +98,9 @@ struct bench_opts {
 };
 
 struct bench_stats {
-	struct hist *lat; /* owned */
+	struct hist *lat;      /* Total: request start to last byte; owned */
+	struct hist *send_all; /* h1 SendAll: request start to request written */
+	struct hist *recv_hdr; /* h1 RecvHdr: request start to response head */
 	uint64_t ok;
 	uint64_t failed;
 	uint64_t err[BENCH_ERR__N];
@@ -199,7 +201,7 @@ void bench_opts_fini(struct bench_opts *o);
 /* --- run.c --- */
 
 /* Run the workers to completion and merge their statistics into *total
- * (whose lat the caller has made). Returns 0 or -1 when a thread could not
+ * (whose histograms the caller has made). Returns 0 or -1 when a thread could not
  * start. */
 int bench_run(struct bench *b, struct bench_stats *total) MUST_CHECK;
 

@@ -370,6 +370,7 @@ static bool h1_send(struct task *t)
 		t->deadline_ns = util_mono_ns() + o->timeout_ns;
 	if (!h1_write_all(t, o->request, o->request_len, &failed))
 		return false;
+	hist_record(t->w->st.send_all, util_mono_ns() - t->req_start_ns);
 	t->st = TASK_ST_RECV;
 	t->rlen = 0;
 	t->in_body = false;
@@ -423,6 +424,7 @@ static int h1_consume(struct task *t)
 			return -1;
 		}
 		if (t->head.status >= 200 || t->head.status == 101) {
+			hist_record(t->w->st.recv_hdr, util_mono_ns() - t->req_start_ns);
 			h1_body_init(&t->body, &t->head);
 			t->in_body = true;
 			off = t->head.head_len;

@@ -22,6 +22,15 @@ static double cpu_seconds(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+static void json_hist(const char *name, const struct hist *h)
+{
+	printf("\"%s\":{\"count\":%llu,\"min\":%.1f,\"mean\":%.1f,\"stddev\":%.1f,"
+	       "\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99.9\":%.1f,\"max\":%.1f}",
+	       name, (unsigned long long)h->count, h->count ? us(h->min) : 0.0, hist_mean(h) / 1e3,
+	       hist_stddev(h) / 1e3, us(hist_percentile(h, 50)), us(hist_percentile(h, 90)),
+	       us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)), us(h->max));
+}
+
 static void report_json(const struct bench *b, const struct bench_stats *s, double secs)
 {
 	const struct bench_opts *o = &b->o;
@@ -36,12 +45,15 @@ static void report_json(const struct bench *b, const struct bench_stats *s, doub
 	       (unsigned long long)s->failed, (unsigned long long)(o->requests ? left : 0),
 	       secs > 0 ? (double)done / secs : 0.0, secs > 0 ? (double)s->ok / secs : 0.0,
 	       cpu_seconds());
-	printf("\"latency_us\":{\"count\":%llu,\"min\":%.1f,\"mean\":%.1f,\"stddev\":%.1f,"
-	       "\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99.9\":%.1f,\"max\":%.1f},",
-	       (unsigned long long)s->lat->count, s->lat->count ? us(s->lat->min) : 0.0,
-	       hist_mean(s->lat) / 1e3, hist_stddev(s->lat) / 1e3, us(hist_percentile(s->lat, 50)),
-	       us(hist_percentile(s->lat, 90)), us(hist_percentile(s->lat, 99)),
-	       us(hist_percentile(s->lat, 99.9)), us(s->lat->max));
+	json_hist("latency_us", s->lat);
+	if (o->kind == BENCH_H1) {
+		printf(",\"phases_us\":{");
+		json_hist("send_all", s->send_all);
+		printf(",");
+		json_hist("recv_hdr", s->recv_hdr);
+		printf("}");
+	}
+	printf(",");
 	printf("\"connections\":{\"attempt\":%llu,\"success\":%llu},\"errors\":{",
 	       (unsigned long long)s->conn_attempt, (unsigned long long)s->conn_ok);
 	for (int e = 0; e < BENCH_ERR__N; e++)
@@ -55,6 +67,12 @@ static void report_json(const struct bench *b, const struct bench_stats *s, doub
 	       "\"tls\":{\"handshakes\":%llu,\"resumed\":%llu}}\n",
 	       (unsigned long long)s->bytes_out, (unsigned long long)s->bytes_in,
 	       (unsigned long long)s->tls_handshakes, (unsigned long long)s->tls_resumed);
+}
+
+static void text_hist(const char *name, const struct hist *h)
+{
+	printf("%-9s%10.1f %8.1f %8.1f %8.1f %8.1f\n", name, h->count ? us(h->min) : 0.0,
+	       hist_mean(h) / 1e3, hist_stddev(h) / 1e3, us(hist_percentile(h, 90)), us(h->max));
 }
 
 static void report_text(const struct bench *b, const struct bench_stats *s, double secs)
@@ -108,9 +126,12 @@ static void report_text(const struct bench *b, const struct bench_stats *s, doub
 	}
 	if (h->count) {
 		printf("# Duration Times (us)\n");
-		printf("              min   mean[+/-sd]  pct90      max\n");
-		printf("Total: %10.1f %8.1f %6.1f %8.1f %8.1f\n", us(h->min), hist_mean(h) / 1e3,
-		       hist_stddev(h) / 1e3, us(hist_percentile(h, 90)), us(h->max));
+		printf("                min     mean  [+/-sd]    pct90      max\n");
+		if (o->kind == BENCH_H1) {
+			text_hist("SendAll:", s->send_all);
+			text_hist("RecvHdr:", s->recv_hdr);
+		}
+		text_hist("Total:", h);
 		printf("Percentage of the requests served within a certain time (us)\n");
 		for (size_t i = 0; i < ARRAY_SIZE(pcts); i++)
 			printf("  %5g%%  %10.1f\n", pcts[i], us(hist_percentile(h, pcts[i])));

@@ -203,6 +203,8 @@ int bench_run(struct bench *b, struct bench_stats *total)
 		w->tasks = xcalloc(w->n_tasks, sizeof(*w->tasks));
 		w->rate = o->rate / nt;
 		w->st.lat = hist_new();
+		w->st.send_all = hist_new();
+		w->st.recv_hdr = hist_new();
 		w->loop = ev_loop_new(EVFLAG_AUTO);
 		if (!w->loop) {
 			fprintf(stderr, "g3bench: cannot create an event loop\n");
@@ -235,6 +237,8 @@ int bench_run(struct bench *b, struct bench_stats *total)
 		const struct bench_stats *s = &ws[i].st;
 
 		hist_merge(total->lat, s->lat);
+		hist_merge(total->send_all, s->send_all);
+		hist_merge(total->recv_hdr, s->recv_hdr);
 		total->ok += s->ok;
 		total->failed += s->failed;
 		for (int e = 0; e < BENCH_ERR__N; e++)
@@ -251,6 +255,8 @@ int bench_run(struct bench *b, struct bench_stats *total)
 out:
 	for (unsigned i = 0; i < nt; i++) {
 		hist_free(ws[i].st.lat);
+		hist_free(ws[i].st.send_all);
+		hist_free(ws[i].st.recv_hdr);
 		free(ws[i].tasks);
 		if (ws[i].loop)
 			ev_loop_destroy(ws[i].loop);
