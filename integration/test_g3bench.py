@@ -564,6 +564,166 @@ def test_https_proxy(px, nginx, mode):
         front.stop()
 
 
+class Recorder:
+    """A fake proxy and origin in one: records every request head (and
+    body) it receives and answers 200 with an empty body, keeping the
+    connection; a CONNECT is answered 200 and the tunnel's requests are
+    served the same way. With socks=True it first speaks SOCKS5 with
+    username/password authentication (RFC 1929) and records the
+    credentials and the requested address."""
+
+    def __init__(self, socks=False, password=b"p@ss"):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.socks = socks
+        self.password = password
+        self.heads = []
+        self.socks_log = []
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _exact(c, n):
+        b = b""
+        while len(b) < n:
+            d = c.recv(n - len(b))
+            if not d:
+                raise EOFError
+            b += d
+        return b
+
+    def _socks(self, c):
+        ver, n = self._exact(c, 2)
+        methods = self._exact(c, n)
+        if 2 not in methods:
+            c.sendall(b"\x05\xff")
+            raise EOFError
+        c.sendall(b"\x05\x02")
+        self._exact(c, 1)
+        user = self._exact(c, self._exact(c, 1)[0])
+        pw = self._exact(c, self._exact(c, 1)[0])
+        if pw != self.password:
+            c.sendall(b"\x01\x01")
+            raise EOFError
+        c.sendall(b"\x01\x00")
+        _, cmd, _, atyp = self._exact(c, 4)
+        if atyp == 3:
+            addr = self._exact(c, self._exact(c, 1)[0]).decode()
+        elif atyp == 1:
+            addr = socket.inet_ntoa(self._exact(c, 4))
+        else:
+            addr = socket.inet_ntop(socket.AF_INET6, self._exact(c, 16))
+        port = int.from_bytes(self._exact(c, 2), "big")
+        self.socks_log.append((user.decode(), addr, port))
+        c.sendall(b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50")
+
+    def _serve(self, c):
+        with c:
+            try:
+                if self.socks:
+                    self._socks(c)
+                buf = b""
+                while True:
+                    while b"\r\n\r\n" not in buf:
+                        d = c.recv(65536)
+                        if not d:
+                            return
+                        buf += d
+                    head, _, buf = buf.partition(b"\r\n\r\n")
+                    n = 0
+                    for line in head.split(b"\r\n")[1:]:
+                        k, _, v = line.partition(b":")
+                        if k.strip().lower() == b"content-length":
+                            n = int(v)
+                    while len(buf) < n:
+                        buf += c.recv(65536)
+                    self.heads.append((head.decode(), buf[:n]))
+                    buf = buf[n:]
+                    if head.startswith(b"CONNECT "):
+                        c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    else:
+                        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            except (EOFError, OSError):
+                return
+
+    def stop(self):
+        self.sock.close()
+
+
+def test_request_shape_through_http_proxy():
+    """Absolute-form request with Basic proxy credentials, Host, the extra
+    headers and the body, as a proxy receives it."""
+    rec = Recorder()
+    try:
+        rc, j, err = bench_json("-n", 2, "-m", "POST", "--body", "payload!", "-H", "X-One: 1",
+                                "-H", "user-agent: custom", "-x",
+                                f"http://us%3Aer:p%40ss@127.0.0.1:{rec.port}", "h1",
+                                "http://origin.test:8080/p?q=1")
+    finally:
+        rec.stop()
+    assert rc == 0, err
+    assert_all_ok(j, 2)
+    assert len(rec.heads) == 2
+    head, body = rec.heads[0]
+    lines = head.split("\r\n")
+    assert lines[0] == "POST http://origin.test:8080/p?q=1 HTTP/1.1"
+    assert "Host: origin.test:8080" in lines
+    # base64("us:er:p@ss")
+    assert "Proxy-Authorization: Basic dXM6ZXI6cEBzcw==" in lines
+    assert "X-One: 1" in lines and "user-agent: custom" in lines
+    assert not any(ln.startswith("User-Agent: g3bench") for ln in lines)
+    assert "Content-Length: 8" in lines and body == b"payload!"
+
+
+def test_request_shape_through_connect():
+    rec = Recorder()
+    try:
+        rc, j, err = bench_json("-n", 3, "-p", "-x", f"http://u:p@127.0.0.1:{rec.port}", "h1",
+                                "http://[::1]/x")
+    finally:
+        rec.stop()
+    assert rc == 0, err
+    assert_all_ok(j, 3)
+    assert [h.split("\r\n")[0] for h, _ in rec.heads] == \
+        ["CONNECT [::1]:80 HTTP/1.1"] + ["GET /x HTTP/1.1"] * 3
+    connect_lines = rec.heads[0][0].split("\r\n")
+    assert "Host: [::1]:80" in connect_lines
+    assert "Proxy-Authorization: Basic dTpw" in connect_lines
+    # the tunnelled request carries no proxy credentials
+    assert all("Proxy-Authorization" not in h for h, _ in rec.heads[1:])
+    assert "Host: [::1]" in rec.heads[1][0].split("\r\n")
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
+def test_socks5_password_auth(scheme):
+    rec = Recorder(socks=True)
+    try:
+        rc, j, err = bench_json("-n", 4, "-c", 2, "-x", f"{scheme}://alice:p%40ss@127.0.0.1:"
+                                f"{rec.port}", "h1", "http://localhost:8080/s")
+        assert rc == 0, err
+        assert_all_ok(j, 4)
+        # socks5 resolves locally and sends an address; socks5h sends the name
+        want = "localhost" if scheme == "socks5h" else ("127.0.0.1", "::1")
+        assert len(rec.socks_log) == 2
+        for user, addr, port in rec.socks_log:
+            assert user == "alice" and port == 8080
+            assert addr == want if scheme == "socks5h" else addr in want
+        rc, j, err = bench_json("-n", 2, "-x", f"{scheme}://alice:wrong@127.0.0.1:{rec.port}",
+                                "h1", "http://localhost:8080/s")
+        assert rc == 2 and j["errors"]["proxy"] == 2
+    finally:
+        rec.stop()
+
+
 # ---- usage ----
 
 
