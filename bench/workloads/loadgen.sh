@@ -62,8 +62,10 @@ for _ in $(seq "$RUNS"); do
 	g=$(cat "$WORK/g3bench.out")
 	grps=$(bench_json_field "$g" ok_rps)
 	greq=$(bench_json_field "$g" ok)
-	bench_result wrk small-keepalive-rps "$wrps" req/s wrk
-	bench_result g3bench small-keepalive-rps "$grps" req/s wrk
-	bench_result wrk client-cpu-per-req "$(echo "$wcpu $wreq" | awk '{printf "%.3f", $1 * 1e6 / $2}')" us/req wrk
-	bench_result g3bench client-cpu-per-req "$(echo "$gcpu $greq" | awk '{printf "%.3f", $1 * 1e6 / $2}')" us/req wrk
+	wper=$(echo "$wcpu $wreq" | awk '{printf "%.3f", $1 * 1e6 / $2}')
+	gper=$(echo "$gcpu $greq" | awk '{printf "%.3f", $1 * 1e6 / $2}')
+	bench_result_cpu wrk small-keepalive-rps "$wrps" req/s wrk "$wper" us/req
+	bench_result_cpu g3bench small-keepalive-rps "$grps" req/s wrk "$gper" us/req
+	bench_result wrk client-cpu-per-req "$wper" us/req wrk
+	bench_result g3bench client-cpu-per-req "$gper" us/req wrk
 done
