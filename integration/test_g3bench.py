@@ -47,6 +47,14 @@ http {{
         ssl_certificate_key {d}/key.pem;
         root {d}/www;
     }}
+    server {{
+        listen 127.0.0.1:{noticket_port} ssl;
+        ssl_certificate {d}/cert.pem;
+        ssl_certificate_key {d}/key.pem;
+        ssl_session_tickets off;
+        ssl_session_cache off;
+        root {d}/www;
+    }}
 }}
 """
 
@@ -69,8 +77,10 @@ class Nginx:
         self.ca = str(self.dir / "cert.pem")
         self.port = free_port()
         self.tls_port = free_port()
+        self.noticket_port = free_port()  # TLS without tickets or session cache
         conf = self.dir / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(d=self.dir, port=self.port, tls_port=self.tls_port))
+        conf.write_text(NGINX_CONF.format(d=self.dir, port=self.port, tls_port=self.tls_port,
+                                          noticket_port=self.noticket_port))
         self.proc = subprocess.Popen(["nginx", "-p", str(self.dir), "-c", str(conf),
                                       "-e", str(self.dir / "error.log")],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -82,7 +92,7 @@ class Nginx:
             raise AssertionError(f"nginx exited {self.proc.returncode}: "
                                  f"{(self.dir / 'error.log').read_text(errors='replace')}")
         try:
-            for p in (self.port, self.tls_port):
+            for p in (self.port, self.tls_port, self.noticket_port):
                 socket.create_connection(("127.0.0.1", p), timeout=1).close()
             return True
         except OSError:
@@ -401,6 +411,18 @@ def test_ssl_resumption(nginx):
     assert j["tls"]["handshakes"] == 30
     assert j["connections"]["attempt"] == 30
     assert j["tls"]["resumed"] >= 26  # all but each task's first
+
+
+def test_ssl_server_without_tickets(nginx):
+    """A TLS 1.3 server that never sends a ticket: each task waits for one
+    once (at most 1 s), then runs full handshakes at full speed."""
+    t0 = time.monotonic()
+    rc, j, err = bench_json("-n", 40, "-c", 2, "-k", "ssl", f"127.0.0.1:{nginx.noticket_port}")
+    elapsed = time.monotonic() - t0
+    assert rc == 0, err
+    assert_all_ok(j, 40)
+    assert j["tls"]["resumed"] == 0
+    assert elapsed < 4, elapsed
 
 
 def test_ssl_no_session_cache(nginx):

@@ -43,6 +43,7 @@ const char *bench_err_name(enum bench_err e);
 #define BENCH_MAX_HEADERS 64
 #define BENCH_RBUF_SIZE 65536 /* also the largest response head accepted */
 #define BENCH_DEFAULT_TIME_NS (UINT64_C(10) * 1000000000) /* neither -n nor -t */
+#define BENCH_TICKET_WAIT_NS (UINT64_C(1) * 1000000000)	  /* ssl: longest ticket wait */
 
 struct bench_opts {
 	enum bench_kind kind;
@@ -154,6 +155,7 @@ struct task {
 	SSL_SESSION *sess;	 /* last target session, for resumption */
 	SSL_SESSION *proxy_sess; /* last proxy session */
 	bool got_ticket;	 /* a session arrived on this connection */
+	bool no_ticket_wait;	 /* a wait for a ticket expired: the server sends none */
 	uint64_t deadline_ns;	 /* 0 = none */
 	uint64_t req_start_ns;
 	bool in_request; /* a claimed request is in progress */

@@ -130,7 +130,8 @@ static void worker_on_sweep(struct ev_loop *loop, ev_timer *timer, int revents)
 			continue;
 		if (t->st == TASK_ST_TICKET) {
 			/* No ticket came: not an error, resumption just
-			 * will not happen next time. */
+			 * will not happen; do not wait again. */
+			t->no_ticket_wait = true;
 			task_close(t);
 			t->st = TASK_ST_IDLE;
 			task_run(t);
