@@ -370,6 +370,64 @@ def test_stale_keepalive_connection_is_retried():
     assert j["connections"]["attempt"] == 6 == srv.conns
 
 
+class BigHead:
+    """Answers every request with a head carrying an X-Big header of n bytes."""
+
+    def __init__(self, n):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.reply = (b"HTTP/1.1 200 OK\r\nX-Big: " + b"b" * n +
+                      b"\r\nContent-Length: 3\r\n\r\nbig")
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        with c:
+            buf = b""
+            try:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                    while b"\r\n\r\n" in buf:
+                        _, _, buf = buf.partition(b"\r\n\r\n")
+                        c.sendall(self.reply)
+            except OSError:
+                return
+
+    def stop(self):
+        self.sock.close()
+
+
+@pytest.mark.parametrize("size,ok", [(30000, True), (70000, False)])
+def test_response_head_limit(size, ok):
+    """Heads up to 64 KiB are read (the buffer grows from 16 KiB); a larger
+    one is a proto error, not a crash or a hang."""
+    srv = BigHead(size)
+    try:
+        rc, j, err = bench_json("-n", 3, "--log-error", 1, "h1", f"http://127.0.0.1:{srv.port}/")
+    finally:
+        srv.stop()
+    if ok:
+        assert rc == 0, err
+        assert_all_ok(j, 3)
+        assert j["connections"]["attempt"] == 1
+    else:
+        assert rc == 2
+        assert j["errors"]["proto"] == 3
+        assert "response head too big" in err
+
+
 def test_status_errors_counted_separately(nginx):
     rc, j, err = bench_json("-n", 5, "h1", f"http://127.0.0.1:{nginx.port}/missing")
     assert rc == 2

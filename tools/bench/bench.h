@@ -42,6 +42,7 @@ const char *bench_err_name(enum bench_err e);
 
 #define BENCH_MAX_HEADERS 64
 #define BENCH_RBUF_SIZE 65536 /* also the largest response head accepted */
+#define BENCH_RBUF_INIT 16384 /* first allocation */
 #define BENCH_DEFAULT_TIME_NS (UINT64_C(10) * 1000000000) /* neither -n nor -t */
 #define BENCH_TICKET_WAIT_NS (UINT64_C(1) * 1000000000)	  /* ssl: longest ticket wait */
 
@@ -164,7 +165,8 @@ struct task {
 	size_t wpos; /* bytes of the current output already written */
 	size_t hs_len;
 	uint8_t hs[600]; /* SOCKS5 message being sent */
-	uint8_t *rbuf;	 /* BENCH_RBUF_SIZE, owned */
+	uint8_t *rbuf;	 /* rcap bytes, owned; NULL until the first read */
+	size_t rcap;
 	size_t rlen;
 	bool in_body;
 	struct h1_head head;

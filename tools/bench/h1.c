@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -199,14 +200,43 @@ static bool h1_write_all(struct task *t, const void *data, size_t len, bool *fai
 	return true;
 }
 
+/* Make room in rbuf: allocated on first use at BENCH_RBUF_INIT (a task
+ * costs little memory at high concurrency), grown once to BENCH_RBUF_SIZE
+ * for a large head. False (request failed) when full at the maximum. */
+static bool h1_rbuf_room(struct task *t, const char *too_big)
+{
+	size_t want;
+	uint8_t *p;
+
+	if (t->rbuf && t->rlen < t->rcap)
+		return true;
+	if (t->rcap >= BENCH_RBUF_SIZE) {
+		task_fail(t, BENCH_ERR_PROTO, too_big);
+		return false;
+	}
+	want = t->rbuf ? BENCH_RBUF_SIZE : BENCH_RBUF_INIT;
+	p = realloc(t->rbuf, want);
+	if (!p) {
+		task_fail(t, BENCH_ERR_IO, "out of memory");
+		return false;
+	}
+	t->rbuf = p;
+	t->rcap = want;
+	return true;
+}
+
 /* Read more into rbuf: > 0 bytes, 0 EOF, < 0 when waiting or failed
- * (already handled: *failed says which). */
-static ssize_t h1_read_more(struct task *t, bool *failed)
+ * (already handled: *failed says which; too_big names a full buffer). */
+static ssize_t h1_read_more(struct task *t, const char *too_big, bool *failed)
 {
 	ssize_t n;
 
 	*failed = false;
-	n = task_read(t, t->rbuf + t->rlen, BENCH_RBUF_SIZE - t->rlen);
+	if (!h1_rbuf_room(t, too_big)) {
+		*failed = true;
+		return -1;
+	}
+	n = task_read(t, t->rbuf + t->rlen, t->rcap - t->rlen);
 	if (n > 0) {
 		t->rlen += (size_t)n;
 		return n;
@@ -336,11 +366,7 @@ static bool h1_proxy_recv(struct task *t)
 		ssize_t n;
 		int r;
 
-		if (t->rlen == BENCH_RBUF_SIZE) {
-			task_fail(t, BENCH_ERR_PROTO, "proxy reply too big");
-			return false;
-		}
-		n = h1_read_more(t, &failed);
+		n = h1_read_more(t, "proxy reply too big", &failed);
 		if (n < 0)
 			return false;
 		if (n == 0) {
@@ -458,7 +484,7 @@ static bool h1_recv(struct task *t)
 		ssize_t n;
 		int r;
 
-		n = h1_read_more(t, &failed);
+		n = h1_read_more(t, "response head too big", &failed);
 		if (n < 0)
 			return false;
 		if (n == 0) {
@@ -477,10 +503,6 @@ static bool h1_recv(struct task *t)
 			return false;
 		if (r > 0)
 			return h1_complete(t, false);
-		if (!t->in_body && t->rlen == BENCH_RBUF_SIZE) {
-			task_fail(t, BENCH_ERR_PROTO, "response head too big");
-			return false;
-		}
 	}
 }
 

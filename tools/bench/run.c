@@ -157,7 +157,6 @@ static void *worker_main(void *arg)
 		t->magic = TASK_MAGIC;
 		t->w = w;
 		t->fd = -1;
-		t->rbuf = xmalloc(BENCH_RBUF_SIZE);
 		ev_init(&t->io, task_on_io);
 		ev_init(&t->wait, task_on_wait);
 	}
