@@ -581,6 +581,7 @@ static const char *const intelli_aliases[] = {"ppdp_tcp_port", NULL};
 static const char *const socks_aliases[] = {"socksproxy", NULL};
 static const char *const tcp_port_aliases[] = {"plain_tcp", NULL};
 static const char *const tls_port_aliases[] = {"plain_tls", NULL};
+static const char *const native_tls_aliases[] = {"native_tls", NULL};
 
 static const struct conf_objtype server_types[] = {
 	{.name = "http_proxy",
@@ -599,6 +600,12 @@ static const struct conf_objtype server_types[] = {
 	 .aliases = tls_port_aliases,
 	 .schema = &plain_tls_port_schema,
 	 .tag = SERVER_PLAIN_TLS_PORT},
+	/* OpenSSL serves both TLS ports here: native_tls_port is plain_tls_port
+	 * (TLCP, its only extra, needs Tongsuo and is not supported) */
+	{.name = "native_tls_port",
+	 .aliases = native_tls_aliases,
+	 .schema = &plain_tls_port_schema,
+	 .tag = SERVER_PLAIN_TLS_PORT},
 	{.name = "intelli_proxy",
 	 .aliases = intelli_aliases,
 	 .schema = &intelli_proxy_schema,
@@ -607,7 +614,7 @@ static const struct conf_objtype server_types[] = {
 };
 
 static const char *const server_unsupported[] = {
-	"native_tls_port", "native_tls",	 "plain_quic_port", "tcp_stream",
+	"plain_quic_port", "tcp_stream",
 	"tcpstream",	   "tls_stream",	 "tlsstream",	    "sni_proxy",
 	"sniproxy",	   "tcp_tproxy",	 "tcptproxy",	    "http_rproxy",
 	"http_gateway",	   "http_reverse_proxy", "dummy_close",	    NULL,

@@ -14,6 +14,7 @@
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/http_forward.h"
 #include "proxyd/dp/socks_udp.h"
+#include "proxyd/dp/tls_ep.h"
 #include "proxyd/metrics.h"
 
 /* Client input buffer: SOCKS requests and HTTP heads up to this size are
@@ -71,7 +72,7 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_CONNECTING] = {"connecting", escape_on_connecting, escape_on_timeout,
 				IO_UP_CONNECT,
 				B(CONN_ST_CONNECTING) | B(CONN_ST_REPLYING) | B(CONN_ST_HTTP_FWD) |
-					B(CONN_ST_LINGER)},
+					B(CONN_ST_LINGER) | B(CONN_ST_TLS_CONNECT)},
 	[CONN_ST_REPLYING] = {"replying", conn_on_replying, conn_reply_timeout, 0,
 			      B(CONN_ST_RELAY) | B(CONN_ST_LINGER)},
 	[CONN_ST_HTTP_FWD] = {"http_forward", http_fwd_run, http_fwd_timeout, IO_HTTP_FWD,
@@ -80,7 +81,14 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_UDP] = {"udp", socks_udp_run, socks_udp_timeout, IO_CL_WATCH, 0},
 	[CONN_ST_RELAY] = {"relay", conn_on_relay, conn_relay_timeout, IO_RELAY, 0},
 	[CONN_ST_LINGER] = {"linger", conn_on_linger, conn_linger_timeout, IO_CL_DRAIN, 0},
-	[CONN_ST_STANDBY] = {"standby", NULL, conn_standby_timeout, 0, TO_CONNECT | B(CONN_ST_LINGER)},
+	[CONN_ST_STANDBY] = {"standby", NULL, conn_standby_timeout, 0,
+			     TO_CONNECT | B(CONN_ST_LINGER)},
+	/* TLS handshakes: the interest is what OpenSSL asked for (tls_want) */
+	[CONN_ST_TLS_ACCEPT] = {"tls_accept", tls_ep_on_accept, tls_ep_accept_timeout, 0,
+				B(CONN_ST_SOCKS_GREETING) | B(CONN_ST_HTTP_HEAD)},
+	[CONN_ST_TLS_CONNECT] = {"tls_connect", tls_ep_on_connect, tls_ep_connect_timeout, 0,
+				 B(CONN_ST_CONNECTING) | B(CONN_ST_REPLYING) | B(CONN_ST_HTTP_FWD) |
+					 B(CONN_ST_LINGER)},
 };
 
 static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents);
@@ -95,6 +103,8 @@ static void ep_init(struct conn *c, struct conn_ep *ep, int fd)
 	ep->eof = false;
 	ep->shut = false;
 	ep->c = c;
+	ep->ssl = NULL;
+	ep->tls_want = 0;
 	ev_io_init(&ep->io, conn_on_io, fd < 0 ? 0 : fd, 0);
 }
 
@@ -117,6 +127,7 @@ static void ep_close(struct conn *c, struct conn_ep *ep)
 {
 	ev_io_stop(c->wk->loop, &ep->io);
 	ep->events = 0;
+	tls_ep_free(ep);
 	if (ep->fd >= 0) {
 		close(ep->fd);
 		ep->fd = -1;
@@ -125,6 +136,31 @@ static void ep_close(struct conn *c, struct conn_ep *ep)
 
 struct conn *conn_new(struct dp_worker *wk, const struct server_conf *srv, int fd,
 		      const struct sockaddr *peer, const struct sockaddr *local)
+{
+	bool tls = srv->type == SERVER_HTTP_PROXY && srv->tls_server.set;
+
+	return conn_new_tls(wk, srv, fd, peer, local, tls ? srv : NULL);
+}
+
+void conn_start_server(struct conn *c)
+{
+	const struct server_conf *srv = c->srv;
+	enum conn_state st =
+		srv->type == SERVER_SOCKS_PROXY ? CONN_ST_SOCKS_GREETING : CONN_ST_HTTP_HEAD;
+
+	if (c->state == CONN_ST_TLS_ACCEPT)
+		conn_set_state(c, st);
+	else
+		c->state = st;
+	conn_arm_timer(c,
+		       srv->type == SERVER_SOCKS_PROXY ? srv->u.socks.negotiation_timeout_ms
+						       : srv->u.http.req_header_recv_timeout_ms,
+		       false);
+}
+
+struct conn *conn_new_tls(struct dp_worker *wk, const struct server_conf *srv, int fd,
+			  const struct sockaddr *peer, const struct sockaddr *local,
+			  const struct server_conf *tls_srv)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
@@ -152,12 +188,15 @@ struct conn *conn_new(struct dp_worker *wk, const struct server_conf *srv, int f
 	atomic_fetch_add(&wk->sh->alive, 1);
 	metrics_srv_add(srv->stats, MS_CONN_TOTAL, 1);
 
-	c->state = srv->type == SERVER_SOCKS_PROXY ? CONN_ST_SOCKS_GREETING : CONN_ST_HTTP_HEAD;
-	conn_arm_timer(c,
-		       srv->type == SERVER_SOCKS_PROXY ? srv->u.socks.negotiation_timeout_ms
-						       : srv->u.http.req_header_recv_timeout_ms,
-		       false);
-	/* interest of the first state: read the client */
+	if (tls_srv == NULL) {
+		conn_start_server(c);
+	} else if (tls_ep_server_begin(c, tls_srv) < 0) {
+		conn_hold(c);
+		conn_close(c);
+		conn_release(c);
+		return NULL;
+	}
+	/* interest of the first state: read the client (or its ClientHello) */
 	ep_want(c, &c->cl, EV_READ);
 	return c;
 }
@@ -377,8 +416,16 @@ static void conn_sync_watchers(struct conn *c)
 		relay_interest(c, &cl, &up);
 	if (def->io & IO_HTTP_FWD)
 		http_fwd_interest(c, &cl, &up);
+	cl |= c->cl.tls_want;
+	up |= c->up.tls_want;
 	ep_want(c, &c->cl, cl);
 	ep_want(c, &c->up, up);
+	/* decrypted bytes OpenSSL holds make no socket event: come back for
+	 * them on the next loop turn */
+	if ((cl & EV_READ) && tls_ep_pending(&c->cl) > 0)
+		ev_feed_event(c->wk->loop, &c->cl.io, EV_READ);
+	if ((up & EV_READ) && tls_ep_pending(&c->up) > 0)
+		ev_feed_event(c->wk->loop, &c->up.io, EV_READ);
 }
 
 static void conn_run(struct conn *c)
@@ -407,6 +454,11 @@ static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 	CHECK_OBJ(c, CONN_MAGIC);
 	conn_hold(c);
 	ep->ready |= revents & (EV_READ | EV_WRITE);
+	if (ep->tls_want & revents) {
+		/* what OpenSSL waited for came: retry both directions */
+		ep->tls_want = 0;
+		ep->ready |= EV_READ | EV_WRITE;
+	}
 	conn_run(c);
 	conn_sync_watchers(c);
 	conn_release(c);
@@ -433,7 +485,7 @@ ssize_t conn_read_client(struct conn *c)
 
 	if (c->cl.eof)
 		return 0;
-	n = buf_read_fd(&c->in, c->cl.fd);
+	n = tls_ep_buf_read(&c->cl, &c->in);
 	if (n == 0)
 		c->cl.eof = true;
 	else if (n == -EAGAIN)
@@ -444,16 +496,12 @@ ssize_t conn_read_client(struct conn *c)
 static int conn_flush(struct conn *c)
 {
 	while (conn_reply_pending(c)) {
-		ssize_t n = send(c->cl.fd, c->reply + c->reply_off,
-				 (size_t)(c->reply_len - c->reply_off), MSG_NOSIGNAL);
+		ssize_t n = tls_ep_write(&c->cl, c->reply + c->reply_off,
+					 (size_t)(c->reply_len - c->reply_off));
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (n == -EAGAIN)
 				c->cl.ready &= ~EV_WRITE;
-				return -EAGAIN;
-			}
-			return -errno;
+			return (int)n;
 		}
 		c->reply_off += (uint16_t)n;
 	}
@@ -601,6 +649,7 @@ int conn_up_detach(struct conn *c)
 	int fd = c->up.fd;
 
 	ev_io_stop(c->wk->loop, &c->up.io);
+	tls_ep_free(&c->up); /* callers pool plain upstreams only */
 	ep_init(c, &c->up, -1);
 	return fd;
 }
@@ -697,7 +746,7 @@ static int conn_on_linger(struct conn *c)
 	}
 	if (!c->cl.shut) {
 		c->cl.shut = true;
-		if (shutdown(c->cl.fd, SHUT_WR) < 0) {
+		if (tls_ep_shut_write(&c->cl) < 0) {
 			conn_close(c);
 			return CONN_WAIT;
 		}

@@ -47,6 +47,8 @@ enum conn_state {
 	CONN_ST_RELAY,		    /* bytes both ways */
 	CONN_ST_LINGER,		    /* error reply going out, then drain and close */
 	CONN_ST_STANDBY,	    /* route_failover's standby attempt: no client */
+	CONN_ST_TLS_ACCEPT,	    /* TLS handshake with the client (tls_ep.h) */
+	CONN_ST_TLS_CONNECT,	    /* TLS handshake with the upstream (tls_ep.h) */
 	CONN_ST__COUNT,
 };
 
@@ -66,6 +68,7 @@ enum conn_proto {
 struct conn;
 struct http_fwd;
 struct udp_assoc;
+struct ssl_st;
 
 struct conn_ep {
 	int fd; /* owned; -1 when none */
@@ -75,6 +78,8 @@ struct conn_ep {
 	bool eof;   /* read side reached end of stream */
 	bool shut;  /* our write side is shut */
 	struct conn *c;
+	struct ssl_st *ssl; /* owned; NULL = plain (tls_ep.h) */
+	int tls_want;	    /* direction OpenSSL waits for besides ours */
 };
 
 #define CONN_REPLY_MAX 512
@@ -112,6 +117,8 @@ struct conn {
 	struct http_fwd *fwd;  /* HttpForward state, from the first forwarded request */
 	struct udp_assoc *udp; /* SOCKS5 UDP association */
 	struct task_notes task;
+	/* an upstream TLS handshake's continuation (tls_ep_client_begin) */
+	void (*tls_done)(struct conn *c, int rc);
 };
 
 /* Accept-side constructor: a connection for fd (taken) accepted on srv of
@@ -119,6 +126,17 @@ struct conn {
  * short. The connection starts in the server's first state. */
 struct conn *conn_new(struct dp_worker *wk, const struct server_conf *srv, int fd,
 		      const struct sockaddr *peer, const struct sockaddr *local);
+/* As conn_new, with TLS towards the client: tls_srv's tls_server (srv
+ * itself or a plain_tls_port in front of it; NULL = plain). conn_new()
+ * passes srv when srv is an http_proxy with tls_server. NULL when memory
+ * is short or no TLS context could be built (fd closed, logged). */
+struct conn *conn_new_tls(struct dp_worker *wk, const struct server_conf *srv, int fd,
+			  const struct sockaddr *peer, const struct sockaddr *local,
+			  const struct server_conf *tls_srv);
+
+/* Move to the server's first state (SOCKS greeting or HTTP head) with its
+ * negotiation / header timer: after accept, or after the TLS handshake. */
+void conn_start_server(struct conn *c);
 
 /* A connection without a client that runs only an escaper for parent's
  * target (route_failover's standby attempt): same worker, generation,

@@ -59,6 +59,7 @@ struct dp_listener;
 struct uppool_ent;
 struct conn;
 struct port_conn;
+struct tls_ep_ctx;
 
 struct dp_gen {
 	uint32_t magic;
@@ -67,6 +68,7 @@ struct dp_gen {
 	struct proxyd_conf *conf;      /* an owned reference */
 	struct dp_resolver *resolvers; /* built lazily, one per resolver_conf used */
 	struct dp_geo *geos;	       /* iplocd clients, one per route_geoip used (lazily) */
+	struct tls_ep_ctx *tls_ctxs;   /* SSL_CTXs built from conf (tls_ep.h), lazily */
 };
 
 struct dp_worker {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "proxyd/dp/conn.h"
+#include "proxyd/dp/tls_ep.h"
 #include "proxyd/dp/uppool.h"
 
 #define URI_MAX 1024
@@ -106,14 +107,11 @@ static void body_sent(struct body_state *b, size_t n)
  * the socket is full (ready flag cleared), -1 on error. */
 static ssize_t put(struct conn_ep *ep, const uint8_t *p, size_t n)
 {
-	ssize_t k;
+	ssize_t k = tls_ep_write(ep, p, n);
 
-	do
-		k = send(ep->fd, p, n, MSG_NOSIGNAL);
-	while (k < 0 && errno == EINTR);
 	if (k >= 0)
 		return k;
-	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+	if (k == -EAGAIN) {
 		ep->ready &= ~EV_WRITE;
 		return 0;
 	}
@@ -472,7 +470,7 @@ static int step_rsp(struct conn *c, struct http_fwd *f)
 
 	if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) && (c->up.ready & EV_READ) &&
 	    speed_grant(c, SPEED_UP_RD, 1) > 0) {
-		ssize_t n = buf_read_fd(&f->uin, c->up.fd);
+		ssize_t n = tls_ep_buf_read(&c->up, &f->uin);
 		if (n > 0) {
 			/* a read may overdraw its slice: the debt delays the next */
 			speed_used(c, SPEED_UP_RD, (size_t)n);
@@ -500,7 +498,7 @@ static int step_rsp(struct conn *c, struct http_fwd *f)
 	}
 	/* heads for the client: interim ones (100 Continue) go out at once */
 	if (!buf_empty(&f->cout) && (c->cl.ready & EV_WRITE)) {
-		ssize_t n = buf_write_fd(&f->cout, c->cl.fd);
+		ssize_t n = tls_ep_buf_write(&c->cl, &f->cout);
 		if (n > 0) {
 			f->c_wr += (uint64_t)n;
 			progress = 1;
@@ -581,7 +579,8 @@ static void fwd_finish(struct conn *c)
 	c->task.message = NULL;
 	http_fwd_counts(c);
 	conn_task_log(c);
-	if (f->up_reusable && f->req.done && !c->up.eof && escape_poolable(c->srv->escaper)) {
+	if (f->up_reusable && f->req.done && !c->up.eof && escape_poolable(c->srv->escaper) &&
+	    c->up.ssl == NULL) {
 		struct uppool_conn uc = {conn_up_detach(c), c->task.bound, c->task.peer};
 		uppool_put(c->wk, c->srv->escaper->name, c->host, c->port, &uc,
 			   c->srv->u.http.http_forward_upstream_keepalive.idle_expire_ms);

@@ -34,7 +34,8 @@ struct port_conn {
 
 bool port_is_port_server(const struct server_conf *s)
 {
-	return s->type == SERVER_PLAIN_TCP_PORT || s->type == SERVER_INTELLI_PROXY;
+	return s->type == SERVER_PLAIN_TCP_PORT || s->type == SERVER_PLAIN_TLS_PORT ||
+	       s->type == SERVER_INTELLI_PROXY;
 }
 
 static void pc_unlink(struct port_conn *pc)
@@ -92,8 +93,14 @@ static void handoff(struct dp_worker *wk, const struct server_conf *srv,
 		close(fd);
 		return;
 	}
-	if (conn_new(wk, t, fd, client, server) == NULL)
-		log_warn("server %s: out of memory: connection dropped", srv->name);
+	/* plain_tls_port: its own TLS, the target then sees the plain stream;
+	 * other ports hand over as accepted (an HTTPS proxy does its TLS) */
+	if (conn_new_tls(wk, t, fd, client, server,
+			 srv->type == SERVER_PLAIN_TLS_PORT ? srv
+			 : t->type == SERVER_HTTP_PROXY && t->tls_server.set ? t
+									       : NULL) == NULL)
+		log_warn("server %s: connection dropped (out of memory or no TLS context)",
+			 srv->name);
 }
 
 /* Read what there is of the header. Returns 1 when it is complete (the

@@ -1,5 +1,8 @@
 /* Port servers in front of an http_proxy / socks_proxy server: plain_tcp_port
- * (hands the accepted stream to its named server) and intelli_proxy (peeks
+ * (hands the accepted stream to its named server), plain_tls_port and
+ * native_tls_port (the same, with TLS terminated by the connection itself
+ * after the hand-over: tls_ep.h, CONN_ST_TLS_ACCEPT, so the PROXY header
+ * comes before the TLS handshake as in g3) and intelli_proxy (peeks
  * the first byte within protocol_detection_timeout: 0x04 / 0x05 go to its
  * socks_server, anything else to its http_server; a timeout or end of
  * stream first is a silent close), each with an optional mandatory PROXY

@@ -22,12 +22,14 @@ void relay_init(struct relay *r)
 	r->c2u.in = r->c2u.out = r->u2c.in = r->u2c.out = 0;
 	r->idle_mark = 0;
 	r->idle_count = 0;
+	buf_init(&r->ub, BUF_BLOCK_SIZE);
 }
 
 void relay_fini(struct relay *r)
 {
 	pipebuf_fini(&r->c2u.pb);
 	pipebuf_fini(&r->u2c.pb);
+	buf_fini(&r->ub);
 }
 
 /* A direction blocked by a speed limit wants no event: the speed timer
@@ -45,6 +47,10 @@ static void dir_interest(const struct conn *c, const struct relay_dir *d, const 
 
 void relay_interest(const struct conn *c, int *cl, int *up)
 {
+	if (relay_is_buffered(c)) {
+		relay_buf_interest(c, cl, up);
+		return;
+	}
 	dir_interest(c, &c->relay.c2u, &c->cl, !buf_empty(&c->in), SPEED_CL_RD, SPEED_UP_WR, cl,
 		     up);
 	dir_interest(c, &c->relay.u2c, &c->up, false, SPEED_UP_RD, SPEED_CL_WR, up, cl);
@@ -145,9 +151,14 @@ bool relay_step(struct conn *c)
 {
 	struct relay *r = &c->relay;
 
+	bool buffered = relay_is_buffered(c);
+
 	for (int i = 0; i < RELAY_ROUNDS; i++) {
-		int a = dir_step(c, &r->c2u, &c->cl, &c->up, true);
-		int b = a < 0 ? -1 : dir_step(c, &r->u2c, &c->up, &c->cl, false);
+		int a = buffered ? relay_buf_dir_step(c, true)
+				 : dir_step(c, &r->c2u, &c->cl, &c->up, true);
+		int b = a < 0	   ? -1
+			: buffered ? relay_buf_dir_step(c, false)
+				   : dir_step(c, &r->u2c, &c->up, &c->cl, false);
 		if (a < 0 || b < 0)
 			return false;
 		if (r->c2u.done && r->u2c.done) {

@@ -27,6 +27,7 @@ static const char *const reason_names[TASK_R__COUNT] = {
 	[TASK_R_CANCELED_AS_SERVER_QUIT] = "CanceledAsServerQuit",
 	[TASK_R_IDLE] = "Idle",
 	[TASK_R_FINISHED] = "Finished",
+	[TASK_R_UPSTREAM_TLS_HANDSHAKE_FAILED] = "UpstreamTlsHandshakeFailed",
 };
 
 const char *task_reason_name(enum task_reason r)

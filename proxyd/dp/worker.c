@@ -13,6 +13,7 @@
 #include "proxyd/dp/port.h"
 #include "proxyd/dp/escaper.h"
 #include "proxyd/dp/resolver.h"
+#include "proxyd/dp/tls_ep.h"
 #include "proxyd/dp/uppool.h"
 
 /* A generation whose last reference goes while resolver code is on the
@@ -49,6 +50,7 @@ void dp_addr_set(union dp_addr *out, const struct sockaddr *sa)
 static void gen_free(struct dp_gen *g)
 {
 	escape_geoip_free_clients(g);
+	tls_ep_gen_fini(g);
 	dp_resolvers_free(g->resolvers);
 	proxyd_conf_unref(g->conf);
 	POISON_OBJ(g);
