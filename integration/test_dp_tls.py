@@ -6,6 +6,7 @@ HTTP, a client that stalls mid-handshake) that are closed and logged while
 proxyd keeps serving. Certificates are made at test time with mkcert."""
 
 import hashlib
+import os
 import socket
 import ssl
 import struct
@@ -14,7 +15,7 @@ import time
 
 import pytest
 
-from dp_fixtures import dp_clean_exit, origin, origin_root  # noqa: F401
+from dp_fixtures import dp_clean_exit, dns, origin, origin_root  # noqa: F401
 from dp_helpers import (closed_by_peer, dp_conf, free_port, recv_exact, socks5_addr,
                         start_proxyd, wait_port, wait_record)
 from helpers import wait_for
@@ -298,3 +299,152 @@ def test_client_vanishes_mid_tunnel(tp, origin):  # noqa: F811
     wait_record(tp, lambda x: x.get("task_type") == "TcpConnect"
                 and x.get("server_name") == "http", timeout=10)
     still_serving(tp, origin)
+
+
+# ---- https forward ---------------------------------------------------------------------
+
+
+class TlsNginx:
+    """nginx on loopback with TLS: `good` serves www with a certificate for
+    origin.test / 127.0.0.1 from pki.root, `bad` the same files with one
+    from an unrelated root. Stopped by PID."""
+
+    def __init__(self, d, pki, good_cert, bad_cert):
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "www").mkdir(exist_ok=True)
+        (d / "www" / "index.html").write_text("hello over tls\n")
+        (d / "www" / "big.bin").write_bytes(bytes(range(256)) * 8192)  # 2 MiB
+        self.big = (d / "www" / "big.bin").read_bytes()
+        self.good, self.bad = free_port(), free_port()
+        conf = d / "nginx.conf"
+        servers = "".join(
+            f"server {{ listen 127.0.0.1:{port} ssl; server_name _;\n"
+            f"  ssl_certificate {pair.cert}; ssl_certificate_key {pair.key};\n"
+            f"  root {d / 'www'}; keepalive_timeout 30s; }}\n"
+            for port, pair in ((self.good, good_cert), (self.bad, bad_cert)))
+        conf.write_text(
+            # as root nginx's worker would be "nobody", who cannot enter
+            # the test's private temp dir
+            ("user root;\n" if os.geteuid() == 0 else "")
+            + f"worker_processes 1;\ndaemon off;\npid {d / 'nginx.pid'};\n"
+            f"error_log {d / 'error.log'} info;\nevents {{ worker_connections 64; }}\n"
+            f"http {{ access_log {d / 'access.log'};\n"
+            + "".join(f"  {k}_temp_path {d / k};\n"
+                      for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+            + servers + "}\n")
+        self.proc = subprocess.Popen(["/usr/sbin/nginx", "-p", str(d), "-c", str(conf),
+                                      "-e", str(d / "error.log")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.good)
+        wait_port(self.bad)
+        self.access_log = d / "access.log"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def nginx_tls(tmp_path_factory, pki):
+    d = tmp_path_factory.mktemp("nginx")
+    good = make_leaf(pki.dir, pki.root, ["origin.test", "127.0.0.1"], name="origin")
+    bad = make_leaf(pki.dir, pki.other, ["origin.test", "127.0.0.1"], name="impostor")
+    n = TlsNginx(d, pki, good, bad)
+    yield n
+    n.stop()
+
+
+@pytest.fixture
+def fp(daemon_factory, write_conf, pki, dns):  # noqa: F811
+    """http_proxy 'http' trusting pki.root for https forward; 'loose' with
+    tls_client insecure; names resolve with the test DNS (origin.test)."""
+    p = {"http": free_port(), "loose": free_port()}
+    extra = (f"  - name: loose\n    type: http_proxy\n    listen: 127.0.0.1:{p['loose']}\n"
+             "    escaper: direct\n    tls_client:\n      insecure: true\n")
+    d = start_proxyd(daemon_factory, write_conf, dp_conf(
+        http_port=p["http"], dns_port=dns.port,
+        http=f"tls_client:\n  ca_certificate: {pki.root.cert}", extra=extra))
+    for k in p:
+        wait_port(p[k])
+    d.p = p
+    return d
+
+
+def forward(port, url, host, extra=b""):
+    """Send GET url (absolute-form) to the proxy; returns (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"GET {url} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+                  + extra)
+        s.settimeout(10)
+        data = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def test_https_forward_verifies_name_and_sni(fp, nginx_tls):
+    host = f"origin.test:{nginx_tls.good}"
+    status, body = forward(fp.p["http"], f"https://{host}/index.html", host)
+    assert status == 200 and body == b"hello over tls\n"
+    rec = wait_record(fp, lambda x: x.get("task_type") == "HttpForward"
+                      and x.get("uri", "").startswith("https://origin.test"))
+    assert rec["rsp_status"] == 200 and rec["reason"] == "Finished"
+    assert rec["upstream"] == host
+    # an IP literal is verified against the IP SAN (and no SNI is sent)
+    host = f"127.0.0.1:{nginx_tls.good}"
+    status, body = forward(fp.p["http"], f"https://{host}/big.bin", host)
+    assert status == 200 and body == nginx_tls.big
+
+
+def test_https_forward_keepalive_client_side(fp, nginx_tls):
+    """Two https requests on one client connection: both answered (each
+    opens its own TLS upstream, TLS upstreams are not pooled)."""
+    host = f"origin.test:{nginx_tls.good}"
+    req = (f"GET https://{host}/index.html HTTP/1.1\r\nHost: {host}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", fp.p["http"]), timeout=10) as s:
+        s.sendall(req + req[:-2] + b"Connection: close\r\n\r\n")
+        data = b""
+        s.settimeout(10)
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+    assert data.count(b"HTTP/1.1 200") == 2 and data.count(b"hello over tls\n") == 2
+
+
+def test_https_forward_bad_certificate_is_502(fp, nginx_tls):
+    host = f"origin.test:{nginx_tls.bad}"
+    status, body = forward(fp.p["http"], f"https://{host}/index.html", host)
+    assert status == 502
+    rec = wait_record(fp, lambda x: x.get("upstream") == host)
+    assert rec["reason"] == "UpstreamTlsHandshakeFailed"
+    assert rec["message"] == "upstream certificate verify failed"
+    assert rec["rsp_status"] == 502
+    wait_for(lambda: "certificate verify failed" in fp.stderr(), 5, what="reason logged")
+    # nothing reached nginx's application layer on the impostor port
+    assert f"origin.test:{nginx_tls.bad}" not in nginx_tls.access_log.read_text()
+    # the same server still forwards to the good origin
+    host = f"origin.test:{nginx_tls.good}"
+    status, _ = forward(fp.p["http"], f"https://{host}/index.html", host)
+    assert status == 200
+
+
+def test_https_forward_insecure_skips_verification(fp, nginx_tls):
+    host = f"origin.test:{nginx_tls.bad}"
+    status, body = forward(fp.p["loose"], f"https://{host}/index.html", host)
+    assert status == 200 and body == b"hello over tls\n"
+
+
+def test_https_forward_to_a_plain_port_is_502(fp, origin):  # noqa: F811
+    """An origin that does not speak TLS: the handshake fails, 502."""
+    host = f"127.0.0.1:{origin.port}"
+    status, _ = forward(fp.p["http"], f"https://{host}/index.html", host)
+    assert status == 502
+    rec = wait_record(fp, lambda x: x.get("upstream") == host)
+    assert rec["reason"] == "UpstreamTlsHandshakeFailed"

@@ -43,6 +43,7 @@ struct http_fwd {
 	enum http_method method_e;
 	bool client_ka; /* the client asked for keep-alive */
 	bool up_ka;	/* we asked the upstream for keep-alive */
+	bool https;	/* https:// target: TLS to the origin (tls_client) */
 	bool rsp_head_done, rsp_keep, up_reusable, upgrade, retried;
 	struct body_state req, rsp;
 	uint64_t c_rd, c_wr, r_rd, r_wr;
@@ -213,6 +214,7 @@ static int fwd_setup(struct conn *c, const struct http_request *req)
 	f->method_e = req->method;
 	f->client_ka = req->keep_alive;
 	f->up_ka = hc->http_forward_upstream_keepalive.enable;
+	f->https = http_target_scheme_is(&req->target, "https");
 	if (buf_reserve(&f->uout, &p, &room) < 0)
 		return -ENOMEM;
 	n = http_build_forward_request(req, false, f->up_ka, p, room);
@@ -271,7 +273,8 @@ void http_fwd_start(struct conn *c, const struct http_request *req)
 		fwd_fail(c, 403, TASK_R_FORBIDDEN_BY_RULE, "forbidden by rule: destination denied");
 		return;
 	}
-	if (c->fwd->up_ka && escape_poolable(c->srv->escaper) &&
+	/* TLS upstreams are not pooled: https targets always connect anew */
+	if (c->fwd->up_ka && escape_poolable(c->srv->escaper) && !c->fwd->https &&
 	    uppool_take(c->wk, c->srv->escaper->name, c->host, c->port, &uc)) {
 		conn_up_attach(c, uc.fd);
 		c->task.bound = uc.bound;
@@ -284,13 +287,36 @@ void http_fwd_start(struct conn *c, const struct http_request *req)
 	escape_start(c);
 }
 
+/* https forward: the TLS handshake with the origin ended. */
+static void fwd_tls_done(struct conn *c, int rc)
+{
+	if (rc < 0) {
+		fwd_fail(c, 502, TASK_R_UPSTREAM_TLS_HANDSHAKE_FAILED, c->esc.msg);
+		return;
+	}
+	fwd_go(c);
+}
+
 void http_fwd_connected(struct conn *c, enum escape_err err)
 {
+	const struct tls_client_conf *tc = &c->srv->u.http.tls_client;
+	const char *why = NULL;
+	SSL_CTX *ctx;
+
 	if (err != ESCAPE_OK) {
 		fwd_fail(c, escape_err_http(err), escape_err_reason(err), c->esc.msg);
 		return;
 	}
-	fwd_go(c);
+	if (!c->fwd->https) {
+		fwd_go(c);
+		return;
+	}
+	/* https forward: TLS to the origin with the server's tls_client, the
+	 * target host as the verified name and SNI */
+	ctx = tls_ep_client_ctx(c->gen, tc, &why);
+	if (ctx == NULL || tls_ep_client_begin(c, ctx, tc, c->host, fwd_tls_done) < 0)
+		fwd_fail(c, 500, TASK_R_INTERNAL_SERVER_ERROR,
+			 ctx == NULL ? "tls_client context unavailable" : "cannot start TLS");
 }
 
 /* A pooled connection the origin had closed meanwhile: the request had no

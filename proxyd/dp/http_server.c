@@ -153,8 +153,9 @@ int http_on_head(struct conn *c)
 		http_error_reply(c, 400, "request to the proxy itself (not absolute-form)");
 		return CONN_WAIT;
 	}
-	if (!http_target_scheme_is(&req.target, "http")) {
-		http_error_reply(c, 501, "only http:// targets are forwarded so far");
+	if (!http_target_scheme_is(&req.target, "http") &&
+	    !http_target_scheme_is(&req.target, "https")) {
+		http_error_reply(c, 501, "only http:// and https:// targets are forwarded");
 		return CONN_WAIT;
 	}
 	http_fwd_start(c, &req);
