@@ -217,10 +217,11 @@ def test_malformed_400(hp, origin, data):  # noqa: F811
     still_serving(hp, origin)
 
 
-def test_https_forward_not_implemented_501(hp, origin):  # noqa: F811
+def test_https_forward_to_plain_origin_502(hp, origin):  # noqa: F811
+    """https forward (test_dp_tls.py) to an origin that speaks no TLS."""
     reply = error_reply(hp.port, f"GET https://127.0.0.1:{origin.port}/ HTTP/1.1\r\n"
                                  f"Host: 127.0.0.1:{origin.port}\r\n\r\n".encode())
-    assert reply.startswith(b"HTTP/1.1 501 ")
+    assert reply.startswith(b"HTTP/1.1 502 ")
 
 
 def test_idle_tunnel_reaped(daemon_factory, write_conf):

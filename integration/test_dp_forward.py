@@ -322,7 +322,7 @@ def test_smuggling_rejected(hp, app, req):  # noqa: F811
 
 
 def test_not_forwarded_yet(hp, app):  # noqa: F811
-    with raw(hp.port, b"GET https://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") as s:
+    with raw(hp.port, b"GET ftp://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") as s:
         assert recv_all(s).startswith(b"HTTP/1.1 501 ")
     with raw(hp.port, b"GET /local HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") as s:
         assert recv_all(s).startswith(b"HTTP/1.1 400 ")

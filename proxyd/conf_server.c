@@ -614,10 +614,9 @@ static const struct conf_objtype server_types[] = {
 };
 
 static const char *const server_unsupported[] = {
-	"plain_quic_port", "tcp_stream",
-	"tcpstream",	   "tls_stream",	 "tlsstream",	    "sni_proxy",
-	"sniproxy",	   "tcp_tproxy",	 "tcptproxy",	    "http_rproxy",
-	"http_gateway",	   "http_reverse_proxy", "dummy_close",	    NULL,
+	"plain_quic_port", "tcp_stream",	 "tcpstream",	"tls_stream", "tlsstream",
+	"sni_proxy",	   "sniproxy",		 "tcp_tproxy",	"tcptproxy",  "http_rproxy",
+	"http_gateway",	   "http_reverse_proxy", "dummy_close", NULL,
 };
 
 int pconf_server_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg)

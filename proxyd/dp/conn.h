@@ -113,7 +113,7 @@ struct conn {
 	uint32_t path_id;	 /* egress path selection number id (1-based), 0 = none */
 	struct escape_op esc;
 	struct relay relay;
-	struct speed speed; /* tcp_sock_speed_limit of the server and escaper */
+	struct speed speed;    /* tcp_sock_speed_limit of the server and escaper */
 	struct http_fwd *fwd;  /* HttpForward state, from the first forwarded request */
 	struct udp_assoc *udp; /* SOCKS5 UDP association */
 	struct task_notes task;

@@ -95,10 +95,13 @@ static void handoff(struct dp_worker *wk, const struct server_conf *srv,
 	}
 	/* plain_tls_port: its own TLS, the target then sees the plain stream;
 	 * other ports hand over as accepted (an HTTPS proxy does its TLS) */
-	if (conn_new_tls(wk, t, fd, client, server,
-			 srv->type == SERVER_PLAIN_TLS_PORT ? srv
-			 : t->type == SERVER_HTTP_PROXY && t->tls_server.set ? t
-									       : NULL) == NULL)
+	const struct server_conf *tls = NULL;
+
+	if (srv->type == SERVER_PLAIN_TLS_PORT)
+		tls = srv;
+	else if (t->type == SERVER_HTTP_PROXY && t->tls_server.set)
+		tls = t;
+	if (conn_new_tls(wk, t, fd, client, server, tls) == NULL)
 		log_warn("server %s: connection dropped (out of memory or no TLS context)",
 			 srv->name);
 }

@@ -32,7 +32,7 @@ struct relay_dir {
 
 struct relay {
 	struct relay_dir c2u, u2c;
-	struct buf ub; /* buffered path: upstream → client bytes */
+	struct buf ub;	    /* buffered path: upstream → client bytes */
 	uint64_t idle_mark; /* bytes moved at the last idle check */
 	unsigned idle_count;
 };

@@ -87,7 +87,8 @@ int relay_buf_dir_step(struct conn *c, bool c2u)
 
 	if (d->done)
 		return 0;
-	if (!buf_empty(b) && (dst->ready & EV_WRITE) && (max = speed_grant(c, wr, buf_len(b))) > 0) {
+	if (!buf_empty(b) && (dst->ready & EV_WRITE) &&
+	    (max = speed_grant(c, wr, buf_len(b))) > 0) {
 		n = put_some(dst, b, max);
 		if (n > 0) {
 			speed_used(c, wr, (size_t)n);

@@ -6,8 +6,7 @@
 
 #include "common/tls.h"
 
-int tls_ctx_server_new(const struct tls_ctx_srv_params *p, SSL_CTX **out, char *err,
-		       size_t errcap)
+int tls_ctx_server_new(const struct tls_ctx_srv_params *p, SSL_CTX **out, char *err, size_t errcap)
 {
 	struct tls_cert_pair pairs[TLS_CTX_MAX_PAIRS];
 	struct tls_server_conf c = {0};
@@ -29,8 +28,7 @@ int tls_ctx_server_new(const struct tls_ctx_srv_params *p, SSL_CTX **out, char *
 	return tls_server_ctx_new(&c, out, err, errcap);
 }
 
-int tls_ctx_client_new(const struct tls_ctx_cli_params *p, SSL_CTX **out, char *err,
-		       size_t errcap)
+int tls_ctx_client_new(const struct tls_ctx_cli_params *p, SSL_CTX **out, char *err, size_t errcap)
 {
 	struct tls_client_conf c = {0};
 

@@ -25,17 +25,17 @@ struct tls_ctx_srv_params {
 	const char *certs[TLS_CTX_MAX_PAIRS];
 	const char *keys[TLS_CTX_MAX_PAIRS];
 	size_t n_pairs;
-	bool client_auth;	/* mTLS: a verified client certificate is required */
-	const char *client_ca;	/* trust anchors for client certificates, NULL = system */
+	bool client_auth;      /* mTLS: a verified client certificate is required */
+	const char *client_ca; /* trust anchors for client certificates, NULL = system */
 	bool no_session_ticket;
 	bool no_session_cache;
 };
 
 /* Client side (tls_client towards origins or next proxies). */
 struct tls_ctx_cli_params {
-	const char *ca;	    /* extra trust anchors, NULL = none */
-	bool no_default_ca; /* only ca is trusted */
-	const char *cert, *key; /* client certificate (both or neither) */
+	const char *ca;		      /* extra trust anchors, NULL = none */
+	bool no_default_ca;	      /* only ca is trusted */
+	const char *cert, *key;	      /* client certificate (both or neither) */
 	int min_version, max_version; /* TLS1_x_VERSION, 0 = default */
 	const char *ciphers;	      /* TLS <= 1.2 list, NULL = default */
 };

@@ -56,8 +56,8 @@ static struct pem make_cert(void)
 	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
 	X509_gmtime_adj(X509_getm_notBefore(x), -60);
 	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"origin.test",
-				   -1, -1, 0);
+	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"origin.test", -1,
+				   -1, 0);
 	X509_set_subject_name(x, nm);
 	X509_set_issuer_name(x, nm);
 	X509_set_pubkey(x, k);
