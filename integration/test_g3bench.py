@@ -209,6 +209,29 @@ def test_sigint_stops_with_summary(nginx):
     assert 1 <= j["requests"] <= j["duration_s"] * 100 + 2 and j["failed"] == 0
 
 
+def test_latency_pause_between_serial_requests(nginx):
+    """-l: each task pauses after every request; two tasks run in parallel."""
+    rc, j, err = bench_json("-n", 6, "-c", 2, "-l", "200ms", "h1",
+                            f"http://127.0.0.1:{nginx.port}/small.html")
+    assert rc == 0, err
+    assert_all_ok(j, 6)
+    # three requests per task, two pauses each
+    assert 0.38 <= j["duration_s"] < 2, j["duration_s"]
+    assert j["latency_us"]["max"] < 200000  # the pause is not part of a latency
+
+
+def test_ok_status(nginx):
+    rc, j, err = bench_json("-n", 4, "--ok-status", "404", "h1",
+                            f"http://127.0.0.1:{nginx.port}/missing")
+    assert rc == 0, err
+    assert_all_ok(j, 4)
+    assert j["status"]["4xx"] == 4
+    rc, j, err = bench_json("-n", 4, "--ok-status", "404", "h1",
+                            f"http://127.0.0.1:{nginx.port}/small.html")
+    assert rc == 2
+    assert j["errors"]["status"] == 4 and j["status"]["2xx"] == 4
+
+
 def test_h1_default_cap_is_ten_seconds(nginx):
     """Neither -n nor -t: the run still ends (10 s), rate-limited here."""
     rc, j, err = bench_json("--rate", 5, "h1", f"http://127.0.0.1:{nginx.port}/small.html",
@@ -815,6 +838,8 @@ def test_socks5_password_auth(scheme):
     ["h1", "http://127.0.0.1:99999/"],
     ["-c", "0", "h1", "http://127.0.0.1/"],
     ["-t", "soon", "h1", "http://127.0.0.1/"],
+    ["--ok-status", "99", "h1", "http://127.0.0.1/"],
+    ["-l", "-1s", "h1", "http://127.0.0.1/"],
     ["--bogus", "h1", "http://127.0.0.1/"],
     ["-x", "gopher://p:1", "h1", "http://127.0.0.1/"],
     ["-H", "no colon", "h1", "http://127.0.0.1/"],

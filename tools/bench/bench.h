@@ -53,6 +53,7 @@ struct bench_opts {
 	uint64_t requests;    /* -n; 0 = bounded by time only */
 	uint64_t time_ns;     /* -t; 0 = bounded by count only */
 	double rate;	      /* -r requests/s over all threads; 0 = unlimited */
+	uint64_t latency_ns;  /* -l pause between a task's serial requests */
 	uint64_t timeout_ns;  /* request (h1) or handshake (ssl) */
 	uint64_t connect_timeout_ns;
 	bool json;
@@ -65,6 +66,7 @@ struct bench_opts {
 	const char *headers[BENCH_MAX_HEADERS];
 	unsigned n_headers;
 	const char *body;
+	int ok_status; /* --ok-status: the one status that succeeds; 0 = 2xx/3xx */
 	bool keepalive;
 	bool has_proxy;
 	struct url proxy;
@@ -159,7 +161,8 @@ struct task {
 	bool no_ticket_wait;	 /* a wait for a ticket expired: the server sends none */
 	uint64_t deadline_ns;	 /* 0 = none */
 	uint64_t req_start_ns;
-	bool in_request; /* a claimed request is in progress */
+	uint64_t last_end_ns; /* when the task's last request ended (-l) */
+	bool in_request;      /* a claimed request is in progress */
 	unsigned reqs_on_conn;
 	int socks_step;
 	size_t wpos; /* bytes of the current output already written */

@@ -412,12 +412,13 @@ static bool h1_complete(struct task *t, bool must_close)
 	struct bench_stats *st = &t->w->st;
 	int cls = t->head.status / 100;
 
-	hist_record(st->lat, util_mono_ns() - t->req_start_ns);
+	t->last_end_ns = util_mono_ns();
+	hist_record(st->lat, t->last_end_ns - t->req_start_ns);
 	st->status_class[cls]++;
 	t->in_request = false;
 	t->deadline_ns = 0;
 	t->reqs_on_conn++;
-	if (cls == 2 || cls == 3) {
+	if (o->ok_status ? t->head.status == o->ok_status : cls == 2 || cls == 3) {
 		st->ok++;
 	} else {
 		char what[64];

@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"  -t, --time, --time-limit D stop after duration D (10s, 500ms, 2m)\n"
 	"  -r, --rate, --rate-limit Q at most Q requests per second overall\n"
 	"  -j, --threads N            worker threads, each with its own loop (1)\n"
+	"  -l, --latency D            pause D between the serial requests of a task\n"
 	"      --timeout D            per request / handshake (30s h1, 10s ssl)\n"
 	"      --connect-timeout D    TCP connect and proxy set-up (15s h1, 10s ssl)\n"
 	"      --json                 print the summary as one JSON object\n"
@@ -36,6 +37,7 @@ static const char usage_text[] =
 	"  -m, --method M             GET (default), HEAD, POST, PUT, DELETE, ...\n"
 	"  -H, --header 'K: V'        extra request header (repeatable)\n"
 	"      --body, --payload S    request body (adds Content-Length)\n"
+	"      --ok-status CODE       only this status succeeds (default 2xx and 3xx)\n"
 	"      --no-keepalive         a new connection per request\n"
 	"  -x, --proxy URL            http://, https://, socks5://, "
 	"socks5h://[user:pass@]host:port\n"
@@ -67,6 +69,7 @@ enum {
 	OPT_TLS_NAME,
 	OPT_NO_SNI,
 	OPT_NO_SESSION_CACHE,
+	OPT_OK_STATUS,
 };
 
 static const struct option long_opts[] = {
@@ -77,6 +80,8 @@ static const struct option long_opts[] = {
 	{"rate", required_argument, NULL, 'r'},
 	{"rate-limit", required_argument, NULL, 'r'},
 	{"threads", required_argument, NULL, 'j'},
+	{"latency", required_argument, NULL, 'l'},
+	{"ok-status", required_argument, NULL, OPT_OK_STATUS},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 	{"json", no_argument, NULL, OPT_JSON},
@@ -177,7 +182,7 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 	o->method = "GET";
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:n:t:r:j:m:H:x:pkh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:n:t:r:j:l:m:H:x:pkh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_u64(optarg, 100000, &v) < 0 || v == 0)
@@ -206,6 +211,15 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 			if (parse_u64(optarg, 256, &v) < 0 || v == 0)
 				return usage_error("bad --threads '%s' (1..256)", optarg);
 			o->threads = (unsigned)v;
+			break;
+		case 'l':
+			if (parse_duration(optarg, &o->latency_ns) < 0)
+				return usage_error("bad --latency '%s' (e.g. 100ms)", optarg);
+			break;
+		case OPT_OK_STATUS:
+			if (parse_u64(optarg, 599, &v) < 0 || v < 100)
+				return usage_error("bad --ok-status '%s' (100..599)", optarg);
+			o->ok_status = (int)v;
 			break;
 		case OPT_TIMEOUT:
 			if (parse_duration(optarg, &o->timeout_ns) < 0 || o->timeout_ns == 0)

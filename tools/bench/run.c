@@ -59,12 +59,18 @@ int task_begin(struct task *t)
 			return -1;
 		}
 		t->in_request = true;
-		if (w->rate > 0) {
-			uint64_t slot, step = (uint64_t)(1e9 / w->rate);
+		if (w->rate > 0 || (w->b->o.latency_ns && t->last_end_ns)) {
+			uint64_t slot;
 
 			now = util_mono_ns();
-			slot = MAX(now, w->next_slot_ns);
-			w->next_slot_ns = slot + step;
+			slot = now;
+			if (w->rate > 0) {
+				slot = MAX(now, w->next_slot_ns);
+				w->next_slot_ns = slot + (uint64_t)(1e9 / w->rate);
+			}
+			/* -l: a pause between this task's serial requests */
+			if (w->b->o.latency_ns && t->last_end_ns)
+				slot = MAX(slot, t->last_end_ns + w->b->o.latency_ns);
 			if (slot > now + 100000) {
 				t->st = TASK_ST_RATE_WAIT;
 				ev_timer_set(&t->wait, (double)(slot - now) / 1e9, 0.);
@@ -89,6 +95,7 @@ void task_fail(struct task *t, enum bench_err e, const char *what)
 	task_count_fail(t, e, what);
 	task_close(t);
 	t->in_request = false;
+	t->last_end_ns = util_mono_ns();
 	t->st = TASK_ST_IDLE;
 	task_defer(t);
 }

@@ -103,7 +103,8 @@ static bool ssl_step(struct task *t)
 			task_fail(t, BENCH_ERR_TLS, "TLS handshake");
 			return false;
 		}
-		hist_record(t->w->st.lat, util_mono_ns() - t->req_start_ns);
+		t->last_end_ns = util_mono_ns();
+		hist_record(t->w->st.lat, t->last_end_ns - t->req_start_ns);
 		t->w->st.ok++;
 		t->in_request = false;
 		t->st = TASK_ST_TICKET;
