@@ -224,6 +224,34 @@ struct iploc_db *iploc_db_ref(struct iploc_db *db)
 	return db;
 }
 
+struct iploc_rec_slot {
+	uint64_t key; /* data offset + 1; 0 = empty */
+	bool has;
+	struct iploc_fields f;
+};
+
+bool iploc_db_fields(struct iploc_db *db, MMDB_entry_s *entry, struct iploc_fields *out)
+{
+	struct iploc_rec_slot *slot;
+
+	CHECK_OBJ(db, IPLOC_DB_MAGIC);
+	if (!db->recs)
+		db->recs = calloc(IPLOC_REC_SLOTS, sizeof(*db->recs));
+	if (!db->recs) /* no memory: uncached */
+		return iploc_fields_read(entry, out);
+	/* Fibonacci hashing of the offset */
+	slot = &db->recs[(entry->offset * 2654435761u) >> (32 - IPLOC_REC_BITS)];
+	if (slot->key == (uint64_t)entry->offset + 1) {
+		db->rec_hits++;
+	} else {
+		db->rec_misses++;
+		slot->has = iploc_fields_read(entry, &slot->f);
+		slot->key = (uint64_t)entry->offset + 1;
+	}
+	*out = slot->f;
+	return slot->has;
+}
+
 void iploc_db_unref(struct iploc_db *db)
 {
 	if (!db)
@@ -233,6 +261,7 @@ void iploc_db_unref(struct iploc_db *db)
 	if (--db->refs > 0)
 		return;
 	MMDB_close(&db->mmdb);
+	free(db->recs);
 	free(db->path);
 	POISON_OBJ(db);
 	free(db);

@@ -26,6 +26,7 @@
 #include <maxminddb.h>
 
 #include "common/util.h"
+#include "iplocd/fields.h"
 
 #define IPLOC_DB_MAGIC 0x69706462u /* "ipdb" */
 
@@ -72,10 +73,20 @@ struct iploc_db {
 	uint64_t loaded_us; /* wall clock */
 	uint64_t load_ns;   /* time spent copying and validating */
 	struct iploc_db_info info;
+	/* Decoded records by their data-section offset, direct-mapped (the
+	 * networks of a database share few records: a country file has a few
+	 * hundred). Filled by iploc_db_fields on the one thread that looks up
+	 * (iplocd's main loop); allocated on first use. */
+	struct iploc_rec_slot *recs;
+	uint64_t rec_hits, rec_misses;
 };
 
 /* Largest file accepted: the format addresses its sections with 32 bits. */
 #define IPLOC_DB_MAX_FILE (4ull << 30)
+
+/* Slots of the decoded-record cache (a power of two). */
+#define IPLOC_REC_BITS 12
+#define IPLOC_REC_SLOTS (1u << IPLOC_REC_BITS)
 
 /* Open, copy and validate `path` (borrowed). Returns 0 with *out (owned, one
  * reference: iploc_db_unref), or -errno with a one-line reason in err:
@@ -110,5 +121,10 @@ struct iploc_db_hit {
  * reported corruption; impossible after validation, handled anyway). */
 int iploc_db_lookup(const struct iploc_db *db, const struct sockaddr *sa,
 		    struct iploc_db_hit *hit) MUST_CHECK;
+
+/* The fields of a record found by iploc_db_lookup (hit.entry), as
+ * iploc_fields_read but from the decoded-record cache when the record was
+ * read before. Not thread-safe: one thread looks up in a db. */
+bool iploc_db_fields(struct iploc_db *db, MMDB_entry_s *entry, struct iploc_fields *out);
 
 #endif

@@ -180,7 +180,7 @@ static bool lookup_one(struct iploc_service *s, const struct sockaddr_storage *s
 		if (!hit.found)
 			continue;
 		found = true;
-		has[k] = iploc_fields_read(&hit.entry, &f[k]);
+		has[k] = iploc_db_fields(s->db[k], &hit.entry, &f[k]);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(geo_order); i++) {
 		const struct iploc_fields *x = &f[geo_order[i]];

@@ -1,5 +1,6 @@
 # iplocd lookups over RPC (64 in flight; batches of 1 and 64 addresses, the
-# latter as text and in binary as proxyd asks) against in-process
+# latter as text and in binary as proxyd asks; and 256 in binary with 16
+# in flight, the same 4096 addresses on the wire) against in-process
 # libmaxminddb on the same file, the physical limit.
 . "$BENCH_LIB"
 set -eu
@@ -31,4 +32,6 @@ for _ in $(seq "$RUNS"); do
 	bench_result iplocd-rpc-batch64 lookup "$(bench_json_field "$b64" lookups_per_s)" lookups/s in-process-libmaxminddb
 	b64x=$($PIN_CLIENT "$bin/iplocd-load" rpc "$url" -n $((n / 16)) -c 64 -b 64 -x random4)
 	bench_result iplocd-rpc-batch64-binary lookup "$(bench_json_field "$b64x" lookups_per_s)" lookups/s in-process-libmaxminddb
+	b256x=$($PIN_CLIENT "$bin/iplocd-load" rpc "$url" -n $((n / 64)) -c 16 -b 256 -x random4)
+	bench_result iplocd-rpc-batch256-binary lookup "$(bench_json_field "$b256x" lookups_per_s)" lookups/s in-process-libmaxminddb
 done

@@ -241,6 +241,44 @@ static void test_refs_and_info(void **state)
 	iploc_db_unref(NULL);
 }
 
+/* The decoded-record cache answers exactly what reading the record does,
+ * for every address of a sweep (hits, misses and slot collisions). */
+static void test_record_cache(void **state)
+{
+	struct iploc_db *db;
+	uint64_t found = 0;
+
+	(void)state;
+	NEED_DB();
+	db = fx_open_db("cache.mmdb", "--kind all");
+	for (unsigned round = 0; round < 2; round++) {
+		for (uint32_t i = 0; i < 20000; i++) {
+			struct sockaddr_in sin = {.sin_family = AF_INET};
+			struct iploc_db_hit hit;
+			struct iploc_fields a, b;
+			bool ha, hb;
+
+			/* spread over the demo networks and beyond them */
+			sin.sin_addr.s_addr = htonl(i * 2654435761u);
+			if (i % 4 == 0)
+				sin.sin_addr.s_addr =
+					htonl(0xcb007100u + (i & 0xff)); /* 203.0.113.x */
+			assert_int_equal(iploc_db_lookup(db, (struct sockaddr *)&sin, &hit), 0);
+			if (!hit.found)
+				continue;
+			found++;
+			ha = iploc_db_fields(db, &hit.entry, &a);
+			hb = iploc_fields_read(&hit.entry, &b);
+			assert_int_equal(ha, hb);
+			assert_memory_equal(&a, &b, sizeof(a));
+		}
+	}
+	assert_true(found > 0);
+	assert_int_equal(db->rec_hits + db->rec_misses, found);
+	assert_true(db->rec_hits > db->rec_misses); /* few records, many networks */
+	iploc_db_unref(db);
+}
+
 static void test_utf8(void **state)
 {
 	(void)state;
@@ -265,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_not_location_db),
 		cmocka_unit_test(test_refs_and_info),
+		cmocka_unit_test(test_record_cache),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_corrupted),
 		cmocka_unit_test(test_in_place_rewrite),
