@@ -148,6 +148,12 @@ int pconf_worker_parse(struct conf_ctx *ctx, const struct conf_node *n, struct w
 
 /* User (conf_user.c): also used for anonymous_user. */
 int pconf_user_parse(struct conf_ctx *ctx, const struct conf_node *m, struct user_conf *u);
+/* Redis user source (conf_user_redis.c): the map form (type: redis) and
+ * the URL form redis://[[USER]:PASS@]HOST[:PORT][/DB]?key=NAME. */
+int pconf_user_redis_map(struct conf_ctx *ctx, const struct conf_node *n,
+			 struct user_group_conf *g);
+int pconf_user_redis_url(struct conf_ctx *ctx, const struct conf_node *n,
+			 struct user_group_conf *g);
 
 /* route_geoip escaper (conf_geoip.c). */
 extern const struct conf_schema pconf_route_geoip_schema;

@@ -605,6 +605,8 @@ static int source_str(struct conf_ctx *ctx, const struct conf_node *n, struct us
 	const char *s = n->str;
 	const char *colon = strstr(s, "://");
 
+	if (colon != NULL && strncmp(s, "redis://", 8) == 0)
+		return pconf_user_redis_url(ctx, n, g);
 	if (colon != NULL) {
 		size_t slen = (size_t)(colon - s);
 		if (slen != 4 || strncmp(s, "file", 4) != 0)
@@ -667,6 +669,8 @@ static int source_parse(struct conf_ctx *ctx, const struct conf_node *n, void *d
 	if (pv_expect_scalar(ctx, type) < 0)
 		return -EINVAL;
 	conf_normalize(type->str, type->len, t, sizeof(t));
+	if (strcmp(t, "redis") == 0)
+		return pconf_user_redis_map(ctx, n, g);
 	if (strcmp(t, "file") != 0)
 		return conf_error(ctx, type, "user source type '%s' is not supported yet",
 				  type->str);

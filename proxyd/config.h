@@ -618,6 +618,18 @@ enum user_source_format {
 	USER_SOURCE_FMT_YAML,
 };
 
+/* The redis user source (g3c addition): hash `key` maps usernames to user
+ * JSON. */
+struct user_redis_conf {
+	const char *host;		 /* IP literal or name */
+	uint16_t port;			 /* 6379 */
+	uint32_t db;			 /* SELECT when non-zero */
+	const char *username, *password; /* NULL = no AUTH */
+	const char *key;
+	uint64_t connect_timeout_ms;  /* 5s */
+	uint64_t response_timeout_ms; /* 5s */
+};
+
 struct user_group_conf {
 	const char *name;
 	const struct conf_node *node;
@@ -630,7 +642,8 @@ struct user_group_conf {
 	const char *source_path; /* file source, resolved; NULL = no source */
 	enum user_source_format source_format;
 	const char *cache_path;
-	uint64_t refresh_interval_ms; /* 60s */
+	uint64_t refresh_interval_ms;	     /* 60s */
+	const struct user_redis_conf *redis; /* redis source; NULL = none */
 	/* set by the runtime (user_groups_bind, main thread) before workers see
 	 * the config: the group's users (proxyd/user_table.h) */
 	struct user_group_rt *rt;

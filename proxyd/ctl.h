@@ -16,4 +16,9 @@ enum rpc_code proxyd_ctl_resolve(struct proxyd_runtime *rt,
 				 const G3c__Control__ProxydResolverQueryReq *q,
 				 G3c__Control__Reply *rep, struct rpc_arena *a);
 
+/* user-group NAME list-users | publish-user | status (user_ctl.c): main
+ * thread; NOT_FOUND for a group absent from the running config. */
+enum rpc_code proxyd_ctl_user_group(struct proxyd_runtime *rt, const G3c__Control__Request *req,
+				    G3c__Control__Reply *rep, struct rpc_arena *a);
+
 #endif

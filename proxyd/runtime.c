@@ -59,9 +59,9 @@ struct proxyd_runtime {
 	struct proxyd_worker *workers;
 	uint64_t reloads;
 	bool offline;
-	struct dp_shared sh;	 /* counters and the task logger, shared by workers */
-	struct dp_lset *lset;	 /* listeners the workers have (main thread's view) */
-	struct metrics *metrics; /* StatsD counters by server / escaper name */
+	struct dp_shared sh;	   /* counters and the task logger, shared by workers */
+	struct dp_lset *lset;	   /* listeners the workers have (main thread's view) */
+	struct metrics *metrics;   /* StatsD counters by server / escaper name */
 	struct user_groups *users; /* user group runtimes by name (user_table.h) */
 };
 
@@ -621,6 +621,7 @@ static void ops_counters(struct daemon *d, void (*add)(void *arg, const char *na
 static void ops_emit_metrics(struct daemon *d, struct statsd *s)
 {
 	metrics_emit(rt_of(d)->metrics, s);
+	user_groups_emit(rt_of(d)->users, s);
 }
 
 const struct daemon_ops proxyd_ops = {

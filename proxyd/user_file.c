@@ -1,6 +1,7 @@
 /* The `file` user source (g3 §1.5.3): a JSON (or YAML) list of users read
- * at bind, then again when the file changes (ev_stat: inotify where the
- * loop has it) and every refresh_interval. A bad file keeps the last good
+ * at bind, then again when the file changes (its inode, size, mtime or
+ * ctime in nanoseconds, polled every 500ms: ev_stat compares whole seconds
+ * and would miss a same-size rewrite) and every refresh_interval. A bad file keeps the last good
  * users and logs every error with file:line:col. */
 #include "proxyd/user_int.h"
 
@@ -22,8 +23,10 @@ struct user_file {
 	uint32_t magic;
 	char *path;
 	struct ev_loop *loop;
-	ev_stat watch;
-	ev_timer refresh;
+	ev_timer watch;	  /* stat poll */
+	ev_timer refresh; /* refresh_interval */
+	struct stat seen; /* of the last read */
+	bool have_seen;
 };
 
 int user_read_file(const char *path, char **data, size_t *len)
@@ -113,7 +116,10 @@ static void file_load(struct user_file *f)
 	struct user_batch *b = NULL;
 	char *data = NULL, *errs = NULL;
 	size_t len = 0;
-	int rc = user_read_file(f->path, &data, &len);
+	int rc;
+
+	f->have_seen = stat(f->path, &f->seen) == 0;
+	rc = user_read_file(f->path, &data, &len);
 
 	if (rc != 0) {
 		log_err("user group %s: cannot read the user source %s: %s; keeping %s users",
@@ -134,15 +140,25 @@ static void file_load(struct user_file *f)
 	free(data);
 }
 
-static void user_file_on_change(struct ev_loop *loop, ev_stat *w, int revents)
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static void user_file_on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct user_file *f = container_of(w, struct user_file, watch);
+	struct stat st;
 
 	(void)loop;
 	(void)revents;
 	CHECK_OBJ(f, USER_FILE_MAGIC);
-	if (w->attr.st_nlink == 0)
+	if (stat(f->path, &st) != 0)
 		return; /* removed: keep the users until it comes back */
+	if (f->have_seen && st.st_ino == f->seen.st_ino && st.st_dev == f->seen.st_dev &&
+	    st.st_size == f->seen.st_size && same_time(&st.st_mtim, &f->seen.st_mtim) &&
+	    same_time(&st.st_ctim, &f->seen.st_ctim))
+		return;
 	log_debug("user group %s: %s changed", f->base.g->name, f->path);
 	file_load(f);
 }
@@ -167,8 +183,8 @@ static int file_start(struct user_source *s, struct ev_loop *loop)
 		return 0;
 	f->loop = loop;
 	every = (double)s->g->gc->refresh_interval_ms / 1000.0;
-	ev_stat_init(&f->watch, user_file_on_change, f->path, every < 1.0 ? every : 1.0);
-	ev_stat_start(loop, &f->watch);
+	ev_timer_init(&f->watch, user_file_on_poll, 0.5, 0.5);
+	ev_timer_start(loop, &f->watch);
 	ev_timer_init(&f->refresh, user_file_on_refresh, every, every);
 	ev_timer_start(loop, &f->refresh);
 	return 0;
@@ -180,7 +196,7 @@ static void file_free(struct user_source *s)
 
 	CHECK_OBJ(f, USER_FILE_MAGIC);
 	if (f->loop != NULL) {
-		ev_stat_stop(f->loop, &f->watch);
+		ev_timer_stop(f->loop, &f->watch);
 		ev_timer_stop(f->loop, &f->refresh);
 	}
 	free(f->path);

@@ -9,9 +9,10 @@
 #include <ev.h>
 
 #include "common/conf.h"
+#include "common/statsd.h"
 #include "proxyd/user_table.h"
 
-#define USER_BATCH_MAGIC 0x75626174u /* "ubat" */
+#define USER_BATCH_MAGIC 0x75626174u	/* "ubat" */
 #define USER_GROUP_RT_MAGIC 0x75677274u /* "ugrt" */
 
 /* A set of dynamic users and the memory they live in (arenas, compiled
@@ -48,6 +49,9 @@ int user_batch_parse_list(const char *name, const char *data, size_t len, struct
  * b is unchanged then. A user already in b is replaced. */
 int user_batch_add_json(struct user_batch *b, const char *name, const char *user, const char *data,
 			size_t len, char **errs) MUST_CHECK;
+/* Same; *named tells whether the map had its own `name` key. */
+int user_batch_add_json_named(struct user_batch *b, const char *name, const char *user,
+			      const char *data, size_t len, bool *named, char **errs) MUST_CHECK;
 
 /* Add every user of src to dst (src's memory is shared by reference; a
  * user already in dst is replaced). */
@@ -88,6 +92,7 @@ struct user_group_rt {
 	struct user_batch *published; /* publish-user, until the next source load */
 	struct user_source *source;
 	uint64_t loads, load_errors, skipped_users;
+	struct statsd_counter last_loads, last_errors, last_skipped; /* emitter */
 	bool loaded; /* src came from the source (or its cache) at least once */
 };
 
@@ -106,6 +111,8 @@ void user_group_republish(struct user_group_rt *g);
 /* File source (user_file.c): a new source for g's file (g->gc->source_path),
  * loaded synchronously now (falling back to the cache). */
 struct user_source *user_file_source_new(struct user_group_rt *g);
+/* Redis source (user_redis.c): g->gc->redis; connects once started. */
+struct user_source *user_redis_source_new(struct user_group_rt *g);
 /* Read path into a malloc'd NUL-terminated buffer; 0 or -errno. */
 int user_read_file(const char *path, char **data, size_t *len) MUST_CHECK;
 /* Write data to path atomically (temp file + rename); 0 or -errno. */

@@ -154,10 +154,9 @@ static int list_user(struct conf_ctx *ctx, const struct conf_node *it, struct li
 		return -EINVAL;
 	for (size_t i = 0; i < a->n; i++)
 		if (strcmp(a->v[i].name, u->name) == 0)
-			return conf_error(ctx, u->node,
-					  "duplicate user '%s' (first defined at %s:%u:%u)",
-					  u->name, a->v[i].node->file, a->v[i].node->line,
-					  a->v[i].node->col);
+			return conf_error(
+				ctx, u->node, "duplicate user '%s' (first defined at %s:%u:%u)",
+				u->name, a->v[i].node->file, a->v[i].node->line, a->v[i].node->col);
 	a->n++;
 	return 0;
 }
@@ -241,6 +240,14 @@ static void map_add_name(struct conf_ctx *ctx, struct conf_node *m, const char *
 int user_batch_add_json(struct user_batch *b, const char *name, const char *user, const char *data,
 			size_t len, char **errs)
 {
+	bool named;
+
+	return user_batch_add_json_named(b, name, user, data, len, &named, errs);
+}
+
+int user_batch_add_json_named(struct user_batch *b, const char *name, const char *user,
+			      const char *data, size_t len, bool *named, char **errs)
+{
 	struct user_parse p;
 	const struct conf_node *docs = NULL;
 	struct user_conf u;
@@ -253,6 +260,7 @@ int user_batch_add_json(struct user_batch *b, const char *name, const char *user
 		return -EFBIG;
 	}
 	memset(&u, 0, sizeof(u));
+	*named = false;
 	parse_begin(&p, name);
 	if (conf_yaml_load(&p.ctx, conf_strndup(&p.ctx, name, strlen(name)), data, len, 0, &docs) <
 	    0)
@@ -263,13 +271,14 @@ int user_batch_add_json(struct user_batch *b, const char *name, const char *user
 	}
 	struct conf_node *m = (struct conf_node *)docs->child;
 	const struct conf_node *nm = conf_map_get(m, "name");
+	*named = nm != NULL;
 	if (nm == NULL && user != NULL)
 		map_add_name(&p.ctx, m, user);
 	if (pconf_user_parse(&p.ctx, m, &u) < 0 || p.ctx.nerr != 0)
 		goto out;
 	if (user != NULL && strcmp(u.name, user) != 0) {
-		(void)conf_error(&p.ctx, u.node, "the name '%s' differs from the user '%s'",
-				 u.name, user);
+		(void)conf_error(&p.ctx, u.node, "the name '%s' differs from the user '%s'", u.name,
+				 user);
 		goto out;
 	}
 	ok = true;

@@ -309,7 +309,9 @@ static void group_start_source(struct user_groups *ug, struct user_group_rt *g)
 {
 	const struct user_group_conf *gc = g->gc;
 
-	if (gc->source_path != NULL)
+	if (gc->redis != NULL)
+		g->source = user_redis_source_new(g);
+	else if (gc->source_path != NULL)
 		g->source = user_file_source_new(g);
 	if (g->source != NULL && ug->loop != NULL) {
 		int rc = g->source->ops->start(g->source, ug->loop);
@@ -328,7 +330,7 @@ static void group_load_cache(struct user_group_rt *g)
 	size_t len = 0;
 	int rc;
 
-	if (g->loaded || path == NULL || g->gc->source_path == NULL)
+	if (g->loaded || path == NULL || (g->gc->source_path == NULL && g->gc->redis == NULL))
 		return;
 	rc = user_read_file(path, &data, &len);
 	if (rc == -ENOENT)
@@ -414,4 +416,28 @@ void user_groups_counters(const struct user_groups *ug,
 	add(arg, "user_source_loads", loads);
 	add(arg, "user_source_errors", errors);
 	add(arg, "user_source_skipped_users", skipped);
+}
+
+void user_groups_emit(struct user_groups *ug, struct statsd *s)
+{
+	CHECK_OBJ(ug, USER_GROUPS_MAGIC);
+	for (struct user_group_rt *g = ug->head; g != NULL; g = g->next) {
+		struct statsd_tags tags;
+		struct user_table *t;
+		if (g->gc == NULL || g->gc->internal)
+			continue;
+		statsd_tags_init(&tags);
+		statsd_tags_add(&tags, "user_group", g->name);
+		if (g->source != NULL) {
+			statsd_count(s, "user_group.source.loads",
+				     statsd_counter_delta(&g->last_loads, g->loads), &tags);
+			statsd_count(s, "user_group.source.errors",
+				     statsd_counter_delta(&g->last_errors, g->load_errors), &tags);
+			statsd_count(s, "user_group.source.skipped_users",
+				     statsd_counter_delta(&g->last_skipped, g->skipped_users), &tags);
+		}
+		t = user_group_current(g);
+		statsd_gauge(s, "user_group.users", (int64_t)user_table_count(t), &tags);
+		user_table_unref(t);
+	}
 }

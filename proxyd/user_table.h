@@ -79,4 +79,11 @@ struct user_group_rt *user_groups_find(struct user_groups *ug, const char *name)
 void user_groups_counters(const struct user_groups *ug,
 			  void (*add)(void *arg, const char *name, uint64_t v), void *arg);
 
+/* StatsD (inside statsd_begin/end, main thread), per group of the running
+ * config, tag user_group:NAME: counters user_group.source.loads,
+ * user_group.source.errors (redis down, timeouts, bad files),
+ * user_group.source.skipped_users; gauge user_group.users. */
+struct statsd;
+void user_groups_emit(struct user_groups *ug, struct statsd *s);
+
 #endif

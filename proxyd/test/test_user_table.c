@@ -142,7 +142,7 @@ static void test_file_source_and_cache(void **state)
 	(void)state;
 	fx_write(dir, "users.json",
 		 "[{\"name\": \"bob\", \"token\": null},\n"
-		 " {\"name\": \"dyn\", \"token\": {\"type\": \"xcrypt_hash\", \"value\": \"" 
+		 " {\"name\": \"dyn\", \"token\": {\"type\": \"xcrypt_hash\", \"value\": \""
 		 "$1$abcdefgh$SlTPvWmGWcJUymcx2btBn/\"},\n"
 		 "  \"dst_host_filter_set\": {\"regex\": [\"^a.*\\\\.example$\"]}}]\n");
 	c = load_users(extra);

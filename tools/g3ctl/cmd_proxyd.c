@@ -1,8 +1,10 @@
-/* proxyd's commands: list KIND, server NAME status. */
+/* proxyd's commands: list KIND, server NAME status, resolver NAME query,
+ * user-group NAME list-users|publish-user FILE|status. */
 #include "tools/g3ctl/g3ctl.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- list ------------------------------------------------------------------ */
@@ -130,6 +132,131 @@ static int resolver_show(struct g3ctl *g, const G3c__Control__Reply *rep)
 	return 0;
 }
 
+/* ---- user-group NAME list-users | publish-user FILE | status ------------------- */
+
+/* The publish-user file (read once; g3ctl exits after one request). */
+static char *publish_text;
+
+static int read_all(const char *path, char **out)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (f == NULL)
+		return -errno;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = (len + 4096 + 1) * 2;
+			char *nb = realloc(buf, cap);
+			if (nb == NULL) {
+				free(buf);
+				fclose(f);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		size_t r = fread(buf + len, 1, cap - len - 1, f);
+		len += r;
+		if (r == 0)
+			break;
+	}
+	int err = ferror(f);
+	fclose(f);
+	if (err) {
+		free(buf);
+		return -EIO;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static int user_group_build(struct g3ctl *g, int argc, char **argv, G3c__Control__Request *req)
+{
+	static G3c__Control__ProxydUserGroupUsersReq users =
+		G3C__CONTROL__PROXYD_USER_GROUP_USERS_REQ__INIT;
+	static G3c__Control__ProxydUserGroupPublishReq pub =
+		G3C__CONTROL__PROXYD_USER_GROUP_PUBLISH_REQ__INIT;
+	static G3c__Control__ProxydUserGroupStatusReq st =
+		G3C__CONTROL__PROXYD_USER_GROUP_STATUS_REQ__INIT;
+
+	(void)g;
+	if (argc == 3 && strcmp(argv[2], "list-users") == 0) {
+		users.group = argv[1];
+		req->body_case = G3C__CONTROL__REQUEST__BODY_PROXYD_USER_GROUP_USERS;
+		req->proxyd_user_group_users = &users;
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[2], "status") == 0) {
+		st.group = argv[1];
+		req->body_case = G3C__CONTROL__REQUEST__BODY_PROXYD_USER_GROUP_STATUS;
+		req->proxyd_user_group_status = &st;
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[2], "publish-user") == 0) {
+		int rc;
+		free(publish_text);
+		publish_text = NULL;
+		rc = read_all(argv[3], &publish_text);
+		if (rc != 0) {
+			fprintf(stderr, "g3ctl: publish-user: %s: %s\n", argv[3], strerror(-rc));
+			return rc;
+		}
+		pub.group = argv[1];
+		pub.json = publish_text;
+		req->body_case = G3C__CONTROL__REQUEST__BODY_PROXYD_USER_GROUP_PUBLISH;
+		req->proxyd_user_group_publish = &pub;
+		return 0;
+	}
+	fprintf(stderr, "g3ctl: usage: user-group NAME list-users|publish-user FILE|status\n");
+	return -EINVAL;
+}
+
+static int user_group_show(struct g3ctl *g, const G3c__Control__Reply *rep)
+{
+	switch (rep->body_case) {
+	case G3C__CONTROL__REPLY__BODY_PROXYD_USER_GROUP_USERS: {
+		const G3c__Control__ProxydUserGroupUsersRep *r = rep->proxyd_user_group_users;
+		if (r == NULL)
+			return -EBADMSG;
+		out_begin_list(g->out, "users");
+		for (size_t i = 0; i < r->n_users; i++) {
+			const G3c__Control__ProxydUser *u = r->users[i];
+			out_begin_object(g->out, NULL);
+			out_str(g->out, "name", u->name ? u->name : "");
+			out_bool(g->out, "dynamic", u->dynamic);
+			out_bool(g->out, "blocked", u->blocked);
+			if (u->expire != 0)
+				out_time_us(g->out, "expire", (uint64_t)u->expire * 1000000u);
+			out_end(g->out);
+		}
+		out_end(g->out);
+		return 0;
+	}
+	case G3C__CONTROL__REPLY__BODY_PROXYD_USER_GROUP_PUBLISH:
+		if (rep->proxyd_user_group_publish == NULL)
+			return -EBADMSG;
+		out_u64(g->out, "published", rep->proxyd_user_group_publish->published);
+		return 0;
+	case G3C__CONTROL__REPLY__BODY_PROXYD_USER_GROUP_STATUS: {
+		const G3c__Control__ProxydUserGroupStatusRep *r = rep->proxyd_user_group_status;
+		if (r == NULL)
+			return -EBADMSG;
+		out_str(g->out, "name", r->name ? r->name : "");
+		out_str(g->out, "source", r->source && r->source[0] ? r->source : "none");
+		out_u64(g->out, "users", r->users);
+		out_u64(g->out, "dynamic_users", r->dynamic_users);
+		out_u64(g->out, "source_loads", r->source_loads);
+		out_u64(g->out, "source_errors", r->source_errors);
+		out_u64(g->out, "skipped_users", r->skipped_users);
+		return 0;
+	}
+	default:
+		return -EBADMSG;
+	}
+}
+
 const struct g3ctl_cmd g3ctl_proxyd_cmds[] = {
 	{"proxyd", "list", "servers|escapers|resolvers|user-groups|auditors",
 	 "names of the configured objects of a kind, in load order", list_build, list_show},
@@ -139,5 +266,9 @@ const struct g3ctl_cmd g3ctl_proxyd_cmds[] = {
 	{"proxyd", "resolver", "NAME query HOST [--strategy ipv4first|ipv6first|ipv4only|ipv6only]",
 	 "resolve HOST through that resolver on a worker (addresses in preference order)",
 	 resolver_build, resolver_show},
+	{"proxyd", "user-group", "NAME list-users|publish-user FILE|status",
+	 "a user group's users (sorted), publish dynamic users from a JSON file until the "
+	 "next source refresh, or the source's load and error counts",
+	 user_group_build, user_group_show},
 	{NULL, NULL, NULL, NULL, NULL, NULL},
 };
