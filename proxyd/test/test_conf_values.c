@@ -621,8 +621,10 @@ static void test_user_group_sources(void **state)
 	assert_int_equal(g->source_format, USER_SOURCE_FMT_AUTO);
 	fx_done(&l);
 
+	FX_LOAD_ERR_HAS("user_group:\n  - {name: a, source: 'lua:///etc/users.lua'}\n",
+			"user source type 'lua' is not supported yet");
 	FX_LOAD_ERR_HAS("user_group:\n  - {name: a, source: 'redis://127.0.0.1/users'}\n",
-			"user source type 'redis' is not supported yet");
+			"redis URL: the database must be 0 to 65535");
 	FX_LOAD_ERR_HAS("user_group:\n  - {name: a, source: {type: file}}\n",
 			"a file user source needs 'path'");
 	FX_LOAD_ERR_HAS("user_group:\n  - {name: a, source: 'file:///x?format=toml'}\n",
