@@ -1,9 +1,11 @@
 """TLS on proxyd's data path: http_proxy with tls_server (an HTTPS proxy,
 curl --proxy https://), client-certificate auth (mTLS), plain_tls_port /
 native_tls_port in front of a socks_proxy (SOCKS over TLS) with and without
-a PROXY header before the handshake, and broken handshakes (garbage, plain
+a PROXY header before the handshake, broken handshakes (garbage, plain
 HTTP, a client that stalls mid-handshake) that are closed and logged while
-proxyd keeps serving. Certificates are made at test time with mkcert."""
+proxyd keeps serving, https forward to a TLS nginx (verified name and SNI,
+a foreign certificate → 502, insecure), and the buffered relay's idle check
+and speed limit. Certificates are made at test time with mkcert."""
 
 import hashlib
 import os
@@ -16,8 +18,8 @@ import time
 import pytest
 
 from dp_fixtures import dp_clean_exit, dns, origin, origin_root  # noqa: F401
-from dp_helpers import (closed_by_peer, dp_conf, free_port, recv_exact, socks5_addr,
-                        start_proxyd, wait_port, wait_record)
+from dp_helpers import (HalfCloseServer, closed_by_peer, dp_conf, free_port, recv_exact,
+                        socks5_addr, start_proxyd, wait_port, wait_record)
 from helpers import wait_for
 from mkcert_util import make_leaf, make_root
 
@@ -448,3 +450,65 @@ def test_https_forward_to_a_plain_port_is_502(fp, origin):  # noqa: F811
     assert status == 502
     rec = wait_record(fp, lambda x: x.get("upstream") == host)
     assert rec["reason"] == "UpstreamTlsHandshakeFailed"
+
+
+# ---- relay semantics on a TLS side -------------------------------------------------------
+
+
+def tls_connect(pki, port, target):
+    s = tls_client(pki, port)
+    s.sendall(f"CONNECT {target} HTTP/1.1\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        c = s.recv(1)
+        assert c, head
+        head += c
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return s
+
+
+def test_idle_tls_tunnel_reaped(daemon_factory, write_conf, pki):
+    """The idle check counts the buffered relay's bytes like splice's: a
+    silent TLS tunnel ends at the second check with reason Idle."""
+    srv = HalfCloseServer()  # reads forever, says nothing
+    try:
+        port = free_port()
+        d = start_proxyd(daemon_factory, write_conf, dp_conf(
+            http_port=port, http=tls_server_yaml(pki) +
+            "task_idle_check_interval: 2s\ntask_idle_max_count: 1"))
+        wait_port(port)
+        s = tls_connect(pki, port, f"127.0.0.1:{srv.port}")
+        with s:
+            t0 = time.monotonic()
+            s.settimeout(8)
+            try:
+                assert s.recv(10) == b""
+            except (ConnectionResetError, ssl.SSLError):
+                pass
+            assert 1.5 < time.monotonic() - t0 < 6
+        rec = wait_record(d, lambda x: x.get("upstream") == f"127.0.0.1:{srv.port}")
+        assert rec["reason"] == "Idle"
+    finally:
+        srv.stop()
+
+
+def test_tls_tunnel_speed_limited(daemon_factory, write_conf, pki, origin, origin_root):  # noqa: F811
+    """tcp_sock_speed_limit holds on the buffered path too: 2 MiB through
+    500 KiB per 1024 ms takes about 4 s and arrives intact."""
+    two = bytes(range(256)) * 8192
+    (origin_root[0] / "two.bin").write_bytes(two)
+    port = free_port()
+    d = start_proxyd(daemon_factory, write_conf, dp_conf(
+        http_port=port, http=tls_server_yaml(pki) +
+        "tcp_sock_speed_limit:\n  shift_millis: 10\n  download: 500K\n  upload: 500K"))
+    wait_port(port)
+    s = tls_connect(pki, port, f"127.0.0.1:{origin.port}")
+    t0 = time.monotonic()
+    s.sendall(b"GET /two.bin HTTP/1.0\r\n\r\n")
+    data = read_to_end(s)
+    took = time.monotonic() - t0
+    s.close()
+    assert data.split(b"\r\n\r\n", 1)[1] == two
+    assert 3.0 <= took <= 7.0, took
+    rec = wait_record(d, lambda x: x.get("task_type") == "TcpConnect")
+    assert rec["c_wr_bytes"] >= len(two)
