@@ -105,40 +105,88 @@ def read_response(s, deadline):
     return False
 
 
-def open_one(mode, port, origin_port, deadline):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+def recv_exact(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise OSError("closed")
+        data += chunk
+    return data
+
+
+def recv_head(s):
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise OSError("closed")
+        head += chunk
+    return head
+
+
+def steps(mode, origin_port, deadline):
+    """(bytes to send, check of the reply) for each step of opening one
+    connection in mode; the last step is one small GET."""
     path = "/small"
+    out = []
     if mode == "http":
         path = f"http://127.0.0.1:{origin_port}/small"
     elif mode == "connect":
-        s.sendall(f"CONNECT 127.0.0.1:{origin_port} HTTP/1.1\r\n"
-                  f"Host: 127.0.0.1:{origin_port}\r\n\r\n".encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = s.recv(4096)
-            if not chunk:
-                raise OSError("CONNECT: closed")
-            head += chunk
-        if not head.startswith(b"HTTP/1.") or head[9:10] != b"2":
-            raise OSError("CONNECT refused")
+        def connect_ok(s):
+            head = recv_head(s)
+            if not head.startswith(b"HTTP/1.") or head[9:10] != b"2":
+                raise OSError("CONNECT refused")
+        out.append((f"CONNECT 127.0.0.1:{origin_port} HTTP/1.1\r\n"
+                    f"Host: 127.0.0.1:{origin_port}\r\n\r\n".encode(), connect_ok))
     elif mode == "socks5":
-        s.sendall(b"\x05\x01\x00")
-        if s.recv(2) != b"\x05\x00":
-            raise OSError("socks5 greeting refused")
-        s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1")
-                  + origin_port.to_bytes(2, "big"))
-        rep = b""
-        while len(rep) < 10:
-            chunk = s.recv(10 - len(rep))
-            if not chunk:
-                raise OSError("socks5 connect: closed")
-            rep += chunk
-        if rep[1] != 0:
-            raise OSError(f"socks5 connect: reply {rep[1]}")
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{origin_port}\r\n\r\n".encode())
-    if not read_response(s, deadline):
-        raise OSError("no complete response")
-    return s
+        def greet_ok(s):
+            if recv_exact(s, 2) != b"\x05\x00":
+                raise OSError("socks5 greeting refused")
+
+        def connect_ok(s):
+            if recv_exact(s, 10)[1] != 0:
+                raise OSError("socks5 connect refused")
+        out.append((b"\x05\x01\x00", greet_ok))
+        out.append((b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1")
+                    + origin_port.to_bytes(2, "big"), connect_ok))
+
+    def get_ok(s):
+        if not read_response(s, deadline):
+            raise OSError("no complete response")
+    out.append((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{origin_port}\r\n\r\n".encode(),
+                get_ok))
+    return out
+
+
+def open_batch(mode, port, origin_port, k, deadline):
+    """Open k connections at once, each step in lockstep across the batch
+    (all sends, then all replies): one round trip per step, not per
+    connection. Returns (sockets that completed, failures)."""
+    socks, errors = [], 0
+    for _ in range(k):
+        try:
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        except OSError:
+            errors += 1
+    for data, check in steps(mode, origin_port, deadline):
+        sent = []
+        for s in socks:
+            try:
+                s.sendall(data)
+                sent.append(s)
+            except OSError:
+                s.close()
+                errors += 1
+        socks = []
+        for s in sent:
+            try:
+                check(s)
+                socks.append(s)
+            except OSError:
+                s.close()
+                errors += 1
+    return socks, errors
 
 
 def idle(pid, mode, port, origin_port, n, settle):
@@ -146,19 +194,20 @@ def idle(pid, mode, port, origin_port, n, settle):
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, n + 100)), hard))
     # Warm the proxy (pools, first-use allocations) with a few connections.
     deadline = time.monotonic() + 120
-    for _ in range(5):
-        open_one(mode, port, origin_port, deadline).close()
+    warm, errors = open_batch(mode, port, origin_port, 5, deadline)
+    for s in warm:
+        s.close()
+    if errors:
+        raise SystemExit(f"idle: {mode} through port {port} fails")
     time.sleep(settle)
     idle_rss = rss_bytes(pid)
     socks, errors = [], 0
     try:
-        for _ in range(n):
-            if time.monotonic() > deadline:
-                break
-            try:
-                socks.append(open_one(mode, port, origin_port, deadline))
-            except OSError:
-                errors += 1
+        while len(socks) + errors < n and time.monotonic() < deadline:
+            got, failed = open_batch(mode, port, origin_port, min(100, n - len(socks) - errors),
+                                     deadline)
+            socks += got
+            errors += failed
         time.sleep(settle)
         # Every connection still open (the proxy has not dropped them).
         alive = 0

@@ -4,6 +4,7 @@
 # measured with CONNECT tunnels), CONNECT: a tunnel to the origin with one GET
 # through it, SOCKS5 the same, the haproxy relay one GET through it.
 # mem-per-idle-conn = (RSS loaded - RSS idle) / connections still open.
+# Connections are opened 100 at a time, each step in lockstep (peertool.py).
 # Every measurement uses a freshly started proxy (no heap left by the last).
 . "$BENCH_LIB"
 . "$TOP/bench/peers.sh"
