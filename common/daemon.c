@@ -28,6 +28,7 @@ static const struct option long_opts[] = {
 	{"daemon", no_argument, NULL, 'd'},
 	{"pid-file", required_argument, NULL, 'p'},
 	{"systemd", no_argument, NULL, 's'},
+	{"monitored", no_argument, NULL, 'm'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"version", no_argument, NULL, 'V'},
 	{"control-dir", required_argument, NULL, 'C'},
@@ -47,6 +48,9 @@ static void usage(FILE *f, const struct daemon_ops *ops)
 		"  -d, --daemon                run in the background once started\n"
 		"  -p, --pid-file FILE         write and lock a pid file (removed at exit)\n"
 		"  -s, --systemd               systemd service: log to journald, sd_notify\n"
+		"  -m, --monitored             foreground under a supervisor\n"
+		"                              (-d, -s and -m: a running process of the same\n"
+		"                              group is replaced: hot upgrade)\n"
 		"  -v, --verbose               more process log (repeat: -vv, -vvv)\n"
 		"  -V, --version               print the version and exit\n"
 		"  -h, --help                  print this help and exit\n"
@@ -83,7 +87,7 @@ int daemon_parse_args(int argc, char **argv, const struct daemon_ops *ops, struc
 
 	optind = 0; /* full re-initialisation (glibc), so tests may call us twice */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:tG:dp:svVC:h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:tG:dp:smvVC:h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			opts->conf_path = optarg;
@@ -108,6 +112,9 @@ int daemon_parse_args(int argc, char **argv, const struct daemon_ops *ops, struc
 			break;
 		case 's':
 			opts->systemd = true;
+			break;
+		case 'm':
+			opts->monitored = true;
 			break;
 		case 'v':
 			opts->verbosity++;
@@ -464,8 +471,15 @@ int daemon_main(int argc, char **argv, const struct daemon_ops *ops)
 	d->loop = EV_DEFAULT;
 
 	ret = daemon_ctl_open(d, err, sizeof(err));
-	if (ret == -EADDRINUSE) /* a live process of our group: hot upgrade */
+	/* A live process of our group: replace it (hot upgrade) in the modes
+	 * g3 does it in; a plain foreground run refuses instead. */
+	if (ret == -EADDRINUSE && (opts.daemonize || opts.systemd || opts.monitored))
 		ret = daemon_upgrade_takeover(d, err, sizeof(err));
+	else if (ret == -EADDRINUSE)
+		snprintf(err, sizeof(err),
+			 "another %s%s%s is running (control socket %s): start with -d, -s or -m "
+			 "to replace it (hot upgrade)",
+			 ops->name, opts.group[0] ? " of group " : "", opts.group, d->ctl_path);
 	if (ret != 0) {
 		fprintf(stderr, "%s: %s\n", ops->name, err);
 		goto out;

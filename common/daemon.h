@@ -30,8 +30,8 @@
 struct conf_ctx;
 struct conf_node;
 
-/* Command line: -c FILE|DIR, -t, -G group, -d, -p pidfile, -s, -v (repeat),
- * -V, -C control_dir, -h. */
+/* Command line: -c FILE|DIR, -t, -G group, -d, -p pidfile, -s, -m, -v
+ * (repeat), -V, -C control_dir, -h. */
 struct daemon_opts {
 	const char *conf_path;
 	const char *group;	 /* "" when not given */
@@ -40,6 +40,7 @@ struct daemon_opts {
 	bool test_config;
 	bool daemonize;
 	bool systemd;
+	bool monitored; /* -m: foreground under a supervisor (hot upgrade as -d / -s) */
 	int verbosity;
 };
 

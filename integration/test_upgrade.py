@@ -1,5 +1,5 @@
 """Hot upgrade (g3proxy §6 without Cap'n Proto): a second proxyd of the same
-group takes the shared control socket over, serves on the same ports
+group started with -m (or -d / -s) takes the shared control socket over, serves on the same ports
 (SO_REUSEPORT) and retires the first, whose running tunnels finish
 undisturbed; a successor that fails to start leaves the first serving, with
 its control socket and pid file back. Also cancel-shutdown and g3ctl -p."""
@@ -98,7 +98,7 @@ def test_upgrade_hands_over_and_drains(workdir, daemon_factory, write_conf):
     echo_ok(t, b"before")
 
     new = daemon_factory("proxyd")
-    new.start(conf, "-vv", wait=False)
+    new.start(conf, "-vv", "-m", wait=False)
     wait_for(lambda: shared_pid(new.ctl) == new.pid, BOUND, what="successor on the shared socket")
     assert os.path.exists(own_socket(workdir, new.pid))
     # the old one answers on its own socket and goes offline after 1s
@@ -141,7 +141,7 @@ def test_failed_successor_leaves_the_old_serving(workdir, daemon_factory, write_
         f"  - name: other\n    type: http_proxy\n    listen: 127.0.0.1:{busy}\n"
         "    escaper: direct\n"))
     new = daemon_factory("proxyd")
-    new.start(write_conf(bad, name="bad.yaml"), "-p", str(pidfile), wait=False)
+    new.start(write_conf(bad, name="bad.yaml"), "-m", "-p", str(pidfile), wait=False)
     assert new.wait_exit(BOUND) == 1
     assert "cannot start" in new.stderr()
     # the old process has its control socket and pid file back, and serves
@@ -163,10 +163,24 @@ def test_invalid_config_never_touches_the_old(workdir, daemon_factory, write_con
     old = daemon_factory("proxyd")
     old.start(write_conf(dp_conf(http_port=free_port())))
     new = daemon_factory("proxyd")
-    new.start(write_conf("server: [{name: x, type: nope}]\n", name="bad.yaml"), wait=False)
+    new.start(write_conf("server: [{name: x, type: nope}]\n", name="bad.yaml"), "-m",
+              wait=False)
     assert new.wait_exit(BOUND) == 1
     assert shared_pid(old.ctl) == old.pid
     assert "takes over" not in old.stderr()
+
+
+def test_plain_foreground_refuses_to_replace(workdir, daemon_factory, write_conf):
+    old = daemon_factory("proxyd")
+    old.start(write_conf(dp_conf(http_port=free_port())))
+    new = daemon_factory("proxyd")
+    new.start(write_conf(dp_conf(http_port=free_port()), name="other.yaml"), wait=False)
+    assert new.wait_exit(BOUND) == 1
+    assert "start with -d, -s or -m to replace it" in new.stderr()
+    assert shared_pid(old.ctl) == old.pid
+    st = old.ctl.status()
+    assert st["online"] and not st["stopping"]
+    assert not os.path.exists(own_socket(workdir, new.pid))
 
 
 def test_cancel_shutdown_and_pid_socket(workdir, daemon_factory, write_conf):

@@ -59,15 +59,15 @@ static void test_args_short(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(parse(&o, &cmd, err, 13, "testd", "-c", "/x.yaml", "-t", "-G", "g-1.a_b",
-			       "-d", "-p", "/run/t.pid", "-s", "-vvv", "-C", "/c"),
+	assert_int_equal(parse(&o, &cmd, err, 14, "testd", "-c", "/x.yaml", "-t", "-G", "g-1.a_b",
+			       "-d", "-p", "/run/t.pid", "-s", "-m", "-vvv", "-C", "/c"),
 			 0);
 	assert_int_equal(cmd, DAEMON_CMD_RUN);
 	assert_string_equal(o.conf_path, "/x.yaml");
 	assert_string_equal(o.group, "g-1.a_b");
 	assert_string_equal(o.pidfile, "/run/t.pid");
 	assert_string_equal(o.control_dir, "/c");
-	assert_true(o.test_config && o.daemonize && o.systemd);
+	assert_true(o.test_config && o.daemonize && o.systemd && o.monitored);
 	assert_int_equal(o.verbosity, 3);
 }
 
@@ -78,15 +78,15 @@ static void test_args_long(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(parse(&o, &cmd, err, 12, "testd", "--config-file=/y", "--group-name", "g",
+	assert_int_equal(parse(&o, &cmd, err, 13, "testd", "--config-file=/y", "--group-name", "g",
 			       "--control-dir", "/c", "--pid-file", "/p", "--daemon", "--systemd",
-			       "--verbose", "--test-config"),
+			       "--verbose", "--test-config", "--monitored"),
 			 0);
 	assert_string_equal(o.conf_path, "/y");
 	assert_string_equal(o.group, "g");
 	assert_string_equal(o.control_dir, "/c");
 	assert_string_equal(o.pidfile, "/p");
-	assert_true(o.daemonize && o.systemd && o.test_config);
+	assert_true(o.daemonize && o.systemd && o.test_config && o.monitored);
 	assert_int_equal(o.verbosity, 1);
 
 	assert_int_equal(parse(&o, &cmd, err, 2, "testd", "-V"), 0);
