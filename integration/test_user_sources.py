@@ -325,7 +325,10 @@ def test_publish_user_until_next_refresh(daemon_factory, write_conf, workdir,
 
 
 def test_auth_through_a_redis_user(daemon_factory, write_conf, redis, dp_clean_exit):  # noqa: F811
-    auth_src = os.path.join(os.path.dirname(__file__), "..", "proxyd", "dp", "auth.c")
+    """curl -U through a user that lives only in Redis: allowed, wrong password and
+    missing credentials 407, blocked and unblocked by editing Redis, deleted → 407.
+    G3C_SRC names the source tree to look for auth.c in (default: this one)."""
+    auth_src = os.path.join(os.environ.get("G3C_SRC", os.path.join(os.path.dirname(__file__), "..")), "proxyd", "dp", "auth.c")
     if not os.path.exists(auth_src):
         pytest.skip("proxy authentication (the users helper's auth.c) has not landed")
     from dp_helpers import Origin
@@ -350,6 +353,14 @@ def test_auth_through_a_redis_user(daemon_factory, write_conf, redis, dp_clean_e
                                   capture_output=True, text=True, timeout=10).stdout
         assert curl("-U", "lee:pw1") == "200"
         assert curl("-U", "lee:bad") == "407"
+        assert curl() == "407"
+        # blocked in Redis: refused once the refresh brings the change
+        redis.cmd("HSET", "k", "lee", json.dumps({"token": tok, "block_and_delay": "100ms"}))
+        wait_users(d, lambda u: u.get("lee", {}).get("blocked"), "lee blocked")
+        assert curl("-U", "lee:pw1") not in ("200", "")
+        redis.cmd("HSET", "k", "lee", json.dumps({"token": tok}))
+        wait_users(d, lambda u: "lee" in u and not u["lee"]["blocked"], "lee unblocked")
+        assert curl("-U", "lee:pw1") == "200"
         redis.cmd("HDEL", "k", "lee")
         wait_users(d, lambda u: "lee" not in u, "lee deleted")
         assert curl("-U", "lee:pw1") == "407"
