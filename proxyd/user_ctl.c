@@ -30,7 +30,7 @@ static enum rpc_code list_users(struct user_group_rt *g, G3c__Control__Reply *re
 	G3c__Control__ProxydUserGroupUsersRep *r = rpc_arena_alloc(a, sizeof(*r));
 
 	g3c__control__proxyd_user_group_users_rep__init(r);
-	r->users = rpc_arena_alloc(a, (n ? n : 1) * sizeof(*r->users));
+	r->users = rpc_arena_alloc(a, (n ? n : 1) * sizeof(G3c__Control__ProxydUser *));
 	for (size_t i = 0; i < n; i++) {
 		const struct user_conf *u = user_table_at(t, i);
 		G3c__Control__ProxydUser *e = rpc_arena_alloc(a, sizeof(*e));

@@ -84,7 +84,7 @@ void user_batch_merge(struct user_batch *dst, struct user_batch *src)
 	CHECK_OBJ(src, USER_BATCH_MAGIC);
 	for (size_t i = 0; i < src->n; i++)
 		batch_put(dst, &src->users[i]);
-	dst->deps = xrealloc(dst->deps, (dst->n_deps + 1) * sizeof(*dst->deps));
+	dst->deps = xrealloc(dst->deps, (dst->n_deps + 1) * sizeof(struct user_batch *));
 	dst->deps[dst->n_deps++] = user_batch_ref(src);
 }
 
@@ -114,12 +114,12 @@ static char *parse_end(struct user_parse *p, struct user_batch *b, bool ok)
 	pconf_loading = p->saved;
 	if (ok) {
 		size_t n = p->scratch.n_regexes;
-		b->regexes = xrealloc(b->regexes, (b->n_regexes + n + 1) * sizeof(*b->regexes));
+		b->regexes = xrealloc(b->regexes, (b->n_regexes + n + 1) * sizeof(regex_t *));
 		if (n != 0)
 			memcpy(b->regexes + b->n_regexes, p->scratch.regexes,
-			       n * sizeof(*b->regexes));
+			       n * sizeof(regex_t *));
 		b->n_regexes += n;
-		b->arenas = xrealloc(b->arenas, (b->n_arenas + 1) * sizeof(*b->arenas));
+		b->arenas = xrealloc(b->arenas, (b->n_arenas + 1) * sizeof(struct conf_arena *));
 		b->arenas[b->n_arenas++] = conf_ctx_take_arena(&p->ctx);
 	} else {
 		for (size_t i = 0; i < p->scratch.n_regexes; i++) {

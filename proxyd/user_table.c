@@ -434,7 +434,8 @@ void user_groups_emit(struct user_groups *ug, struct statsd *s)
 			statsd_count(s, "user_group.source.errors",
 				     statsd_counter_delta(&g->last_errors, g->load_errors), &tags);
 			statsd_count(s, "user_group.source.skipped_users",
-				     statsd_counter_delta(&g->last_skipped, g->skipped_users), &tags);
+				     statsd_counter_delta(&g->last_skipped, g->skipped_users),
+				     &tags);
 		}
 		t = user_group_current(g);
 		statsd_gauge(s, "user_group.users", (int64_t)user_table_count(t), &tags);
