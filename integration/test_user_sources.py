@@ -244,6 +244,12 @@ def test_redis_bad_json_skips_that_user(daemon_factory, write_conf, redis, dp_cl
     assert "redis user 'broken' skipped" in err
     assert "redis user 'wrongkey' skipped" in err and "unknown key" in err
     assert status(d)["skipped_users"] >= 2
+    # the same bad value is not logged again at every refresh; a new bad value is
+    wait_for(lambda: status(d)["source_loads"] >= 4, 5, what="a few refreshes")
+    assert d.stderr().count("redis user 'broken' skipped") == 1
+    redis.cmd("HSET", "k", "broken", '{"token": nul}')
+    wait_for(lambda: d.stderr().count("redis user 'broken' skipped") == 2, 5,
+             what="the changed bad value logged")
 
 
 def test_redis_map_form_auth_and_db(daemon_factory, write_conf, workdir, dp_clean_exit):  # noqa: F811

@@ -43,6 +43,10 @@ struct user_redis {
 	ev_timer refresh; /* repeating: refresh_interval */
 	ev_timer retry;	  /* one shot: reconnect after backoff */
 	ev_timer guard;	  /* one shot: connect or response timeout */
+	/* hashes of the (user, value) pairs skipped by the last load: a pair
+	 * skipped again is logged at debug level, not at every refresh */
+	uint64_t *skip_seen;
+	size_t n_skip_seen;
 };
 
 static void redis_connect(struct user_redis *r);
@@ -150,6 +154,23 @@ static void cache_add(struct sbuf *out, const char *user, const char *v, size_t 
 	sb_add(out, p, rest);
 }
 
+static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static bool skip_seen_before(const struct user_redis *r, uint64_t h)
+{
+	for (size_t i = 0; i < r->n_skip_seen; i++)
+		if (r->skip_seen[i] == h)
+			return true;
+	return false;
+}
+
 static void redis_on_hgetall(redisAsyncContext *ac, void *reply_, void *priv)
 {
 	struct user_redis *r = priv;
@@ -157,6 +178,8 @@ static void redis_on_hgetall(redisAsyncContext *ac, void *reply_, void *priv)
 	struct user_batch *b;
 	struct sbuf cache = {NULL, 0, 0};
 	size_t skipped = 0;
+	uint64_t *seen;
+	bool news = false;
 
 	CHECK_OBJ(r, USER_REDIS_MAGIC);
 	if (reply == NULL || r->ac != ac)
@@ -176,6 +199,7 @@ static void redis_on_hgetall(redisAsyncContext *ac, void *reply_, void *priv)
 		return;
 	}
 	b = user_batch_new();
+	seen = xcalloc(reply->elements / 2 + 1, sizeof(uint64_t));
 	sb_str(&cache, "[");
 	for (size_t i = 0; i + 1 < reply->elements; i += 2) {
 		const redisReply *f = reply->element[i], *v = reply->element[i + 1];
@@ -183,20 +207,24 @@ static void redis_on_hgetall(redisAsyncContext *ac, void *reply_, void *priv)
 		bool named = false;
 		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
 			continue;
+		uint64_t h = fnv1a(fnv1a(0xcbf29ce484222325ull, f->str, f->len), v->str, v->len);
+		enum log_level lvl = skip_seen_before(r, h) ? LOG_LVL_DEBUG : LOG_LVL_ERR;
 		user = xmalloc(f->len + 1);
 		memcpy(user, f->str, f->len);
 		user[f->len] = '\0';
 		if (asprintf(&label, "redis:%s/%s", r->key, user) < 0)
 			ASSERT(!"asprintf");
 		if (strlen(user) != f->len || f->len == 0 || f->len > 255) {
-			log_err("user group %s: redis user '%s' skipped: bad username", gname(r),
-				user);
-			skipped++;
+			log_at(lvl, "user group %s: redis user '%s' skipped: bad username",
+			       gname(r), user);
+			news |= lvl == LOG_LVL_ERR;
+			seen[skipped++] = h;
 		} else if (user_batch_add_json_named(b, label, user, v->str, v->len, &named,
 						     &errs) != 0) {
-			log_err("user group %s: redis user '%s' skipped:\n%s", gname(r), user,
-				errs);
-			skipped++;
+			log_at(lvl, "user group %s: redis user '%s' skipped:\n%s", gname(r), user,
+			       errs);
+			news |= lvl == LOG_LVL_ERR;
+			seen[skipped++] = h;
 		} else {
 			cache_add(&cache, user, v->str, v->len, named);
 		}
@@ -205,8 +233,11 @@ static void redis_on_hgetall(redisAsyncContext *ac, void *reply_, void *priv)
 		free(user);
 	}
 	sb_str(&cache, "]\n");
+	free(r->skip_seen);
+	r->skip_seen = seen;
+	r->n_skip_seen = skipped;
 	r->base.g->skipped_users += skipped;
-	if (r->base.g->loads == 0 || skipped != 0)
+	if (r->base.g->loads == 0 || news)
 		log_info("user group %s: %zu users from redis %s:%d key %s (%zu skipped)", gname(r),
 			 b->n, r->host, r->port, r->key, skipped);
 	else
@@ -398,6 +429,7 @@ static void redis_free(struct user_source *s)
 	free(r->username);
 	free(r->password);
 	free(r->key);
+	free(r->skip_seen);
 	POISON_OBJ(r);
 	free(r);
 }
