@@ -421,10 +421,13 @@ static void conn_sync_watchers(struct conn *c)
 	ep_want(c, &c->cl, cl);
 	ep_want(c, &c->up, up);
 	/* decrypted bytes OpenSSL holds make no socket event: come back for
-	 * them on the next loop turn */
-	if ((cl & EV_READ) && tls_ep_pending(&c->cl) > 0)
+	 * them on the next loop turn (unless a speed limit holds the reads
+	 * back: its timer brings us back, feeding now would spin) */
+	if ((cl & EV_READ) && tls_ep_pending(&c->cl) > 0 &&
+	    !speed_blocked(&c->speed, SPEED_CL_RD))
 		ev_feed_event(c->wk->loop, &c->cl.io, EV_READ);
-	if ((up & EV_READ) && tls_ep_pending(&c->up) > 0)
+	if ((up & EV_READ) && tls_ep_pending(&c->up) > 0 &&
+	    !speed_blocked(&c->speed, SPEED_UP_RD))
 		ev_feed_event(c->wk->loop, &c->up.io, EV_READ);
 }
 
