@@ -15,12 +15,22 @@ import time
 from helpers import wait_for
 
 
+_GIVEN_PORTS = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago on host."""
+    """A TCP port that was free a moment ago on host, never one this process
+    handed out before (two calls before anything binds would otherwise
+    often get the same ephemeral port back)."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for _ in range(1000):
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
+    raise AssertionError("no fresh free port found")
 
 
 # ---- origin -------------------------------------------------------------------
