@@ -16,7 +16,10 @@ PIN_SERVER="taskset -c 0" PIN_CLIENT="taskset -c 1"
 export BUILD_DIR TOP WORK PIN_SERVER PIN_CLIENT
 . "$BENCH_LIB"
 . "$TOP/bench/peers.sh"
-trap 'bench_cleanup; rm -rf "$WORK"' EXIT
+# bench_cleanup stops the daemons and exits; a closed output pipe
+# (| head) must end the script through it too.
+trap 'rm -rf "$WORK"; bench_cleanup' EXIT
+trap 'exit 141' PIPE
 mkdir -p "$TOP/bench/results"
 data=$TOP/bench/results/perf-$mode.data
 
