@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "proxyd/dp/pick.h"
 
 _Thread_local struct proxyd_conf *pconf_loading;
 
@@ -378,6 +379,21 @@ struct route_ref_arg {
 	const char *who;
 };
 
+void pconf_track_pick(struct pick_set *set)
+{
+	struct proxyd_conf *c = pconf_loading;
+
+	if (c == NULL) {
+		pick_set_free(set);
+		return;
+	}
+	if (c->n_picks == c->cap_picks) {
+		c->cap_picks = c->cap_picks ? 2 * c->cap_picks : 8;
+		c->picks = xrealloc(c->picks, c->cap_picks * sizeof(*c->picks));
+	}
+	c->picks[c->n_picks++] = set;
+}
+
 static void route_ref(const char *name, const struct escaper_conf **slot, void *arg)
 {
 	struct route_ref_arg *a = arg;
@@ -518,6 +534,9 @@ static void conf_free(struct proxyd_conf *c)
 		free(c->regexes[i]);
 	}
 	free(c->regexes);
+	for (size_t i = 0; i < c->n_picks; i++)
+		pick_set_free(c->picks[i]);
+	free(c->picks);
 	for (int k = 0; k < PROXYD_KIND__COUNT; k++)
 		obj_vec_free(&c->objs[k]);
 	conf_arena_free(c->arena);

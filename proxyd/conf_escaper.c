@@ -168,6 +168,7 @@ static const char *const route_client_aliases[] = {"routeclient", NULL};
 static const char *const route_resolved_aliases[] = {"routeresolved", NULL};
 static const char *const route_mapping_aliases[] = {"routemapping", NULL};
 static const char *const route_failover_aliases[] = {"routefailover", NULL};
+static const char *const route_select_aliases[] = {"routeselect", NULL};
 
 static const struct conf_objtype escaper_types[] = {
 	{.name = "direct_fixed",
@@ -202,6 +203,10 @@ static const struct conf_objtype escaper_types[] = {
 	 .aliases = route_failover_aliases,
 	 .schema = &pconf_route_failover_schema,
 	 .tag = ESCAPER_ROUTE_FAILOVER},
+	{.name = "route_select",
+	 .aliases = route_select_aliases,
+	 .schema = &pconf_route_select_schema,
+	 .tag = ESCAPER_ROUTE_SELECT},
 	{0},
 };
 
@@ -215,7 +220,6 @@ static const char *const escaper_unsupported[] = {
 	"proxy_socks5s",
 	"proxy_float",
 	"proxy_dynamic",
-	"route_select",
 	"route_query",
 	"trick_float",
 	"comply_audit",

@@ -165,6 +165,11 @@ extern const struct conf_schema pconf_route_client_schema;
 extern const struct conf_schema pconf_route_resolved_schema;
 extern const struct conf_schema pconf_route_mapping_schema;
 extern const struct conf_schema pconf_route_failover_schema;
+extern const struct conf_schema pconf_route_select_schema;
+/* Keep a pick table built during the load: freed with the config (freed at
+ * once when no config is being loaded). */
+struct pick_set;
+void pconf_track_pick(struct pick_set *set);
 /* Call fn(name, &slot, arg) for every next-escaper reference of a route
  * escaper (the loader resolves each name into its slot). */
 typedef void pconf_ref_fn(const char *name, const struct escaper_conf **slot, void *arg);

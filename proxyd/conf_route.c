@@ -11,7 +11,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
+
+#include "proxyd/dp/pick.h"
 
 #define EO(f) offsetof(struct escaper_conf, f)
 
@@ -379,6 +382,52 @@ static int pv_next_list(struct conf_ctx *ctx, const struct conf_node *n, void *d
 	return pv_foreach_item(ctx, n, next_item, r);
 }
 
+/* route_select next_nodes: a name, or a list of names / {name, weight}
+ * maps / "name weight"-less weighted names as g3 writes them. */
+static int weighted_item(struct conf_ctx *ctx, const struct conf_node *it, unsigned idx, void *arg)
+{
+	struct route_conf *r = arg;
+	const struct conf_node *nn = it, *wn = NULL;
+	double w = 1.0;
+
+	if (it->kind == CONF_MAP) {
+		nn = NULL;
+		for (const struct conf_node *k = it->child; k != NULL; k = k->next) {
+			if (conf_key_is(k, "name"))
+				nn = k->value;
+			else if (conf_key_is(k, "weight"))
+				wn = k->value;
+			else
+				return conf_error(ctx, k, "unknown key '%s' (name, weight)", k->str);
+		}
+		if (nn == NULL)
+			return conf_error(ctx, it, "a weighted name needs 'name'");
+	}
+	if (wn != NULL) {
+		char *end = NULL;
+		if (pv_expect_scalar(ctx, wn) < 0)
+			return -EINVAL;
+		w = strtod(wn->str, &end);
+		if (end == wn->str || *end != '\0' || !isfinite(w) || w < 0)
+			return conf_error(ctx, wn, "invalid weight '%s': a number >= 0", wn->str);
+	}
+	r->next_weights[idx] = w;
+	return pv_metric_name(ctx, nn, &r->next_names[idx]);
+}
+
+static int pv_next_nodes(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
+{
+	struct route_conf *r = RC(dst, next_weights);
+
+	r->n_next = pv_list_len(n);
+	if (r->n_next == 0)
+		return conf_error(ctx, n, "'next_nodes' needs at least one escaper");
+	r->next_names = conf_alloc(ctx, r->n_next * sizeof(*r->next_names));
+	r->next = conf_alloc(ctx, r->n_next * sizeof(*r->next));
+	r->next_weights = conf_alloc(ctx, r->n_next * sizeof(*r->next_weights));
+	return pv_foreach_item(ctx, n, weighted_item, r);
+}
+
 /* ---- checks -------------------------------------------------------------------- */
 
 static int host_cmp(const void *a, const void *b)
@@ -488,6 +537,35 @@ static int mapping_check(struct conf_ctx *ctx, const struct conf_node *map, void
 	return 0;
 }
 
+/* The pick table is built now (the names are the node ids) and freed with
+ * the config. */
+static int select_check(struct conf_ctx *ctx, const struct conf_node *map, void *obj)
+{
+	struct route_conf *r = &((struct escaper_conf *)obj)->route;
+	struct pick_node *nodes;
+	struct pick_set *set = NULL;
+	int rc;
+
+	if (mapping_check(ctx, map, obj) < 0)
+		return -EINVAL;
+	nodes = conf_alloc(ctx, r->n_next * sizeof(*nodes));
+	for (size_t i = 0; i < r->n_next; i++) {
+		nodes[i].id = r->next_names[i];
+		nodes[i].weight = r->next_weights[i];
+	}
+	rc = pick_set_new((enum pick_policy)r->pick_policy, nodes, r->n_next, &set);
+	if (rc == -EINVAL)
+		return conf_error(ctx, map, "next_nodes: no escaper has a weight above 0 "
+					    "(or more than %u escapers)",
+				  PICK_MAX_NODES);
+	if (rc < 0)
+		return conf_error(ctx, map, "next_nodes: cannot build the pick table: %s",
+				  strerror(-rc));
+	pconf_track_pick(set);
+	r->pick = pconf_loading ? set : NULL;
+	return 0;
+}
+
 static int failover_check(struct conf_ctx *ctx, const struct conf_node *map, void *obj)
 {
 	struct route_conf *r = &((struct escaper_conf *)obj)->route;
@@ -583,6 +661,20 @@ static const struct conf_field mapping_fields[] = {
 	{0},
 };
 
+static const struct conf_field select_fields[] = {
+	COMMON_ROWS,
+	{.key = "next_nodes",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(route.next_weights),
+	 .parse = pv_next_nodes,
+	 .flags = CONF_F_REQUIRED},
+	{.key = "next_pick_policy",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(route.pick_policy),
+	 .parse = pv_pick_policy},
+	{0},
+};
+
 static const struct conf_field failover_fields[] = {
 	COMMON_ROWS,
 	{.key = "primary_next",
@@ -621,6 +713,7 @@ static void route_defaults(void *obj)
 	e->resolve_strategy.pick = RESOLVE_PICK_RANDOM;
 	e->route.resolution_delay_ms = 50;
 	e->route.fallback_delay_ms = 100;
+	e->route.pick_policy = PICK_RENDEZVOUS; /* g3's default for route_select */
 }
 
 const struct conf_schema pconf_route_upstream_schema = {
@@ -653,6 +746,14 @@ const struct conf_schema pconf_route_mapping_schema = {
 	.fields = mapping_fields,
 	.defaults = route_defaults,
 	.check = mapping_check,
+};
+
+const struct conf_schema pconf_route_select_schema = {
+	.name = "route_select escaper",
+	.size = sizeof(struct escaper_conf),
+	.fields = select_fields,
+	.defaults = route_defaults,
+	.check = select_check,
 };
 
 const struct conf_schema pconf_route_failover_schema = {

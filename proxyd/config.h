@@ -411,6 +411,7 @@ enum escaper_type {
 	ESCAPER_ROUTE_RESOLVED,
 	ESCAPER_ROUTE_MAPPING,
 	ESCAPER_ROUTE_FAILOVER,
+	ESCAPER_ROUTE_SELECT,
 };
 
 /* route_geoip (conf_geoip.c): one rule of geo_rules. */
@@ -440,6 +441,8 @@ struct route_geoip_conf {
 /* route_upstream / route_client / route_resolved / route_mapping /
  * route_failover (conf_route.c). Every rule names its next escaper;
  * the names are resolved after loading (pconf_route_foreach_ref). */
+struct pick_set;
+
 struct route_host_rule {
 	const char *key; /* lower case domain (exact / child / suffix) */
 	const char *next_name;
@@ -476,6 +479,9 @@ struct route_conf {
 	const char **next_names;
 	const struct escaper_conf **next;
 	size_t n_next;
+	double *next_weights;	 /* route_select: weight per next (1 when not given) */
+	int pick_policy;	 /* route_select: enum pick_policy, rendezvous */
+	struct pick_set *pick;	 /* route_select: built at load, freed with the config */
 	const char *primary_name, *standby_name;
 	const struct escaper_conf *primary, *standby;
 	uint64_t fallback_delay_ms; /* 100ms */
@@ -860,6 +866,9 @@ struct proxyd_conf {
 	/* Regexes compiled during the load (regfree'd on free). */
 	regex_t **regexes;
 	size_t n_regexes, cap_regexes;
+	/* Pick tables built during the load (route_select; freed on free). */
+	struct pick_set **picks;
+	size_t n_picks, cap_picks;
 	/* The auditor of servers without an `auditor` key (internal). */
 	const struct auditor_conf *default_auditor;
 	uint32_t runtime_thread_number;	     /* runtime.thread_number, 0 = unset */

@@ -538,7 +538,8 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 		c->task.escaper = e->name;
 	if (e != NULL && (e->type == ESCAPER_ROUTE_GEOIP || e->type == ESCAPER_ROUTE_UPSTREAM ||
 			  e->type == ESCAPER_ROUTE_CLIENT || e->type == ESCAPER_ROUTE_RESOLVED ||
-			  e->type == ESCAPER_ROUTE_MAPPING || e->type == ESCAPER_ROUTE_FAILOVER)) {
+			  e->type == ESCAPER_ROUTE_MAPPING || e->type == ESCAPER_ROUTE_FAILOVER ||
+			  e->type == ESCAPER_ROUTE_SELECT)) {
 		if (++op->hops > ESCAPE_MAX_HOPS) {
 			escape_fail(c, ESCAPE_NOT_USABLE,
 				    "escaper not usable: route escapers form a loop");

@@ -7,6 +7,7 @@
  * address (an IP literal needs no resolution); no answer at all goes to
  * default_next. route_mapping takes the task's path selection index
  * (1-based, wraps; egress_path_selection_header), else a random next.
+ * route_select picks by next_pick_policy over the weighted next_nodes.
  * route_failover lives in escaper_failover.c. */
 #include "proxyd/dp/escaper.h"
 
@@ -14,6 +15,7 @@
 
 #include "common/log.h"
 #include "proxyd/dp/conn.h"
+#include "proxyd/dp/pick.h"
 #include "proxyd/dp/route_match.h"
 
 static void go_next(struct conn *c, const struct escaper_conf *next)
@@ -189,6 +191,26 @@ static void mapping_start(struct conn *c, const struct escaper_conf *e)
 	go_next(c, r->next[i]);
 }
 
+/* ---- route_select ------------------------------------------------------------- */
+
+/* next_pick_policy over next_nodes; the hash policies key on the client
+ * IP and the target host (g3: client-ip[-user]-host). */
+static void select_start(struct conn *c, const struct escaper_conf *e)
+{
+	const struct route_conf *r = &e->route;
+	size_t i;
+
+	if (r->pick == NULL) {
+		i = (size_t)(dp_rand(c->wk) % r->n_next);
+	} else {
+		uint64_t key = pick_policy_is_hash(pick_set_policy(r->pick))
+				       ? pick_key_client_user_host(&c->client_addr.sa, NULL, c->host)
+				       : dp_rand(c->wk);
+		i = pick_select(r->pick, key);
+	}
+	go_next(c, r->next[i]);
+}
+
 /* ---- keep-alive pooling ---------------------------------------------------------- */
 
 static bool det(const struct escaper_conf *e, unsigned depth);
@@ -221,6 +243,7 @@ static bool det(const struct escaper_conf *e, unsigned depth)
 	case ESCAPER_ROUTE_CLIENT:
 	case ESCAPER_ROUTE_MAPPING:
 	case ESCAPER_ROUTE_FAILOVER:
+	case ESCAPER_ROUTE_SELECT:
 		return false;
 	case ESCAPER_ROUTE_GEOIP:
 		for (size_t i = 0; i < e->geoip.n_rules; i++)
@@ -272,6 +295,9 @@ void escape_route_start(struct conn *c, const struct escaper_conf *e)
 		return;
 	case ESCAPER_ROUTE_FAILOVER:
 		escape_failover_start(c, e);
+		return;
+	case ESCAPER_ROUTE_SELECT:
+		select_start(c, e);
 		return;
 	default:
 		break;

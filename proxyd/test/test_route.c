@@ -221,6 +221,45 @@ static void test_missing_next_is_dummy_deny(void **state)
 	fx_done(&l);
 }
 
+static void test_select(void **state)
+{
+	struct fx_load l;
+	const struct escaper_conf *e;
+
+	(void)state;
+	FX_LOAD_OK(&l, BASE "  - name: sel\n"
+			    "    type: route_select\n"
+			    "    next_nodes:\n"
+			    "      - a\n"
+			    "      - {name: b, weight: 2.5}\n"
+			    "      - {name: c, weight: 0}\n"
+			    "    next_pick_policy: round_robin\n"
+			    "  - {name: one, type: RouteSelect, next_nodes: d}\n");
+	e = proxyd_conf_escaper(l.conf, "sel");
+	assert_int_equal(e->type, ESCAPER_ROUTE_SELECT);
+	assert_int_equal(e->route.n_next, 3);
+	assert_ptr_equal(e->route.next[1], proxyd_conf_escaper(l.conf, "b"));
+	assert_true(e->route.next_weights[0] == 1.0);
+	assert_true(e->route.next_weights[1] == 2.5);
+	assert_int_equal(e->route.pick_policy, PICK_ROUND_ROBIN);
+	assert_non_null(e->route.pick);
+	e = proxyd_conf_escaper(l.conf, "one");
+	assert_int_equal(e->route.n_next, 1);
+	assert_int_equal(e->route.pick_policy, PICK_RENDEZVOUS); /* g3's default */
+	fx_done(&l);
+	FX_LOAD_ERR_HAS(BASE "  - {name: s, type: route_select, next_nodes: [{name: a, weight: 0}]}\n",
+			"no escaper has a weight above 0");
+	FX_LOAD_ERR_HAS(BASE "  - {name: s, type: route_select, next_nodes: [{name: a, weight: -1}]}\n",
+			"invalid weight '-1'");
+	FX_LOAD_ERR_HAS(BASE "  - {name: s, type: route_select, next_nodes: [a, a]}\n",
+			"next escaper 'a' is listed twice");
+	FX_LOAD_ERR_HAS(BASE "  - {name: s, type: route_select, next_nodes: [a],"
+			     " next_pick_policy: fastest}\n",
+			"invalid pick policy 'fastest'");
+	FX_LOAD_ERR_HAS(BASE "  - {name: s, type: route_select}\n",
+			"missing required key 'next_nodes'");
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -273,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_client),
 		cmocka_unit_test(test_resolved_mapping_failover),
 		cmocka_unit_test(test_missing_next_is_dummy_deny),
+		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, fx_quiet_log, NULL);
