@@ -381,6 +381,145 @@ def test_route_select_hash_is_sticky(daemon_factory, write_conf, names_dns, orig
     assert len(set(first.values())) >= 2, first
 
 
+# ---- route_query ----------------------------------------------------------------------
+
+AGENT_ROUTES = """\
+routes:
+  a.test: [a]
+  "*.b.test": [{name: b, weight: 1}]
+  two.test: [a, {name: c, weight: 3}]
+  bad.test: [zzz]
+  "*": []
+"""
+
+
+class Agent:
+    """tools/route-agent on an ipc socket in workdir, stopped by PID."""
+
+    def __init__(self, workdir, ttl=60):
+        import subprocess
+        from helpers import binary
+        self.sock = workdir / "agent.rpc"
+        conf = workdir / "agent.yaml"
+        conf.write_text(f"listen: ipc://{self.sock}\nttl: {ttl}\n" + AGENT_ROUTES)
+        self.proc = subprocess.Popen([binary("route-agent"), str(conf)],
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 5
+        while not self.sock.exists():
+            assert self.proc.poll() is None, self.proc.stderr.read()
+            assert time.monotonic() < deadline, "route-agent did not start"
+            time.sleep(0.02)
+
+    def stop(self):
+        import signal as _signal
+        if self.proc.poll() is None:
+            self.proc.send_signal(_signal.SIGTERM)
+        rc = self.proc.wait(10)
+        err = self.proc.stderr.read()
+        assert rc == 0, err
+        return err
+
+
+def query_route(workdir, timeout="300ms"):
+    return ("  - name: rt\n    type: route_query\n    fallback_node: dflt\n"
+            "    query_allowed_next: [a, b, c]\n"
+            f"    query_peer_addr: {workdir}/agent.rpc\n"
+            f"    cache_request_timeout: {timeout}\n")
+
+
+QUERY_NAMES = ["a.test", "x.b.test", "two.test", "bad.test", "other.test", "late.test"]
+
+
+@pytest.fixture
+def query_dns():
+    s = DnsServer(a={n: ["127.0.0.1"] for n in QUERY_NAMES})
+    yield s
+    s.stop()
+
+
+def test_route_query_agent(daemon_factory, write_conf, workdir, query_dns, origins):
+    agent = Agent(workdir)
+    try:
+        d = start(daemon_factory, write_conf, query_route(workdir), query_dns.port)
+        port = origins.ports["127.0.0.1"]
+        expect = {"a.test": "a", "x.b.test": "b", "bad.test": "dflt", "other.test": "dflt"}
+        for how in (via_socks, via_connect, via_forward):
+            for host, esc in expect.items():
+                assert how(d, host, port) == BINDS[esc], (how.__name__, host)
+        for host, esc in expect.items():
+            assert record_for(d, f"{host}:{port}")["escaper"] == esc
+        # two candidates: both allowed, picked by client IP (rendezvous): one of them
+        assert via_socks(d, "two.test", port) in (BINDS["a"], BINDS["c"])
+        # the answers are cached (ttl 60): with the agent gone, known hosts
+        # keep their escaper; a new host falls back within the timeout
+        agent.stop()
+        for host, esc in expect.items():
+            assert via_socks(d, host, port) == BINDS[esc], host
+        t0 = time.monotonic()
+        assert via_socks(d, "late.test", port) == BINDS["dflt"]
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        if agent.proc.poll() is None:
+            agent.stop()
+
+
+def test_route_query_without_agent(daemon_factory, write_conf, workdir, query_dns, origins):
+    """No agent at all: every request goes through fallback_node after
+    cache_request_timeout, and the loop never blocks meanwhile."""
+    d = start(daemon_factory, write_conf, query_route(workdir, "400ms"), query_dns.port)
+    port = origins.ports["127.0.0.1"]
+    t0 = time.monotonic()
+    socks = []
+    for i in range(5):  # in flight together: they wait side by side
+        s = socket.create_connection(("127.0.0.1", d.socks), timeout=5)
+        s.sendall(b"\x05\x01\x00\x05\x01\x00" + socks5_addr(QUERY_NAMES[i]) +
+                  struct.pack("!H", port))
+        socks.append(s)
+    for s in socks:
+        assert recv_exact(s, 2) == b"\x05\x00"
+        rep = recv_exact(s, 10)
+        assert rep[:2] == b"\x05\x00", rep
+        s.close()
+    spent = time.monotonic() - t0
+    assert 0.38 <= spent < 2.0, spent
+    assert record_for(d, f"a.test:{port}")["escaper"] == "dflt"
+
+
+def test_route_query_stop_while_pending(daemon_factory, write_conf, workdir, query_dns, origins):
+    """Queries pending (no agent, a long timeout) when proxyd stops: the calls
+    are cancelled with their tasks (clean exit, no leak under SAN)."""
+    d = start(daemon_factory, write_conf, query_route(workdir, "10s"), query_dns.port)
+    clients = []
+    for host in QUERY_NAMES:
+        s = socket.create_connection(("127.0.0.1", d.socks), timeout=5)
+        s.sendall(b"\x05\x01\x00\x05\x01\x00" + socks5_addr(host) + struct.pack("!H", 80))
+        clients.append(s)
+    for c in clients:
+        assert recv_exact(c, 2) == b"\x05\x00"
+    time.sleep(0.3)
+    check_clean_exit(d)
+    for c in clients:
+        c.close()
+
+
+def test_route_agent_config_check(workdir):
+    import subprocess
+    from helpers import binary
+    good = workdir / "agent.yaml"
+    good.write_text(f"listen: ipc://{workdir}/a.rpc\n" + AGENT_ROUTES)
+    r = subprocess.run([binary("route-agent"), "-t", str(good)], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert "configuration OK (5 routes)" in r.stdout
+    bad = workdir / "bad.yaml"
+    bad.write_text("routes: {a.test: [{weight: 2}]}\n")
+    r = subprocess.run([binary("route-agent"), "-t", str(bad)], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == 1
+    assert "a node needs a name" in r.stderr
+    assert "missing required key 'listen'" in r.stderr
+
+
 # ---- route_failover ------------------------------------------------------------------
 
 def failover_route(primary, standby, delay="300ms"):
@@ -594,10 +733,27 @@ escaper:
     next:
       - direct
       - deny
+  - name: query
+    type: route_query
+    fallback_node: direct
+    query_allowed_next:
+      - direct
+      - deny
+    query_pass_client_ip: true
+    cache_request_timeout: 100ms
+    protective_cache_ttl: 10
+    maximum_cache_ttl: 1800
+    cache_vanish_wait: 30s
+  - name: select
+    type: route_select
+    next_nodes:
+      - query
+      - {name: direct, weight: 2}
+    next_pick_policy: ketama
   - name: failover
     type: route_failover
     primary_next: resolved
-    standby_next: mapping
+    standby_next: select
     fallback_delay: 100ms
 server:
   - name: socks
@@ -616,6 +772,7 @@ def test_g3proxy_route_config_checks(write_conf):
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"{conf_path}: configuration OK\n"
     bad = G3_ROUTES.replace("    primary_next: resolved\n", "")
+    assert bad != G3_ROUTES
     conf_path = write_conf(bad, "bad.yaml")
     r = subprocess.run([binary("proxyd"), "-t", "-c", str(conf_path)], capture_output=True,
                        text=True, timeout=30)

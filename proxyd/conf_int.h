@@ -166,6 +166,11 @@ extern const struct conf_schema pconf_route_resolved_schema;
 extern const struct conf_schema pconf_route_mapping_schema;
 extern const struct conf_schema pconf_route_failover_schema;
 extern const struct conf_schema pconf_route_select_schema;
+extern const struct conf_schema pconf_route_query_schema; /* conf_query.c */
+/* A list of next escaper names into route_conf.next_names (dst: &next_names)
+ * and the check that none is listed twice (obj: the escaper). */
+int pconf_route_next_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst);
+int pconf_route_unique_next(struct conf_ctx *ctx, const struct conf_node *map, void *obj);
 /* Keep a pick table built during the load: freed with the config (freed at
  * once when no config is being loaded). */
 struct pick_set;

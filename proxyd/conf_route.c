@@ -370,7 +370,7 @@ static int next_item(struct conf_ctx *ctx, const struct conf_node *it, unsigned 
 	return pv_metric_name(ctx, it, &r->next_names[idx]);
 }
 
-static int pv_next_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
+int pconf_route_next_list(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 {
 	struct route_conf *r = RC(dst, next_names);
 
@@ -398,7 +398,8 @@ static int weighted_item(struct conf_ctx *ctx, const struct conf_node *it, unsig
 			else if (conf_key_is(k, "weight"))
 				wn = k->value;
 			else
-				return conf_error(ctx, k, "unknown key '%s' (name, weight)", k->str);
+				return conf_error(ctx, k, "unknown key '%s' (name, weight)",
+						  k->str);
 		}
 		if (nn == NULL)
 			return conf_error(ctx, it, "a weighted name needs 'name'");
@@ -500,8 +501,9 @@ static int regex_finish(struct conf_ctx *ctx, const struct conf_node *map,
 	for (size_t i = 0; i < r->n_regexes; i++)
 		for (size_t j = 0; j < i; j++) {
 			const struct route_regex_rule *a = &r->regexes[i], *b = &r->regexes[j];
-			bool same_parent = (a->parent == NULL && b->parent == NULL) ||
-					   (a->parent && b->parent && !strcmp(a->parent, b->parent));
+			bool same_parent =
+				(a->parent == NULL && b->parent == NULL) ||
+				(a->parent && b->parent && !strcmp(a->parent, b->parent));
 			if (same_parent && strcmp(a->src, b->src) == 0 &&
 			    strcmp(a->next_name, b->next_name) != 0)
 				rc = conf_error(ctx, map,
@@ -525,7 +527,7 @@ static int rules_check(struct conf_ctx *ctx, const struct conf_node *map, void *
 	return rc < 0 ? -EINVAL : 0;
 }
 
-static int mapping_check(struct conf_ctx *ctx, const struct conf_node *map, void *obj)
+int pconf_route_unique_next(struct conf_ctx *ctx, const struct conf_node *map, void *obj)
 {
 	struct route_conf *r = &((struct escaper_conf *)obj)->route;
 
@@ -546,7 +548,7 @@ static int select_check(struct conf_ctx *ctx, const struct conf_node *map, void 
 	struct pick_set *set = NULL;
 	int rc;
 
-	if (mapping_check(ctx, map, obj) < 0)
+	if (pconf_route_unique_next(ctx, map, obj) < 0)
 		return -EINVAL;
 	nodes = conf_alloc(ctx, r->n_next * sizeof(*nodes));
 	for (size_t i = 0; i < r->n_next; i++) {
@@ -555,8 +557,9 @@ static int select_check(struct conf_ctx *ctx, const struct conf_node *map, void 
 	}
 	rc = pick_set_new((enum pick_policy)r->pick_policy, nodes, r->n_next, &set);
 	if (rc == -EINVAL)
-		return conf_error(ctx, map, "next_nodes: no escaper has a weight above 0 "
-					    "(or more than %u escapers)",
+		return conf_error(ctx, map,
+				  "next_nodes: no escaper has a weight above 0 "
+				  "(or more than %u escapers)",
 				  PICK_MAX_NODES);
 	if (rc < 0)
 		return conf_error(ctx, map, "next_nodes: cannot build the pick table: %s",
@@ -579,20 +582,20 @@ static int failover_check(struct conf_ctx *ctx, const struct conf_node *map, voi
 
 /* ---- schemas ---------------------------------------------------------------------- */
 
-#define COMMON_ROWS                                                                               \
-	{.key = "name",                                                                           \
-	 .type = CONF_T_CUSTOM,                                                                   \
-	 .off = EO(name),                                                                         \
-	 .parse = pv_metric_name,                                                                 \
-	 .flags = CONF_F_REQUIRED},                                                               \
-		{.key = "shared_logger",                                                          \
-		 .type = CONF_T_CUSTOM,                                                           \
-		 .off = EO(shared_logger),                                                        \
-		 .parse = pv_ascii_str},                                                          \
-		{.key = "extra_metrics_tags",                                                     \
-		 .type = CONF_T_CUSTOM,                                                           \
-		 .off = EO(extra_metrics_tags),                                                   \
-		 .parse = pv_metrics_tags}
+#define COMMON_ROWS                                                                                \
+	{.key = "name",                                                                            \
+	 .type = CONF_T_CUSTOM,                                                                    \
+	 .off = EO(name),                                                                          \
+	 .parse = pv_metric_name,                                                                  \
+	 .flags = CONF_F_REQUIRED},                                                                \
+		{.key = "shared_logger",                                                           \
+		 .type = CONF_T_CUSTOM,                                                            \
+		 .off = EO(shared_logger),                                                         \
+		 .parse = pv_ascii_str},                                                           \
+	{                                                                                          \
+		.key = "extra_metrics_tags", .type = CONF_T_CUSTOM, .off = EO(extra_metrics_tags), \
+		.parse = pv_metrics_tags                                                           \
+	}
 
 #define DEFAULT_NEXT_ROW                                                                          \
 	{                                                                                         \
@@ -600,7 +603,10 @@ static int failover_check(struct conf_ctx *ctx, const struct conf_node *map, voi
 		.parse = pv_metric_name, .flags = CONF_F_REQUIRED                                 \
 	}
 
-#define RULES(k, f, fn) {.key = (k), .type = CONF_T_CUSTOM, .off = EO(route.f), .parse = (fn)}
+#define RULES(k, f, fn)                                                              \
+	{                                                                            \
+		.key = (k), .type = CONF_T_CUSTOM, .off = EO(route.f), .parse = (fn) \
+	}
 
 static const struct conf_field upstream_fields[] = {
 	COMMON_ROWS,
@@ -656,7 +662,7 @@ static const struct conf_field mapping_fields[] = {
 	{.key = "next",
 	 .type = CONF_T_CUSTOM,
 	 .off = EO(route.next_names),
-	 .parse = pv_next_list,
+	 .parse = pconf_route_next_list,
 	 .flags = CONF_F_REQUIRED},
 	{0},
 };
@@ -697,7 +703,10 @@ static const struct conf_field failover_fields[] = {
 	 .type = CONF_T_DURATION,
 	 .off = EO(route.fallback_delay_ms),
 	 .max = 3600000},
-	{.key = "delay", .type = CONF_T_DURATION, .off = EO(route.fallback_delay_ms), .max = 3600000},
+	{.key = "delay",
+	 .type = CONF_T_DURATION,
+	 .off = EO(route.fallback_delay_ms),
+	 .max = 3600000},
 	{.key = "timeout",
 	 .type = CONF_T_DURATION,
 	 .off = EO(route.fallback_delay_ms),
@@ -745,7 +754,7 @@ const struct conf_schema pconf_route_mapping_schema = {
 	.size = sizeof(struct escaper_conf),
 	.fields = mapping_fields,
 	.defaults = route_defaults,
-	.check = mapping_check,
+	.check = pconf_route_unique_next,
 };
 
 const struct conf_schema pconf_route_select_schema = {
@@ -790,4 +799,6 @@ void pconf_route_foreach_ref(struct escaper_conf *e, pconf_ref_fn *fn, void *arg
 		fn(r->primary_name, &r->primary, arg);
 	if (r->standby_name != NULL)
 		fn(r->standby_name, &r->standby, arg);
+	if (r->fallback_name != NULL)
+		fn(r->fallback_name, &r->fallback, arg);
 }

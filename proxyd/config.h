@@ -412,6 +412,7 @@ enum escaper_type {
 	ESCAPER_ROUTE_MAPPING,
 	ESCAPER_ROUTE_FAILOVER,
 	ESCAPER_ROUTE_SELECT,
+	ESCAPER_ROUTE_QUERY,
 };
 
 /* route_geoip (conf_geoip.c): one rule of geo_rules. */
@@ -479,12 +480,24 @@ struct route_conf {
 	const char **next_names;
 	const struct escaper_conf **next;
 	size_t n_next;
-	double *next_weights;	 /* route_select: weight per next (1 when not given) */
-	int pick_policy;	 /* route_select: enum pick_policy, rendezvous */
-	struct pick_set *pick;	 /* route_select: built at load, freed with the config */
+	double *next_weights;  /* route_select: weight per next (1 when not given) */
+	int pick_policy;       /* route_select: enum pick_policy, rendezvous */
+	struct pick_set *pick; /* route_select: built at load, freed with the config */
 	const char *primary_name, *standby_name;
 	const struct escaper_conf *primary, *standby;
 	uint64_t fallback_delay_ms; /* 100ms */
+	/* route_query (conf_query.c): query_allowed_next in next_names / next */
+	const char *fallback_name;
+	const struct escaper_conf *fallback;
+	const char *query_url; /* the agent's nanomsg URL */
+	bool query_pass_client_ip;
+	uint64_t cache_request_timeout_ms;  /* 100ms: then fallback_node */
+	uint64_t query_wait_timeout_ms;	    /* 10s: caps the above */
+	uint64_t cache_vanish_wait_ms;	    /* 30s (accepted) */
+	uint32_t protective_cache_ttl;	    /* 10 s: failures, ttl 0 */
+	uint32_t maximum_cache_ttl;	    /* 1800 s */
+	uint32_t cache_request_batch_count; /* 10 (accepted) */
+	int cache_pick_policy;		    /* rendezvous, keyed on the client IP */
 };
 
 struct escaper_conf {

@@ -55,6 +55,7 @@ void dp_addr_set(union dp_addr *out, const struct sockaddr *sa);
 
 struct dp_resolver;
 struct dp_geo;
+struct dp_rq;
 struct dp_listener;
 struct uppool_ent;
 struct conn;
@@ -69,6 +70,7 @@ struct dp_gen {
 	struct dp_resolver *resolvers; /* built lazily, one per resolver_conf used */
 	struct dp_geo *geos;	       /* iplocd clients, one per route_geoip used (lazily) */
 	struct tls_ep_ctx *tls_ctxs;   /* SSL_CTXs built from conf (tls_ep.h), lazily */
+	struct dp_rq *rqs;	       /* query agent clients + caches, one per route_query used */
 };
 
 struct dp_worker {

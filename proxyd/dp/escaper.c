@@ -539,7 +539,7 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 	if (e != NULL && (e->type == ESCAPER_ROUTE_GEOIP || e->type == ESCAPER_ROUTE_UPSTREAM ||
 			  e->type == ESCAPER_ROUTE_CLIENT || e->type == ESCAPER_ROUTE_RESOLVED ||
 			  e->type == ESCAPER_ROUTE_MAPPING || e->type == ESCAPER_ROUTE_FAILOVER ||
-			  e->type == ESCAPER_ROUTE_SELECT)) {
+			  e->type == ESCAPER_ROUTE_SELECT || e->type == ESCAPER_ROUTE_QUERY)) {
 		if (++op->hops > ESCAPE_MAX_HOPS) {
 			escape_fail(c, ESCAPE_NOT_USABLE,
 				    "escaper not usable: route escapers form a loop");
@@ -624,4 +624,5 @@ void escape_cancel(struct escape_op *op)
 	if (op->geo_handle != 0 && op->geo_client != NULL)
 		(void)iploc_client_cancel(op->geo_client, op->geo_handle);
 	op->geo_handle = 0;
+	escape_query_cancel(op);
 }

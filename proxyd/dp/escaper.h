@@ -63,9 +63,13 @@ struct escape_op {
 	/* route_failover (escaper_failover.c) */
 	struct route_failover *fo; /* a failover decided on this conn (owned) */
 	struct conn *fo_parent;	   /* this conn is the standby attempt of fo_parent */
+	/* route_query (escaper_query.c): the pending agent query */
+	struct rpc_client *rq_client; /* the generation's, while rq_handle is set */
+	uint64_t rq_handle;	      /* 0 = none */
 };
 
 struct conn;
+struct rpc_client;
 
 /* Start reaching c->host:c->port with the server's escaper. Moves c to
  * RESOLVING or CONNECTING, or reports the outcome at once. */
@@ -103,6 +107,14 @@ void escape_route_start(struct conn *c, const struct escaper_conf *e);
 bool escape_poolable(const struct escaper_conf *e);
 /* The RESOLVING timer fired while route_resolved was deciding. */
 void escape_route_on_timeout(struct conn *c);
+
+/* route_query (escaper_query.c): ask the agent (cached), then
+ * escape_dispatch() the answer or fallback_node. */
+void escape_query_start(struct conn *c, const struct escaper_conf *e);
+void escape_query_on_timeout(struct conn *c);
+void escape_query_cancel(struct escape_op *op);
+/* Free the agent clients and caches of a generation (worker.c). */
+void escape_query_free_clients(struct dp_gen *g);
 
 /* route_failover (escaper_failover.c): run primary now and standby after
  * fallback_delay (or as soon as primary fails) on a shadow connection;

@@ -149,8 +149,7 @@ static void resolved_start(struct conn *c, const struct escaper_conf *e)
 	 * before deciding, so a decision never races a request being set up */
 	bool sync4 = false, sync6 = false;
 	struct dp_resolve_result res6;
-	if (op->rt_want4 &&
-	    dp_resolve_start(r, c->host, AF_INET, &op->rq4, on_answer4, &res) == 1)
+	if (op->rt_want4 && dp_resolve_start(r, c->host, AF_INET, &op->rq4, on_answer4, &res) == 1)
 		sync4 = true;
 	if (op->rt_want6 &&
 	    dp_resolve_start(r, c->host, AF_INET6, &op->rq6, on_answer6, &res6) == 1)
@@ -168,12 +167,16 @@ void escape_route_on_timeout(struct conn *c)
 	const struct escaper_conf *e = op->route;
 	bool v6 = prefer_v6(e);
 
+	if (e->type == ESCAPER_ROUTE_QUERY) {
+		escape_query_on_timeout(c);
+		return;
+	}
+
 	if (v6 ? op->rt_got4 : op->rt_got6) {
 		decide_addr(c, e, v6 ? &op->rt_a4.sa : &op->rt_a6.sa);
 		return;
 	}
-	log_debug("escaper '%s': no answer in time for '%s', using default_next", e->name,
-		  c->host);
+	log_debug("escaper '%s': no answer in time for '%s', using default_next", e->name, c->host);
 	go_next(c, e->route.default_next);
 }
 
@@ -203,9 +206,10 @@ static void select_start(struct conn *c, const struct escaper_conf *e)
 	if (r->pick == NULL) {
 		i = (size_t)(dp_rand(c->wk) % r->n_next);
 	} else {
-		uint64_t key = pick_policy_is_hash(pick_set_policy(r->pick))
-				       ? pick_key_client_user_host(&c->client_addr.sa, NULL, c->host)
-				       : dp_rand(c->wk);
+		uint64_t key =
+			pick_policy_is_hash(pick_set_policy(r->pick))
+				? pick_key_client_user_host(&c->client_addr.sa, NULL, c->host)
+				: dp_rand(c->wk);
 		i = pick_select(r->pick, key);
 	}
 	go_next(c, r->next[i]);
@@ -244,6 +248,7 @@ static bool det(const struct escaper_conf *e, unsigned depth)
 	case ESCAPER_ROUTE_MAPPING:
 	case ESCAPER_ROUTE_FAILOVER:
 	case ESCAPER_ROUTE_SELECT:
+	case ESCAPER_ROUTE_QUERY:
 		return false;
 	case ESCAPER_ROUTE_GEOIP:
 		for (size_t i = 0; i < e->geoip.n_rules; i++)
@@ -298,6 +303,9 @@ void escape_route_start(struct conn *c, const struct escaper_conf *e)
 		return;
 	case ESCAPER_ROUTE_SELECT:
 		select_start(c, e);
+		return;
+	case ESCAPER_ROUTE_QUERY:
+		escape_query_start(c, e);
 		return;
 	default:
 		break;

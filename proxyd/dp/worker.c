@@ -51,6 +51,7 @@ static void gen_free(struct dp_gen *g)
 {
 	escape_geoip_free_clients(g);
 	tls_ep_gen_fini(g);
+	escape_query_free_clients(g);
 	dp_resolvers_free(g->resolvers);
 	proxyd_conf_unref(g->conf);
 	POISON_OBJ(g);

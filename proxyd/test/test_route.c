@@ -59,25 +59,26 @@ static void test_upstream_seq(void **state)
 	const struct escaper_conf *u;
 
 	(void)state;
-	FX_LOAD_OK(&l, BASE "  - name: up\n"
-			    "    type: route_upstream\n"
-			    "    default_next: d\n"
-			    "    exact_match:\n"
-			    "      - {next: a, hosts: [Exact.Example.NET, 192.0.2.7, '2001:db8::7']}\n"
-			    "    subnet_match:\n"
-			    "      - {next: b, subnets: [192.0.2.0/24, '2001:db8::/32']}\n"
-			    "      - {next: c, subnet: 192.0.2.128/25}\n"
-			    "    child_match:\n"
-			    "      - {next: b, domains: [example.net]}\n"
-			    "      - {next: c, domain: '*.deep.example.net'}\n"
-			    "    suffix_match:\n"
-			    "      - {next: a, suffixes: [ample.org]}\n"
-			    "      - {next: b, suffix: t.example.org}\n"
-			    "    regex_match:\n"
-			    "      - next: c\n"
-			    "        rules:\n"
-			    "          - {parent: example.com, regex: '^tes.+$'}\n"
-			    "          - '^img[0-9]+[.]cdn[.]'\n");
+	FX_LOAD_OK(&l,
+		   BASE "  - name: up\n"
+			"    type: route_upstream\n"
+			"    default_next: d\n"
+			"    exact_match:\n"
+			"      - {next: a, hosts: [Exact.Example.NET, 192.0.2.7, '2001:db8::7']}\n"
+			"    subnet_match:\n"
+			"      - {next: b, subnets: [192.0.2.0/24, '2001:db8::/32']}\n"
+			"      - {next: c, subnet: 192.0.2.128/25}\n"
+			"    child_match:\n"
+			"      - {next: b, domains: [example.net]}\n"
+			"      - {next: c, domain: '*.deep.example.net'}\n"
+			"    suffix_match:\n"
+			"      - {next: a, suffixes: [ample.org]}\n"
+			"      - {next: b, suffix: t.example.org}\n"
+			"    regex_match:\n"
+			"      - next: c\n"
+			"        rules:\n"
+			"          - {parent: example.com, regex: '^tes.+$'}\n"
+			"          - '^img[0-9]+[.]cdn[.]'\n");
 	u = proxyd_conf_escaper(l.conf, "up");
 	assert_int_equal(u->type, ESCAPER_ROUTE_UPSTREAM);
 	assert_ptr_equal(u->route.default_next, proxyd_conf_escaper(l.conf, "d"));
@@ -106,9 +107,9 @@ static void test_upstream_seq(void **state)
 	/* regex with parent: only the part before ".parent" */
 	assert_string_equal(pick_host(u, "test1.example.com"), "c");
 	assert_string_equal(pick_host(u, "TESTING.example.com"), "c");
-	assert_string_equal(pick_host(u, "tes.example.com"), "d");	 /* needs 1+ after "tes" */
-	assert_string_equal(pick_host(u, "example.com"), "d");		 /* no sub part */
-	assert_string_equal(pick_host(u, "test.notexample.com"), "d");	 /* no '.' boundary */
+	assert_string_equal(pick_host(u, "tes.example.com"), "d");	/* needs 1+ after "tes" */
+	assert_string_equal(pick_host(u, "example.com"), "d");		/* no sub part */
+	assert_string_equal(pick_host(u, "test.notexample.com"), "d");	/* no '.' boundary */
 	assert_string_equal(pick_host(u, "img12.cdn.example.io"), "c"); /* full-name regex */
 	assert_string_equal(pick_host(u, "img.cdn.example.io"), "d");
 	fx_done(&l);
@@ -247,9 +248,11 @@ static void test_select(void **state)
 	assert_int_equal(e->route.n_next, 1);
 	assert_int_equal(e->route.pick_policy, PICK_RENDEZVOUS); /* g3's default */
 	fx_done(&l);
-	FX_LOAD_ERR_HAS(BASE "  - {name: s, type: route_select, next_nodes: [{name: a, weight: 0}]}\n",
+	FX_LOAD_ERR_HAS(BASE
+			"  - {name: s, type: route_select, next_nodes: [{name: a, weight: 0}]}\n",
 			"no escaper has a weight above 0");
-	FX_LOAD_ERR_HAS(BASE "  - {name: s, type: route_select, next_nodes: [{name: a, weight: -1}]}\n",
+	FX_LOAD_ERR_HAS(BASE
+			"  - {name: s, type: route_select, next_nodes: [{name: a, weight: -1}]}\n",
 			"invalid weight '-1'");
 	FX_LOAD_ERR_HAS(BASE "  - {name: s, type: route_select, next_nodes: [a, a]}\n",
 			"next escaper 'a' is listed twice");
@@ -260,13 +263,72 @@ static void test_select(void **state)
 			"missing required key 'next_nodes'");
 }
 
+static void test_query(void **state)
+{
+	struct fx_load l;
+	const struct escaper_conf *e;
+
+	(void)state;
+	FX_LOAD_OK(&l,
+		   BASE "  - name: q\n"
+			"    type: route_query\n"
+			"    fallback_node: d\n"
+			"    query_allowed_next: [a, b]\n"
+			"    query_pass_client_ip: true\n"
+			"    query_peer_addr: /tmp/agent.rpc\n"
+			"    query_socket_buffer: {recv: 1M}\n"
+			"    query_wait_timeout: 2s\n"
+			"    cache_request_timeout: 250ms\n"
+			"    cache_request_batch_count: 4\n"
+			"    cache_pick_policy: jump_hash\n"
+			"    protective_cache_ttl: 5\n"
+			"    maximum_cache_ttl: 600\n"
+			"    vanish_after_expire: 1m\n"
+			"  - {name: q2, type: RouteQuery, fallback_node: d, query_allowed_next: c,"
+			" query_peer_addr: 'tcp://127.0.0.1:7000'}\n");
+	e = proxyd_conf_escaper(l.conf, "q");
+	assert_int_equal(e->type, ESCAPER_ROUTE_QUERY);
+	assert_ptr_equal(e->route.fallback, proxyd_conf_escaper(l.conf, "d"));
+	assert_int_equal(e->route.n_next, 2);
+	assert_ptr_equal(e->route.next[1], proxyd_conf_escaper(l.conf, "b"));
+	assert_true(e->route.query_pass_client_ip);
+	assert_string_equal(e->route.query_url, "ipc:///tmp/agent.rpc");
+	assert_int_equal(e->route.query_wait_timeout_ms, 2000);
+	assert_int_equal(e->route.cache_request_timeout_ms, 250);
+	assert_int_equal(e->route.cache_request_batch_count, 4);
+	assert_int_equal(e->route.cache_pick_policy, PICK_JUMP_HASH);
+	assert_int_equal(e->route.protective_cache_ttl, 5);
+	assert_int_equal(e->route.maximum_cache_ttl, 600);
+	assert_int_equal(e->route.cache_vanish_wait_ms, 60000);
+	e = proxyd_conf_escaper(l.conf, "q2");
+	assert_string_equal(e->route.query_url, "tcp://127.0.0.1:7000");
+	assert_int_equal(e->route.cache_request_timeout_ms, 100); /* g3's defaults */
+	assert_int_equal(e->route.query_wait_timeout_ms, 10000);
+	assert_int_equal(e->route.protective_cache_ttl, 10);
+	assert_int_equal(e->route.maximum_cache_ttl, 1800);
+	assert_int_equal(e->route.cache_pick_policy, PICK_RENDEZVOUS);
+	assert_false(e->route.query_pass_client_ip);
+	fx_done(&l);
+	FX_LOAD_ERR_HAS(BASE "  - {name: q, type: route_query, query_allowed_next: [a]}\n",
+			"missing required key 'fallback_node'");
+	FX_LOAD_ERR_HAS(BASE "  - {name: q, type: route_query, fallback_node: d}\n",
+			"missing required key 'query_allowed_next'");
+	FX_LOAD_ERR_HAS(BASE "  - {name: q, type: route_query, fallback_node: d,"
+			     " query_allowed_next: [a], query_peer_addr: '127.0.0.1:1053'}\n",
+			"looks like g3's UDP query peer");
+	FX_LOAD_ERR_HAS(BASE "  - {name: q, type: route_query, fallback_node: d,"
+			     " query_allowed_next: [a], query_peer_addr: 'udp://x'}\n",
+			"only ipc:// and tcp:// URLs are supported");
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
 	FX_LOAD_ERR_HAS(BASE "  - {name: up, type: route_upstream}\n",
 			"missing required key 'default_next'");
-	FX_LOAD_ERR_HAS(BASE "  - {name: up, type: route_upstream, default_next: d,"
-			     " exact_match: [{next: a, hosts: [x.test]}, {next: b, hosts: [X.test]}]}\n",
+	FX_LOAD_ERR_HAS(BASE
+			"  - {name: up, type: route_upstream, default_next: d,"
+			" exact_match: [{next: a, hosts: [x.test]}, {next: b, hosts: [X.test]}]}\n",
 			"host 'x.test' is routed to both 'a' and 'b'");
 	FX_LOAD_ERR_HAS(BASE "  - {name: up, type: route_upstream, default_next: d,"
 			     " subnet_match: {a: [10.0.0.0/8], b: [10.0.0.0/8]}}\n",
@@ -313,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_resolved_mapping_failover),
 		cmocka_unit_test(test_missing_next_is_dummy_deny),
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, fx_quiet_log, NULL);
