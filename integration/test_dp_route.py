@@ -80,11 +80,11 @@ def free_ports(n):
     return ports
 
 
-def conf(route, dns_port, sp, hp, extra_escapers="", http_extra=""):
+def conf(route, dns_port, sp, hp, extra_escapers="", http_extra="", workers=2):
     """Next escapers a, b, c, dflt (each bound to its BINDS address) plus
     the route escaper text `route` (named "rt"), servers using "rt"."""
     out = ("runtime:\n  server_offline_delay: 0\n  task_wait_delay: 0\n"
-           "worker:\n  thread_number: 2\nlog: stdout\n"
+           f"worker:\n  thread_number: {workers}\nlog: stdout\n"
            f"resolver:\n  - name: dns\n    type: c_ares\n    server: 127.0.0.1:{dns_port}\n"
            "    each_timeout: 500\n    each_tries: 2\n"
            "escaper:\n")
@@ -420,7 +420,7 @@ class Agent:
         return err
 
 
-def query_route(workdir, timeout="300ms"):
+def query_route(workdir, timeout):
     return ("  - name: rt\n    type: route_query\n    fallback_node: dflt\n"
             "    query_allowed_next: [a, b, c]\n"
             f"    query_peer_addr: {workdir}/agent.rpc\n"
@@ -440,7 +440,10 @@ def query_dns():
 def test_route_query_agent(daemon_factory, write_conf, workdir, query_dns, origins):
     agent = Agent(workdir)
     try:
-        d = start(daemon_factory, write_conf, query_route(workdir), query_dns.port)
+        # generous: a loaded machine must not turn a slow answer into a fallback
+        # one worker: the cache is per worker, and the test checks its hits
+        d = start(daemon_factory, write_conf, query_route(workdir, "1500ms"), query_dns.port,
+                  workers=1)
         port = origins.ports["127.0.0.1"]
         expect = {"a.test": "a", "x.b.test": "b", "bad.test": "dflt", "other.test": "dflt"}
         for how in (via_socks, via_connect, via_forward):
@@ -457,7 +460,7 @@ def test_route_query_agent(daemon_factory, write_conf, workdir, query_dns, origi
             assert via_socks(d, host, port) == BINDS[esc], host
         t0 = time.monotonic()
         assert via_socks(d, "late.test", port) == BINDS["dflt"]
-        assert time.monotonic() - t0 < 2.0
+        assert time.monotonic() - t0 < 3.5
     finally:
         if agent.proc.poll() is None:
             agent.stop()
