@@ -93,6 +93,7 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 
 static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents);
+static void conn_on_logtick(struct ev_loop *loop, ev_timer *w, int revents);
 static void conn_free(struct conn *c);
 
 static void ep_init(struct conn *c, struct conn_ep *ep, int fd)
@@ -180,6 +181,7 @@ struct conn *conn_new_tls(struct dp_worker *wk, const struct server_conf *srv, i
 	relay_init(&c->relay);
 	speed_init(&c->speed);
 	ev_init(&c->timer, conn_on_timer);
+	ev_init(&c->logtick, conn_on_logtick);
 	c->task.accept_ns = util_mono_ns();
 	c->next = wk->conns;
 	if (wk->conns)
@@ -258,6 +260,7 @@ void conn_close(struct conn *c)
 	ev_io_stop(c->wk->loop, &c->cl.io);
 	ev_io_stop(c->wk->loop, &c->up.io);
 	ev_timer_stop(c->wk->loop, &c->timer);
+	ev_timer_stop(c->wk->loop, &c->logtick);
 	speed_stop(c);
 }
 
@@ -315,12 +318,46 @@ void conn_task_log(struct conn *c)
 	c->task.r_wr += c->relay.c2u.out;
 	c->task.r_rd += c->relay.u2c.in;
 	c->task.c_wr += c->relay.u2c.out;
+	if (c->reply_counts) /* the error reply went to the client */
+		c->task.c_wr += c->reply_out;
+	c->reply_out = 0;
+	c->reply_counts = false;
+	ev_timer_stop(c->wk->loop, &c->logtick);
 	task_metrics(c);
 	upstream[0] = '\0';
 	if (logger_enabled(c->wk->sh->task_log)) /* formatting costs a request's parse */
 		format_upstream(c, upstream, sizeof(upstream));
 	task_log_finished(c->wk->sh->task_log, &ts, &c->task);
 	c->task.created = false;
+}
+
+/* A Created / Connected / Periodic record: the counts so far, nothing
+ * moved or reset. */
+static void conn_task_event(struct conn *c, enum task_event ev)
+{
+	char upstream[272];
+	struct task_server ts = {c->srv, &c->server_addr.sa, &c->client_addr.sa, upstream};
+	struct task_notes t = c->task;
+
+	if (!t.created || !logger_enabled(c->wk->sh->task_log))
+		return;
+	t.c_rd += c->relay.c2u.in;
+	t.r_wr += c->relay.c2u.out;
+	t.r_rd += c->relay.u2c.in;
+	t.c_wr += c->relay.u2c.out;
+	http_fwd_peek_counts(c, &t);
+	format_upstream(c, upstream, sizeof(upstream));
+	task_log_event(c->wk->sh->task_log, &ts, &t, ev);
+}
+
+static void conn_on_logtick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = container_of(w, struct conn, logtick);
+
+	(void)loop;
+	(void)revents;
+	CHECK_OBJ(c, CONN_MAGIC);
+	conn_task_event(c, TASK_EV_PERIODIC);
 }
 
 static void conn_free(struct conn *c)
@@ -339,6 +376,7 @@ static void conn_free(struct conn *c)
 	http_fwd_free(c);
 	socks_udp_free(c);
 	ev_timer_stop(wk->loop, &c->timer);
+	ev_timer_stop(wk->loop, &c->logtick);
 	speed_stop(c);
 	ep_close(c, &c->cl);
 	ep_close(c, &c->up);
@@ -507,6 +545,7 @@ static int conn_flush(struct conn *c)
 			return (int)n;
 		}
 		c->reply_off += (uint16_t)n;
+		c->reply_out += (uint32_t)n;
 	}
 	c->reply_off = c->reply_len = 0;
 	return 0;
@@ -539,6 +578,14 @@ void conn_task_create(struct conn *c)
 	metrics_srv_alive(c->srv->stats, 1);
 	if (c->srv->escaper != NULL)
 		metrics_esc_add(c->srv->escaper->stats, ME_TASK_TOTAL, 1);
+	c->reply_out = 0;
+	c->reply_counts = false;
+	if (c->srv->task_log_flush_interval_ms > 0) {
+		c->logtick.repeat = (ev_tstamp)c->srv->task_log_flush_interval_ms / 1000.0;
+		ev_timer_again(c->wk->loop, &c->logtick);
+	}
+	if (c->srv->flush_task_log_on_created)
+		conn_task_event(c, TASK_EV_CREATED);
 }
 
 static bool host_char_ok(char ch)
@@ -589,9 +636,11 @@ void conn_connect_done(struct conn *c, enum escape_err err)
 {
 	if ((c->esc.fo != NULL || c->esc.fo_parent != NULL) && escape_failover_done(c, err))
 		return; /* route_failover: the other attempt decides */
-	if (err == ESCAPE_OK)
+	if (err == ESCAPE_OK) {
 		c->task.stage = TASK_STAGE_CONNECTED;
-	else
+		if (c->srv->flush_task_log_on_connected)
+			conn_task_event(c, TASK_EV_CONNECTED);
+	} else
 		task_set_reason(&c->task, escape_err_reason(err), c->esc.msg);
 	switch (c->proto) {
 	case CONN_P_SOCKS4:
@@ -693,6 +742,7 @@ void conn_close_idle(struct dp_worker *wk)
 
 void conn_linger(struct conn *c)
 {
+	c->reply_counts = true;
 	ep_close(c, &c->up);
 	conn_set_state(c, CONN_ST_LINGER);
 }

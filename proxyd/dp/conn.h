@@ -114,6 +114,9 @@ struct conn {
 	struct escape_op esc;
 	struct relay relay;
 	struct speed speed;    /* tcp_sock_speed_limit of the server and escaper */
+	ev_timer logtick;      /* task_log_flush_interval: Periodic records */
+	uint32_t reply_out;    /* reply bytes sent for the current task */
+	bool reply_counts;     /* an error reply: reply_out counts as c_wr_bytes */
 	struct http_fwd *fwd;  /* HttpForward state, from the first forwarded request */
 	struct udp_assoc *udp; /* SOCKS5 UDP association */
 	struct task_notes task;

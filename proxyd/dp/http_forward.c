@@ -266,8 +266,8 @@ void http_fwd_start(struct conn *c, const struct http_request *req)
 		return;
 	}
 	c->proto = CONN_P_HTTP_FORWARD;
+	c->task.http = &c->fwd->th; /* before the Created record */
 	conn_task_create(c);
-	c->task.http = &c->fwd->th;
 	c->fwd->th.pipeline_wait_ns = 0; /* the head is handled as soon as it is read */
 	if (conn_target_forbidden(c)) {
 		fwd_fail(c, 403, TASK_R_FORBIDDEN_BY_RULE, "forbidden by rule: destination denied");
@@ -592,6 +592,18 @@ void http_fwd_counts(struct conn *c)
 	c->task.r_rd += f->r_rd;
 	c->task.r_wr += f->r_wr;
 	f->c_rd = f->c_wr = f->r_rd = f->r_wr = 0;
+}
+
+void http_fwd_peek_counts(const struct conn *c, struct task_notes *t)
+{
+	const struct http_fwd *f = c->fwd;
+
+	if (f == NULL)
+		return;
+	t->c_rd += f->c_rd;
+	t->c_wr += f->c_wr;
+	t->r_rd += f->r_rd;
+	t->r_wr += f->r_wr;
 }
 
 /* Both directions are complete: log, park or close the upstream, and

@@ -30,6 +30,10 @@ void http_fwd_interest(const struct conn *c, int *cl, int *up);
  * is written). No-op without forward state. */
 void http_fwd_counts(struct conn *c);
 
+/* Add the forward state's byte counts not yet moved into the task to
+ * t's (a Periodic record's snapshot). No-op without forward state. */
+void http_fwd_peek_counts(const struct conn *c, struct task_notes *t);
+
 /* Release the forward state (conn_free, after the record). NULL state ok. */
 void http_fwd_free(struct conn *c);
 

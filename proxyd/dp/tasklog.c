@@ -98,9 +98,24 @@ static uint64_t since(uint64_t from, uint64_t to)
 	return (from != 0 && to > from) ? to - from : 0;
 }
 
+const char *task_event_name(enum task_event ev)
+{
+	switch (ev) {
+	case TASK_EV_CREATED:
+		return "Created";
+	case TASK_EV_CONNECTED:
+		return "Connected";
+	case TASK_EV_PERIODIC:
+		return "Periodic";
+	case TASK_EV_FINISHED:
+		break;
+	}
+	return "Finished";
+}
+
 /* UdpAssociate / UdpConnect (g3's keys and order). */
 static void task_log_udp(struct logger *lg, const struct task_server *ts,
-			 const struct task_notes *t)
+			 const struct task_notes *t, enum task_event ev)
 {
 	const struct task_udp *u = t->udp;
 	struct log_rec r;
@@ -113,7 +128,7 @@ static void task_log_udp(struct logger *lg, const struct task_server *ts,
 	log_rec_str(&r, "server_name", ts->srv->name);
 	log_rec_str(&r, "task_type", u->full ? "UdpAssociate" : "UdpConnect");
 	log_rec_str(&r, "task_id", id);
-	log_rec_str(&r, "task_event", "Finished");
+	log_rec_str(&r, "task_event", task_event_name(ev));
 	log_rec_str(&r, "stage", task_stage_name(t->stage));
 	log_rec_time(&r, "start_at", t->start_wall_us);
 	log_rec_addr(&r, "tcp_server_addr", ts->server_addr);
@@ -128,7 +143,8 @@ static void task_log_udp(struct logger *lg, const struct task_server *ts,
 		if (t->has_peer)
 			log_rec_addr(&r, "next_peer_addr", &t->peer.sa);
 	}
-	log_rec_str(&r, "reason", task_reason_name(t->reason));
+	if (ev == TASK_EV_FINISHED)
+		log_rec_str(&r, "reason", task_reason_name(t->reason));
 	log_rec_dur(&r, "wait_time", since(t->accept_ns, t->created_ns));
 	log_rec_dur(&r, "ready_time", since(t->created_ns, t->ready_ns));
 	log_rec_dur(&r, "total_time", since(t->created_ns, now));
@@ -140,10 +156,16 @@ static void task_log_udp(struct logger *lg, const struct task_server *ts,
 	log_rec_u64(&r, "r_rd_packets", u->r_rd_packets);
 	log_rec_u64(&r, "r_wr_bytes", u->r_wr_bytes);
 	log_rec_u64(&r, "r_wr_packets", u->r_wr_packets);
-	log_rec_emit(&r, t->message);
+	log_rec_emit(&r, ev == TASK_EV_FINISHED ? t->message : NULL);
 }
 
 void task_log_finished(struct logger *lg, const struct task_server *ts, const struct task_notes *t)
+{
+	task_log_event(lg, ts, t, TASK_EV_FINISHED);
+}
+
+void task_log_event(struct logger *lg, const struct task_server *ts, const struct task_notes *t,
+		    enum task_event ev)
 {
 	struct log_rec r;
 	char id[33];
@@ -152,7 +174,7 @@ void task_log_finished(struct logger *lg, const struct task_server *ts, const st
 	if (!logger_enabled(lg) || !t->created)
 		return;
 	if (t->udp != NULL) {
-		task_log_udp(lg, ts, t);
+		task_log_udp(lg, ts, t, ev);
 		return;
 	}
 	task_id_format(t->id, id);
@@ -161,7 +183,7 @@ void task_log_finished(struct logger *lg, const struct task_server *ts, const st
 	log_rec_str(&r, "server_name", ts->srv->name);
 	log_rec_str(&r, "task_type", t->http != NULL ? "HttpForward" : "TcpConnect");
 	log_rec_str(&r, "task_id", id);
-	log_rec_str(&r, "task_event", "Finished");
+	log_rec_str(&r, "task_event", task_event_name(ev));
 	log_rec_str(&r, "stage", task_stage_name(t->stage));
 	log_rec_time(&r, "start_at", t->start_wall_us);
 	log_rec_addr(&r, "server_addr", ts->server_addr);
@@ -182,7 +204,8 @@ void task_log_finished(struct logger *lg, const struct task_server *ts, const st
 		log_rec_addr(&r, "next_peer_addr", &t->peer.sa);
 	log_rec_u64(&r, "tcp_connect_tries", t->connect_tries);
 	log_rec_dur(&r, "tcp_connect_spend", t->connect_spend_ns);
-	log_rec_str(&r, "reason", task_reason_name(t->reason));
+	if (ev == TASK_EV_FINISHED)
+		log_rec_str(&r, "reason", task_reason_name(t->reason));
 	if (t->http != NULL) {
 		const struct task_http *h = t->http;
 		log_rec_dur(&r, "pipeline_wait", h->pipeline_wait_ns);
@@ -208,5 +231,5 @@ void task_log_finished(struct logger *lg, const struct task_server *ts, const st
 	log_rec_u64(&r, "c_wr_bytes", t->c_wr);
 	log_rec_u64(&r, "r_rd_bytes", t->r_rd);
 	log_rec_u64(&r, "r_wr_bytes", t->r_wr);
-	log_rec_emit(&r, t->message);
+	log_rec_emit(&r, ev == TASK_EV_FINISHED ? t->message : NULL);
 }

@@ -1,6 +1,7 @@
 /* Task notes and the task log (g3proxy §3.2–3.3): what one task records
- * while it runs, and the `Finished` record written once when it ends, with
- * g3's field names, order and value formats. */
+ * while it runs, and its records with g3's field names, order and value
+ * formats: `Finished` once when it ends, and when the server asks for them
+ * `Created`, `Connected` and `Periodic` (no reason on those). */
 #ifndef G3C_PROXYD_DP_TASKLOG_H
 #define G3C_PROXYD_DP_TASKLOG_H
 
@@ -124,8 +125,23 @@ const char *task_server_type(int server_type);
  * write error after the client's close still reports ClosedByClient. */
 void task_set_reason(struct task_notes *t, enum task_reason r, const char *message);
 
-/* Write the Finished record to lg (no-op for a NULL / discard logger):
- * TcpConnect, or HttpForward when t->http is set (g3's keys and order). */
+enum task_event {
+	TASK_EV_CREATED = 0,
+	TASK_EV_CONNECTED,
+	TASK_EV_PERIODIC,
+	TASK_EV_FINISHED,
+};
+
+/* "Created", "Connected", "Periodic", "Finished". */
+const char *task_event_name(enum task_event ev);
+
+/* Write a record of event ev to lg (no-op for a NULL / discard logger):
+ * TcpConnect, HttpForward when t->http is set, UdpAssociate / UdpConnect
+ * when t->udp is set (g3's keys and order). The byte counts are t's. */
+void task_log_event(struct logger *lg, const struct task_server *ts, const struct task_notes *t,
+		    enum task_event ev);
+
+/* task_log_event(..., TASK_EV_FINISHED). */
 void task_log_finished(struct logger *lg, const struct task_server *ts, const struct task_notes *t);
 
 /* Format a UUID as 32 lower-case hex digits plus NUL into out[33]. */
