@@ -10,6 +10,7 @@
 #include "common/sock.h"
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/conn.h"
+#include "proxyd/dp/escaper_he.h"
 #include "proxyd/metrics.h"
 #include "proxyd/iploc_client.h"
 
@@ -219,8 +220,10 @@ static void shuffle(struct dp_worker *wk, union dp_addr *v, unsigned n)
 	}
 }
 
-/* Order the answers (preferred family first, shuffled for pick Random),
- * set the port, drop what the egress filter forbids. */
+/* Order the answers as RFC 8305 §4 (shuffled first for pick Random):
+ * happy_eyeballs.first_address_family_count addresses of the preferred
+ * family, then the families alternate. Set the port, drop what the egress
+ * filter forbids. */
 static void build_list(struct conn *c)
 {
 	struct escape_op *op = &c->esc;
@@ -229,17 +232,24 @@ static void build_list(struct conn *c)
 		effective_query(e) == RESOLVE_IPV6_FIRST || effective_query(e) == RESOLVE_IPV6_ONLY;
 	bool random = !e->resolve_strategy.set || e->resolve_strategy.pick == RESOLVE_PICK_RANDOM;
 	union dp_addr tmp[ESCAPE_MAX_ADDRS];
-	unsigned n = 0;
+	const union dp_addr *pv = op->addrs + (v6_first ? V6_BASE : 0);
+	const union dp_addr *ov = op->addrs + (v6_first ? 0 : V6_BASE);
+	unsigned pn = v6_first ? op->n6 : op->n4, on = v6_first ? op->n4 : op->n6;
+	unsigned first = e->happy_eyeballs.first_address_family_count, pi = 0, oi = 0, n = 0;
 
 	if (random) {
 		shuffle(c->wk, op->addrs, op->n4);
 		shuffle(c->wk, op->addrs + V6_BASE, op->n6);
 	}
-	for (int pass = 0; pass < 2; pass++) {
-		bool v6 = (pass == 0) == v6_first;
-		unsigned base = v6 ? V6_BASE : 0, cnt = v6 ? op->n6 : op->n4;
-		for (unsigned i = 0; i < cnt; i++)
-			tmp[n++] = op->addrs[base + i];
+	if (first == 0)
+		first = 1;
+	while (pi < pn && pi < first)
+		tmp[n++] = pv[pi++];
+	while (pi < pn || oi < on) {
+		if (oi < on)
+			tmp[n++] = ov[oi++];
+		if (pi < pn)
+			tmp[n++] = pv[pi++];
 	}
 	op->naddrs = 0;
 	for (unsigned i = 0; i < n; i++) {
@@ -318,14 +328,44 @@ static void connected(struct conn *c)
 	conn_connect_done(c, ESCAPE_OK);
 }
 
-/* Try the next addresses until one connects, is pending, or the list or
- * the tries run out. */
+static bool more_to_try(const struct conn *c)
+{
+	return c->esc.next < c->esc.naddrs && c->task.connect_tries < c->esc.max_tries;
+}
+
+#define MS_NS 1000000ull
+
+/* The connect timer fires at the earliest of: the current attempt's
+ * each_timeout, the start of the next attempt (happy_eyeballs
+ * connection_attempt_delay, RFC 8305 §5), a racing attempt's each_timeout. */
+static void arm_connect_timer(struct conn *c)
+{
+	const struct escape_op *op = &c->esc;
+	const struct escaper_conf *e = op->esc;
+	uint64_t each = e->tcp_connect.each_timeout_ms * MS_NS;
+	uint64_t delay = e->happy_eyeballs.connection_attempt_delay_ms * MS_NS;
+	uint64_t now = util_mono_ns(), at = 0, oldest = he_oldest(c);
+
+	if (c->up.fd >= 0 && op->attempt_ns != 0) {
+		at = op->attempt_ns + each;
+		if (delay > 0 && more_to_try(c) && op->attempt_ns + delay < at)
+			at = op->attempt_ns + delay;
+	}
+	if (oldest != 0 && (at == 0 || oldest + each < at))
+		at = oldest + each;
+	if (at == 0)
+		return;
+	conn_arm_timer(c, at > now ? (at - now + MS_NS - 1) / MS_NS : 0, false);
+}
+
+/* Start attempts on the upstream endpoint until one connects or is
+ * pending, or the list or the tries run out; then wait for the pending
+ * ones (this one and the racing ones), or fail when none is left. */
 static void connect_next(struct conn *c)
 {
 	struct escape_op *op = &c->esc;
-	const struct escaper_conf *e = op->esc;
 
-	while (op->next < op->naddrs && c->task.connect_tries < op->max_tries) {
+	while (c->up.fd < 0 && more_to_try(c)) {
 		union dp_addr *a = &op->addrs[op->next++];
 		union dp_addr bind;
 		bool use_bind;
@@ -357,18 +397,22 @@ static void connect_next(struct conn *c)
 		if (c->state != CONN_ST_CONNECTING)
 			conn_set_state(c, CONN_ST_CONNECTING);
 		if (rc == 0) {
+			he_free(c);
 			connected(c);
 			return;
 		}
 		if (rc == -EINPROGRESS) {
 			c->up.ready = 0;
-			conn_arm_timer(c, e->tcp_connect.each_timeout_ms, false);
-			return;
+			break;
 		}
 		attempt_end(c);
 		metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_ERROR, 1);
 		op->err = errno_to_err(rc, &op->msg);
 		conn_up_close(c);
+	}
+	if (c->up.fd >= 0 || he_pending(c) > 0) {
+		arm_connect_timer(c);
+		return;
 	}
 	if (c->task.connect_tries == 0)
 		escape_fail(c, ESCAPE_NO_ADDRESS, "no address to connect to");
@@ -597,6 +641,7 @@ int escape_on_connecting(struct conn *c)
 		return CONN_WAIT;
 	}
 	if (rc == 0) {
+		he_free(c); /* the attempts it overtook lose */
 		connected(c);
 		return CONN_AGAIN;
 	}
@@ -604,21 +649,68 @@ int escape_on_connecting(struct conn *c)
 	metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_ERROR, 1);
 	c->esc.err = errno_to_err(rc, &c->esc.msg);
 	conn_up_close(c);
-	connect_next(c);
+	connect_next(c); /* a failed attempt starts the next one at once */
 	return CONN_AGAIN;
 }
 
 void escape_on_timeout(struct conn *c)
 {
-	attempt_end(c);
-	metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_TIMEOUT, 1);
-	c->esc.err = errno_to_err(-ETIMEDOUT, &c->esc.msg);
-	conn_up_close(c);
+	struct escape_op *op = &c->esc;
+	const struct escaper_conf *e = op->esc;
+	uint64_t each = e->tcp_connect.each_timeout_ms * MS_NS;
+	uint64_t delay = e->happy_eyeballs.connection_attempt_delay_ms * MS_NS;
+	uint64_t now = util_mono_ns();
+	unsigned expired = he_expire(c, now, each);
+
+	if (expired > 0) {
+		metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_TIMEOUT, expired);
+		op->err = errno_to_err(-ETIMEDOUT, &op->msg);
+	}
+	if (c->up.fd >= 0 && op->attempt_ns != 0 && now >= op->attempt_ns + each) {
+		attempt_end(c);
+		metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_TIMEOUT, 1);
+		op->err = errno_to_err(-ETIMEDOUT, &op->msg);
+		conn_up_close(c);
+	} else if (c->up.fd >= 0 && op->attempt_ns != 0 && delay > 0 && more_to_try(c) &&
+		   now >= op->attempt_ns + delay) {
+		/* RFC 8305 §5: the attempt is slow; the next one starts and
+		 * both race */
+		union dp_addr a = c->task.peer;
+		uint64_t start = op->attempt_ns;
+		attempt_end(c);
+		if (he_push(c, &a, start) < 0)
+			op->attempt_ns = start; /* no room: keep waiting on it */
+	}
 	connect_next(c);
+}
+
+void escape_he_result(struct conn *c, int fd, int rc, const union dp_addr *addr,
+		      uint64_t start_ns)
+{
+	struct escape_op *op = &c->esc;
+
+	if (fd >= 0) {
+		/* an overtaken attempt connected first: it wins */
+		uint64_t now = util_mono_ns();
+		attempt_end(c);
+		conn_up_close(c);
+		he_free(c);
+		conn_up_attach(c, fd);
+		dp_addr_set(&c->task.peer, &addr->sa);
+		if (now > start_ns)
+			c->task.connect_spend_ns += now - start_ns;
+		connected(c);
+		return;
+	}
+	metrics_esc_add(esc_stats(c), ME_TCP_CONNECT_ERROR, 1);
+	op->err = errno_to_err(rc, &op->msg);
+	if (c->up.fd < 0)
+		connect_next(c);
 }
 
 void escape_cancel(struct escape_op *op)
 {
+	he_free(op_conn(op));
 	dp_resolve_cancel(&op->rq4);
 	dp_resolve_cancel(&op->rq6);
 	if (op->geo_handle != 0 && op->geo_client != NULL)

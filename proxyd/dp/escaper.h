@@ -38,6 +38,8 @@ enum escape_err {
 	ESCAPE_OTHER,	     /* any other connect error */
 };
 
+struct he_race;
+
 struct escape_op {
 	const struct escaper_conf *esc;
 	struct dp_resolve_req rq4, rq6;
@@ -49,6 +51,7 @@ struct escape_op {
 	unsigned max_tries;
 	bool forbidden_seen; /* the egress filter dropped an address */
 	uint64_t attempt_ns; /* start of the current attempt */
+	struct he_race *race; /* overtaken attempts still connecting (escaper_he.h) */
 	enum escape_err err; /* last failure */
 	const char *msg;     /* static text for the task log */
 	/* route escapers (escaper_geoip.c) in front of the final one */
