@@ -401,12 +401,50 @@ static void route_ref(const char *name, const struct escaper_conf **slot, void *
 	*slot = ref_escaper(a->ctx, a->c, name, a->who);
 }
 
+/* fail_over resolvers under r, r included: more than a few levels means
+ * they refer to each other in a loop. */
+static unsigned fail_over_depth(const struct resolver_conf *r, unsigned depth)
+{
+	unsigned a, b;
+
+	if (r == NULL || r->type != RESOLVER_FAIL_OVER || depth > 8)
+		return depth;
+	a = fail_over_depth(r->primary, depth + 1);
+	b = fail_over_depth(r->standby, depth + 1);
+	return a > b ? a : b;
+}
+
+static void resolve_resolver_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
+{
+	char who[160];
+	struct obj_vec *rv = &c->objs[PROXYD_KIND_RESOLVER];
+	size_t n_res = rv->n;
+
+	for (size_t i = 0; i < n_res; i++) {
+		struct resolver_conf *r = rv->v[i];
+		if (r->type != RESOLVER_FAIL_OVER)
+			continue;
+		snprintf(who, sizeof(who), "resolver '%s'", r->name);
+		r->primary = ref_resolver(ctx, c, r->primary_name, who);
+		r->standby = ref_resolver(ctx, c, r->standby_name, who);
+	}
+	for (size_t i = 0; i < n_res; i++) {
+		struct resolver_conf *r = rv->v[i];
+		if (r->type == RESOLVER_FAIL_OVER && fail_over_depth(r, 0) > 8)
+			(void)conf_error(ctx, r->node,
+					 "fail_over resolver '%s': primary / standby form a loop",
+					 r->name);
+	}
+}
+
 static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 {
 	char who[160];
 	struct obj_vec *ev = &c->objs[PROXYD_KIND_ESCAPER];
 	struct obj_vec *sv = &c->objs[PROXYD_KIND_SERVER];
 	size_t n_esc = ev->n, n_srv = sv->n;
+
+	resolve_resolver_refs(ctx, c);
 
 	for (size_t i = 0; i < n_esc; i++) {
 		struct escaper_conf *e = ev->v[i];

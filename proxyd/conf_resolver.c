@@ -1,6 +1,7 @@
 /* Resolver objects (g3proxy §1.4): c_ares (aliases c-ares, cares) with the
- * common cache keys, and deny_all (denyall). hickory and fail_over are
- * recognised and reported as not supported yet. */
+ * common cache keys, fail_over (failover: primary, standby, fallback_delay,
+ * retry_empty_record) and deny_all (denyall). hickory is recognised and
+ * reported as not supported yet. */
 #include "proxyd/conf_int.h"
 
 #include <ctype.h>
@@ -20,6 +21,7 @@ static void resolver_defaults(void *obj)
 	r->negative_min_ttl = 30;
 	r->each_timeout_ms = 2000;
 	r->each_tries = 3;
+	r->fallback_delay_ms = 100;
 }
 
 /* One nameserver: "ip[:port]" or "[v6]:port", port 53 by default. */
@@ -173,6 +175,52 @@ static const struct conf_field deny_all_fields[] = {
 	{0},
 };
 
+static const struct conf_field fail_over_fields[] = {
+	RESOLVER_NAME_ROW,
+	{.key = "primary",
+	 .type = CONF_T_CUSTOM,
+	 .off = RO(primary_name),
+	 .parse = pv_metric_name,
+	 .flags = CONF_F_REQUIRED},
+	{.key = "standby",
+	 .type = CONF_T_CUSTOM,
+	 .off = RO(standby_name),
+	 .parse = pv_metric_name,
+	 .flags = CONF_F_REQUIRED},
+	{.key = "fallback_delay", .type = CONF_T_DURATION, .off = RO(fallback_delay_ms)},
+	{.key = "retry_empty_record", .type = CONF_T_BOOL, .off = RO(retry_empty_record)},
+	{.key = "graceful_stop_wait", .type = CONF_T_DURATION, .off = RO(graceful_stop_wait_ms)},
+	{.key = "protective_query_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = RO(protective_query_timeout_ms),
+	 .min = 1},
+	{.key = "negative_min_ttl",
+	 .type = CONF_T_U32,
+	 .off = RO(negative_min_ttl),
+	 .max = UINT32_MAX},
+	{.key = "negative_ttl", .type = CONF_T_U32, .off = RO(negative_min_ttl), .max = UINT32_MAX},
+	{0},
+};
+
+static int fail_over_check(struct conf_ctx *ctx, const struct conf_node *map, void *obj)
+{
+	struct resolver_conf *r = obj;
+
+	if (r->primary_name != NULL && r->standby_name != NULL &&
+	    strcmp(r->primary_name, r->standby_name) == 0)
+		return conf_error(ctx, map, "primary and standby are the same resolver '%s'",
+				  r->primary_name);
+	return 0;
+}
+
+static const struct conf_schema fail_over_schema = {
+	.name = "fail_over resolver",
+	.size = sizeof(struct resolver_conf),
+	.fields = fail_over_fields,
+	.defaults = resolver_defaults,
+	.check = fail_over_check,
+};
+
 static const struct conf_schema c_ares_schema = {
 	.name = "c_ares resolver",
 	.size = sizeof(struct resolver_conf),
@@ -190,6 +238,7 @@ static const struct conf_schema deny_all_schema = {
 
 static const char *const c_ares_aliases[] = {"c_ares", "cares", NULL};
 static const char *const deny_all_aliases[] = {"denyall", NULL};
+static const char *const fail_over_aliases[] = {"failover", NULL};
 
 static const struct conf_objtype resolver_types[] = {
 	{.name = "c_ares",
@@ -200,11 +249,15 @@ static const struct conf_objtype resolver_types[] = {
 	 .aliases = deny_all_aliases,
 	 .schema = &deny_all_schema,
 	 .tag = RESOLVER_DENY_ALL},
+	{.name = "fail_over",
+	 .aliases = fail_over_aliases,
+	 .schema = &fail_over_schema,
+	 .tag = RESOLVER_FAIL_OVER},
 	{0},
 };
 
 static const char *const resolver_unsupported[] = {
-	"hickory", "hickory_dns", "trust_dns", "trustdns", "fail_over", "failover", NULL,
+	"hickory", "hickory_dns", "trust_dns", "trustdns", NULL,
 };
 
 int pconf_resolver_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsigned idx, void *arg)

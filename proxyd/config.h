@@ -374,6 +374,7 @@ struct worker_conf {
 enum resolver_type {
 	RESOLVER_C_ARES = 1,
 	RESOLVER_DENY_ALL,
+	RESOLVER_FAIL_OVER,
 };
 
 struct resolver_conf {
@@ -398,6 +399,12 @@ struct resolver_conf {
 	uint32_t socket_send_buffer_size, socket_recv_buffer_size; /* 0 = unset */
 	bool has_bind_ipv4, has_bind_ipv6;
 	struct sockaddr_storage bind_ipv4, bind_ipv6;
+	/* fail_over: primary first, standby after fallback_delay (or at once
+	 * when the primary fails); the first answer with addresses wins */
+	const char *primary_name, *standby_name;
+	const struct resolver_conf *primary, *standby; /* resolved after loading */
+	uint64_t fallback_delay_ms;			/* 100ms */
+	bool retry_empty_record; /* "no such record" from the primary → standby */
 };
 
 /* ---- escapers (conf_escaper.c) ---------------------------------------- */

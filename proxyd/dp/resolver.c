@@ -7,55 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ares.h>
-#include <ev.h>
-
 #include "common/log.h"
 #include "common/sock.h"
-
-#define RESOLVER_MAGIC 0x72736c76u /* "rslv" */
-#define RES_BUCKETS 1024u	   /* power of two */
-#define MAX_SERVERS 16
-
-struct dp_rentry {
-	struct dp_rentry *hnext;	 /* hash chain */
-	struct dp_rentry *older, *newer; /* insertion order, for eviction */
-	struct dp_resolver *r;
-	struct dp_resolve_req *waiters;
-	char name[256]; /* lower case */
-	int family;
-	bool querying, has_data;
-	unsigned busy; /* in use by the code on the stack: never evicted */
-	int status;
-	int ares_status; /* for the resolve log */
-	unsigned n;
-	uint64_t query_ns; /* the query went out */
-	uint64_t expire_ns, vanish_ns;
-	union dp_addr addrs[DP_RES_MAX_ADDRS];
-};
-
-struct ares_watch {
-	struct ares_watch *next;
-	struct dp_resolver *r;
-	int fd;
-	ev_io io;
-};
-
-struct dp_resolver {
-	uint32_t magic;
-	struct dp_resolver *next; /* the generation's list */
-	const struct resolver_conf *rc;
-	struct ev_loop *loop;
-	struct dp_worker *wk;
-	bool usable;
-	ares_channel ch;
-	ev_timer timer;
-	struct ares_watch *watches;
-	struct dp_rentry *buckets[RES_BUCKETS];
-	struct dp_rentry *oldest, *newest;
-	size_t count;
-	struct dp_resolver_stats st;
-};
+#include "proxyd/dp/resolver_int.h"
 
 int dp_resolver_library_init(void)
 {
@@ -226,8 +180,11 @@ struct dp_resolver *dp_resolver_get(struct dp_gen *g, const struct resolver_conf
 	r->loop = g->wk->loop;
 	r->wk = g->wk;
 	ev_init(&r->timer, res_on_timer);
+	r->gen = g;
 	if (rc != NULL && rc->type == RESOLVER_C_ARES)
 		res_setup(r);
+	if (rc != NULL && rc->type == RESOLVER_FAIL_OVER)
+		r->usable = true; /* its lookups go to primary / standby */
 	r->next = g->resolvers;
 	g->resolvers = r;
 	return r;
@@ -477,7 +434,6 @@ static void on_ares_answer(void *arg, int status, int timeouts, struct ares_addr
 {
 	struct dp_rentry *e = arg;
 	struct dp_resolver *r;
-	struct dp_resolve_result res;
 	uint32_t ttl = UINT32_MAX;
 
 	(void)timeouts;
@@ -513,6 +469,13 @@ static void on_ares_answer(void *arg, int status, int timeouts, struct ares_addr
 	entry_set_ttl(e, ttl == UINT32_MAX ? 0 : ttl);
 	ares_freeaddrinfo(ai);
 
+	res_entry_deliver(e);
+}
+
+void res_entry_deliver(struct dp_rentry *e)
+{
+	struct dp_resolve_result res;
+
 	fill_result(e, &res, false);
 	e->busy++;
 	while (e->waiters != NULL) {
@@ -530,6 +493,14 @@ static void on_ares_answer(void *arg, int status, int timeouts, struct ares_addr
 static void entry_query(struct dp_resolver *r, struct dp_rentry *e)
 {
 	struct ares_addrinfo_hints hints;
+
+	if (r->rc->type == RESOLVER_FAIL_OVER) {
+		r->st.sent++;
+		e->busy++;
+		res_fo_query(r, e);
+		e->busy--;
+		return;
+	}
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = e->family;
@@ -558,7 +529,8 @@ int dp_resolve_start(struct dp_resolver *r, const char *host, int family, struct
 	ASSERT(rq->e == NULL);
 	r->st.queries++;
 	memset(res, 0, sizeof(*res));
-	if (r->rc == NULL || r->rc->type != RESOLVER_C_ARES) {
+	if (r->rc == NULL ||
+	    (r->rc->type != RESOLVER_C_ARES && r->rc->type != RESOLVER_FAIL_OVER)) {
 		res->status = -EACCES;
 		r->st.failures++;
 		return 1;
@@ -630,6 +602,10 @@ void dp_resolve_cancel(struct dp_resolve_req *rq)
 
 void dp_resolvers_free(struct dp_resolver *list)
 {
+	/* fail_over lookups wait on the entries of the others: stop them first */
+	for (struct dp_resolver *r = list; r != NULL; r = r->next)
+		if (r->rc != NULL && r->rc->type == RESOLVER_FAIL_OVER)
+			res_fo_stop(r);
 	while (list != NULL) {
 		struct dp_resolver *r = list;
 		list = r->next;
