@@ -742,7 +742,9 @@ void conn_close_idle(struct dp_worker *wk)
 
 void conn_linger(struct conn *c)
 {
-	c->reply_counts = true;
+	/* an HTTP error reply is part of the task's output (g3 counts it);
+	 * a SOCKS failure reply is not, as before the relay nothing is */
+	c->reply_counts = c->proto == CONN_P_HTTP_CONNECT || c->proto == CONN_P_HTTP_FORWARD;
 	ep_close(c, &c->up);
 	conn_set_state(c, CONN_ST_LINGER);
 }
