@@ -165,3 +165,34 @@ def test_preferred_family_wins_when_up(daemon_factory, write_conf, names):
     assert rec["next_peer_addr"] == f"[::1]:{port}"
     assert rec["tcp_connect_tries"] == 1
     assert took < 1.0
+
+
+def test_lost_aaaa_does_not_hold_up(daemon_factory, write_conf):
+    """Ipv6First, but the AAAA query is never answered: once A answered, the
+    AAAA gets resolution_delay (50 ms), not the resolver's timeout (3 s x 2)."""
+    dns = DnsServer(a={"he.test": ["127.0.0.1"]}, silent_aaaa=True)
+    srv = Hello(socket.AF_INET, "127.0.0.1", 0)
+    port = srv.sock.getsockname()[1]
+    try:
+        hp = free_port()
+        conf = dp_conf(http_port=hp, dns_port=dns.port,
+                       escaper="resolve_strategy: Ipv6First")
+        d = start_proxyd(daemon_factory, write_conf, conf.replace("each_timeout: 500",
+                                                                  "each_timeout: 3000"))
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", hp), timeout=10) as s:
+            s.sendall(f"CONNECT he.test:{port} HTTP/1.1\r\n\r\n".encode())
+            data = b""
+            while b"hello\n" not in data:
+                c = s.recv(4096)
+                if not c:
+                    break
+                data += c
+        took = time.monotonic() - t0
+    finally:
+        srv.stop()
+        dns.stop()
+    assert data.startswith(b"HTTP/1.1 200"), data
+    assert took < 1.0, took
+    rec = wait_record(d, lambda r: r.get("upstream") == f"he.test:{port}")
+    assert rec["next_peer_addr"] == f"127.0.0.1:{port}"

@@ -122,3 +122,19 @@ def test_error_reply_counted(daemon_factory, write_conf, dns, app):  # noqa: F81
         rec = wait_record(d, lambda r, k=kind: r.get("task_type") == k)
         assert rec["reason"] == "ForbiddenByRule"
         assert rec["c_wr_bytes"] == len(reply)
+
+
+def test_udp_created_record(daemon_factory, write_conf, dns):  # noqa: F811
+    """The Created record of a SOCKS5 UDP association is a UdpConnect one."""
+    from dp_helpers import socks5_open
+    port = free_port()
+    d = start_proxyd(daemon_factory, write_conf, dp_conf(
+        socks_port=port, dns_port=dns.port, socks="flush_task_log_on_created: true"))
+    s, method, rep = socks5_open(port, "127.0.0.1", 0, cmd=3)
+    assert rep[:2] == b"\x05\x00", rep
+    s.close()
+    fin = wait_record(d, lambda r: r.get("task_event") == "Finished")
+    recs = [r for r in task_records(d) if r.get("task_id") == fin["task_id"]]
+    assert [r["task_event"] for r in recs] == ["Created", "Finished"]
+    assert recs[0]["task_type"] == fin["task_type"] == "UdpConnect"
+    assert "reason" not in recs[0]

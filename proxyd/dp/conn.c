@@ -338,9 +338,17 @@ static void conn_task_event(struct conn *c, enum task_event ev)
 	char upstream[272];
 	struct task_server ts = {c->srv, &c->server_addr.sa, &c->client_addr.sa, upstream};
 	struct task_notes t = c->task;
+	struct task_udp tu;
 
 	if (!t.created || !logger_enabled(c->wk->sh->task_log))
 		return;
+	if (t.udp == NULL && c->proto == CONN_P_SOCKS5 && c->host[0] == '\0') {
+		/* a SOCKS5 task without a target is a UDP association whose
+		 * state does not exist yet (its Created record) */
+		memset(&tu, 0, sizeof(tu));
+		tu.full = c->srv->u.socks.use_udp_associate;
+		t.udp = &tu;
+	}
 	t.c_rd += c->relay.c2u.in;
 	t.r_wr += c->relay.c2u.out;
 	t.r_rd += c->relay.u2c.in;

@@ -481,16 +481,16 @@ static void take_answer(struct escape_op *op, int family, const struct dp_resolv
 static void resolve_check(struct conn *c)
 {
 	struct escape_op *op = &c->esc;
-	enum resolve_query q = effective_query(op->esc);
-	bool pref_v4 = q == RESOLVE_IPV4_FIRST || q == RESOLVE_IPV4_ONLY;
 
 	if (!op->want4 && !op->want6) {
 		resolve_done(c);
 		return;
 	}
-	/* The preferred family has addresses: give the other one
-	 * happy_eyeballs.resolution_delay, then go without it. */
-	if ((pref_v4 && !op->want4 && op->n4 > 0) || (!pref_v4 && !op->want6 && op->n6 > 0))
+	/* One family has addresses: give the other one
+	 * happy_eyeballs.resolution_delay, then go without it (RFC 8305 §3:
+	 * a late or lost answer of either family never holds the connection
+	 * up for the resolver's whole timeout). */
+	if ((!op->want4 && op->n4 > 0) || (!op->want6 && op->n6 > 0))
 		conn_arm_timer(c, op->esc->happy_eyeballs.resolution_delay_ms, false);
 }
 
