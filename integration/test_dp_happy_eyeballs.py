@@ -129,7 +129,7 @@ def test_preferred_family_blackholed(daemon_factory, write_conf, names, hole_v6)
     winner = f"127.0.0.1:{hole.port}" if hole_v6 else f"[::1]:{hole.port}"
     assert rec["next_peer_addr"] == winner
     assert rec["tcp_connect_tries"] == 2
-    assert 0.15 <= took < 2.0, took  # not each_timeout (5 s)
+    assert 0.15 <= took < 3.5, took  # not each_timeout (5 s)
 
 
 def test_attempt_delay_honoured(daemon_factory, write_conf, names):
@@ -164,7 +164,7 @@ def test_preferred_family_wins_when_up(daemon_factory, write_conf, names):
         b.stop()
     assert rec["next_peer_addr"] == f"[::1]:{port}"
     assert rec["tcp_connect_tries"] == 1
-    assert took < 1.0
+    assert took < 3.0
 
 
 def test_lost_aaaa_does_not_hold_up(daemon_factory, write_conf):
@@ -193,6 +193,6 @@ def test_lost_aaaa_does_not_hold_up(daemon_factory, write_conf):
         srv.stop()
         dns.stop()
     assert data.startswith(b"HTTP/1.1 200"), data
-    assert took < 1.0, took
+    assert took < 3.0, took  # the lost AAAA alone would take 6 s
     rec = wait_record(d, lambda r: r.get("upstream") == f"he.test:{port}")
     assert rec["next_peer_addr"] == f"127.0.0.1:{port}"
