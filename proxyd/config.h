@@ -403,7 +403,7 @@ struct resolver_conf {
 	 * when the primary fails); the first answer with addresses wins */
 	const char *primary_name, *standby_name;
 	const struct resolver_conf *primary, *standby; /* resolved after loading */
-	uint64_t fallback_delay_ms;			/* 100ms */
+	uint64_t fallback_delay_ms;		       /* 100ms */
 	bool retry_empty_record; /* "no such record" from the primary → standby */
 };
 

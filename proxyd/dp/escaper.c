@@ -684,8 +684,7 @@ void escape_on_timeout(struct conn *c)
 	connect_next(c);
 }
 
-void escape_he_result(struct conn *c, int fd, int rc, const union dp_addr *addr,
-		      uint64_t start_ns)
+void escape_he_result(struct conn *c, int fd, int rc, const union dp_addr *addr, uint64_t start_ns)
 {
 	struct escape_op *op = &c->esc;
 

@@ -56,7 +56,6 @@ void he_free(struct conn *c);
 
 /* Called by the race when attempt fd connected (winner: fd, addr, start)
  * or failed (fd -1, rc = -errno); implemented in escaper.c. */
-void escape_he_result(struct conn *c, int fd, int rc, const union dp_addr *addr,
-		      uint64_t start_ns);
+void escape_he_result(struct conn *c, int fd, int rc, const union dp_addr *addr, uint64_t start_ns);
 
 #endif

@@ -121,7 +121,6 @@ void limit_bucket_refund(struct limit_bucket *b, uint64_t n)
 	cost = (uint64_t)((double)n * b->ns_per_byte);
 	do {
 		next = tat > cost ? tat - cost : 0;
-	} while (!atomic_compare_exchange_weak_explicit(&b->tat_ns, &tat, next,
-							memory_order_relaxed,
-							memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(
+		&b->tat_ns, &tat, next, memory_order_relaxed, memory_order_relaxed));
 }

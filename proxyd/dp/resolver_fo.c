@@ -53,7 +53,7 @@ static void fo_standby_result(struct dp_rentry *e, const struct dp_resolve_resul
 	e->fo_s_status = res->status;
 	if (res->status == 0 || e->fo_p_done)
 		fo_complete(e, res); /* success, or the last error */
-	/* else the primary may still answer */
+				     /* else the primary may still answer */
 }
 
 static void fo_start_standby(struct dp_rentry *e)

@@ -72,10 +72,11 @@ static void test_fail_over_errors(void **state)
 			"  - {name: x, type: fail_over, primary: y, standby: a}\n"
 			"  - {name: y, type: fail_over, primary: x, standby: a}\n",
 			"primary / standby form a loop");
-	FX_LOAD_ERR_HAS("resolver:\n"
-			"  - {name: a, type: c_ares}\n"
-			"  - {name: fo, type: fail_over, primary: a, standby: a, server: 1.1.1.1}\n",
-			"unknown key 'server'");
+	FX_LOAD_ERR_HAS(
+		"resolver:\n"
+		"  - {name: a, type: c_ares}\n"
+		"  - {name: fo, type: fail_over, primary: a, standby: a, server: 1.1.1.1}\n",
+		"unknown key 'server'");
 }
 
 int main(void)

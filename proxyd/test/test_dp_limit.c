@@ -173,10 +173,14 @@ static void test_bucket_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_slice_unlimited),	    cmocka_unit_test(test_slice_budget),
-		cmocka_unit_test(test_slice_debt),	    cmocka_unit_test(test_slice_shift_clamped),
-		cmocka_unit_test(test_slice_rate),	    cmocka_unit_test(test_bucket_basic),
-		cmocka_unit_test(test_bucket_burst_and_unlimited), cmocka_unit_test(test_bucket_threads),
+		cmocka_unit_test(test_slice_unlimited),
+		cmocka_unit_test(test_slice_budget),
+		cmocka_unit_test(test_slice_debt),
+		cmocka_unit_test(test_slice_shift_clamped),
+		cmocka_unit_test(test_slice_rate),
+		cmocka_unit_test(test_bucket_basic),
+		cmocka_unit_test(test_bucket_burst_and_unlimited),
+		cmocka_unit_test(test_bucket_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
