@@ -451,9 +451,7 @@ static void resolve_refs(struct conf_ctx *ctx, struct proxyd_conf *c)
 		snprintf(who, sizeof(who), "escaper '%s'", e->name);
 		struct route_ref_arg ra = {ctx, c, who};
 		pconf_route_foreach_ref(e, route_ref, &ra);
-		if ((e->type != ESCAPER_DIRECT_FIXED && e->type != ESCAPER_ROUTE_GEOIP &&
-		     e->type != ESCAPER_ROUTE_RESOLVED) ||
-		    e->resolver_name == NULL)
+		if (e->resolver_name == NULL) /* direct_fixed, route_geoip, proxy_* */
 			continue;
 		e->resolver = ref_resolver(ctx, c, e->resolver_name, who);
 		if (e->type != ESCAPER_ROUTE_GEOIP)

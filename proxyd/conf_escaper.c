@@ -170,6 +170,10 @@ static const char *const route_mapping_aliases[] = {"routemapping", NULL};
 static const char *const route_failover_aliases[] = {"routefailover", NULL};
 static const char *const route_select_aliases[] = {"routeselect", NULL};
 static const char *const route_query_aliases[] = {"routequery", NULL};
+static const char *const proxy_http_aliases[] = {"proxyhttp", NULL};
+static const char *const proxy_https_aliases[] = {"proxyhttps", NULL};
+static const char *const proxy_socks5_aliases[] = {"proxysocks5", NULL};
+static const char *const proxy_socks5s_aliases[] = {"proxysocks5s", NULL};
 
 static const struct conf_objtype escaper_types[] = {
 	{.name = "direct_fixed",
@@ -212,6 +216,22 @@ static const struct conf_objtype escaper_types[] = {
 	 .aliases = route_query_aliases,
 	 .schema = &pconf_route_query_schema,
 	 .tag = ESCAPER_ROUTE_QUERY},
+	{.name = "proxy_http",
+	 .aliases = proxy_http_aliases,
+	 .schema = &pconf_proxy_http_schema,
+	 .tag = ESCAPER_PROXY_HTTP},
+	{.name = "proxy_https",
+	 .aliases = proxy_https_aliases,
+	 .schema = &pconf_proxy_https_schema,
+	 .tag = ESCAPER_PROXY_HTTPS},
+	{.name = "proxy_socks5",
+	 .aliases = proxy_socks5_aliases,
+	 .schema = &pconf_proxy_socks5_schema,
+	 .tag = ESCAPER_PROXY_SOCKS5},
+	{.name = "proxy_socks5s",
+	 .aliases = proxy_socks5s_aliases,
+	 .schema = &pconf_proxy_socks5s_schema,
+	 .tag = ESCAPER_PROXY_SOCKS5S},
 	{0},
 };
 
@@ -221,10 +241,6 @@ static const char *const escaper_unsupported[] = {
 	"direct_float",
 	"direct_dynamic",
 	"divert_tcp",
-	"proxy_http",
-	"proxy_https",
-	"proxy_socks5",
-	"proxy_socks5s",
 	"proxy_float",
 	"proxy_dynamic",
 	"trick_float",

@@ -157,6 +157,11 @@ int pconf_user_redis_url(struct conf_ctx *ctx, const struct conf_node *n,
 
 /* route_geoip escaper (conf_geoip.c). */
 extern const struct conf_schema pconf_route_geoip_schema;
+/* proxy_http / proxy_https / proxy_socks5 / proxy_socks5s (conf_escaper_proxy.c) */
+extern const struct conf_schema pconf_proxy_http_schema;
+extern const struct conf_schema pconf_proxy_https_schema;
+extern const struct conf_schema pconf_proxy_socks5_schema;
+extern const struct conf_schema pconf_proxy_socks5s_schema;
 void pconf_geoip_defaults(struct route_geoip_conf *g);
 
 /* The other route_* escapers (conf_route.c). */

@@ -420,6 +420,50 @@ enum escaper_type {
 	ESCAPER_ROUTE_FAILOVER,
 	ESCAPER_ROUTE_SELECT,
 	ESCAPER_ROUTE_QUERY,
+	ESCAPER_PROXY_HTTP, /* proxy escapers: conf_escaper_proxy.c */
+	ESCAPER_PROXY_HTTPS,
+	ESCAPER_PROXY_SOCKS5,
+	ESCAPER_PROXY_SOCKS5S,
+};
+
+/* proxy_http / proxy_https / proxy_socks5 / proxy_socks5s (conf_escaper_proxy.c):
+ * one next-hop proxy of proxy_addr. */
+struct proxy_peer {
+	const char *host; /* domain or IP literal (no brackets), arena */
+	uint16_t port;
+	bool is_ip;
+	struct sockaddr_storage addr; /* when is_ip (port set) */
+	double weight;		      /* 1 by default, 0 = never picked */
+	const char *id;		      /* "host:port" ("[v6]:port"): pick identity, logs */
+};
+
+/* http_forward_capability: what the next HTTP proxy forwards itself
+ * (absolute-form); plain http is always forwarded that way. */
+struct http_forward_capability {
+	bool forward_https;
+	bool forward_ftp_get, forward_ftp_put, forward_ftp_del;
+};
+
+struct pick_set;
+struct proxy_escaper_conf {
+	struct proxy_peer *peers;
+	size_t n_peers;
+	int pick_policy;       /* enum pick_policy: proxy_addr_pick_policy, random */
+	struct pick_set *pick; /* over peers, built at load in the arena (dp/pick.h) */
+	const char *username;  /* proxy_username, NULL = none */
+	const char *password;  /* proxy_password */
+	bool pass_proxy_userid;
+	struct http_forward_capability fwd_cap;
+	uint64_t connect_rsp_header_max_size; /* http_connect_rsp_header_max_size, 4KiB */
+	uint64_t peer_negotiation_timeout_ms; /* 10s */
+	bool tls;			      /* proxy_https / proxy_socks5s */
+	struct tls_client_conf tls_client;
+	const char *tls_name; /* NULL = the peer's host */
+	bool transmute_udp_peer_ip;
+	const struct conf_node *transmute_udp_peer_ip_map; /* raw map form */
+	bool end_on_control_closed;
+	struct conf_net bind_v4, bind_v6; /* bind_ipv4 / bind_ipv6 (family 0 = unset),
+					   * copied into bind_ips */
 };
 
 /* route_geoip (conf_geoip.c): one rule of geo_rules. */
@@ -541,6 +585,10 @@ struct escaper_conf {
 	struct route_geoip_conf geoip;
 	/* the other route_* escapers (conf_route.c) */
 	struct route_conf route;
+	/* proxy_* escapers (resolver, resolve_strategy, no_ipv4/6, bind_ips from
+	 * bind_ipv4 / bind_ipv6, tcp_connect, tcp_keepalive, use_proxy_protocol
+	 * above too) */
+	struct proxy_escaper_conf proxy;
 };
 
 /* ---- user groups (conf_user.c) ---------------------------------------- */

@@ -30,7 +30,14 @@ struct pick_set {
 	struct ketama_point *ring; /* ketama, sorted by h */
 	size_t n_ring;
 	atomic_size_t pos; /* rr / serial position */
+	bool external;	   /* memory from a caller's allocator */
 };
+
+static void *heap_alloc(void *arg, size_t n)
+{
+	(void)arg;
+	return calloc(1, n);
+}
 
 uint64_t pick_hash_init(void)
 {
@@ -136,7 +143,8 @@ static size_t slot_units(const struct pick_node *nodes, size_t n, double total, 
 	return sum;
 }
 
-static int build_sched(struct pick_set *s, const struct pick_node *nodes)
+static int build_sched(struct pick_set *s, const struct pick_node *nodes, pick_alloc_fn *alloc,
+		       void *arg)
 {
 	uint32_t *units = calloc(s->n, sizeof(*units));
 	int64_t *cur = NULL;
@@ -145,7 +153,7 @@ static int build_sched(struct pick_set *s, const struct pick_node *nodes)
 	if (units == NULL)
 		goto out;
 	s->n_sched = slot_units(nodes, s->n, s->total, units);
-	s->sched = calloc(s->n_sched, sizeof(*s->sched));
+	s->sched = alloc(arg, s->n_sched * sizeof(*s->sched));
 	if (s->sched == NULL)
 		goto out;
 	if (s->policy != PICK_ROUND_ROBIN) {
@@ -188,7 +196,8 @@ static int ring_cmp(const void *a, const void *b)
 	return x->node < y->node ? -1 : x->node > y->node;
 }
 
-static int build_ring(struct pick_set *s, const struct pick_node *nodes)
+static int build_ring(struct pick_set *s, const struct pick_node *nodes, pick_alloc_fn *alloc,
+		      void *arg)
 {
 	size_t positive = 0, want = 0, k = 0;
 	double per;
@@ -205,7 +214,7 @@ static int build_ring(struct pick_set *s, const struct pick_node *nodes)
 	for (size_t i = 0; i < s->n; i++)
 		if (nodes[i].weight > 0)
 			want += (size_t)fmax(1.0, round(nodes[i].weight * per));
-	s->ring = calloc(want, sizeof(*s->ring));
+	s->ring = alloc(arg, want * sizeof(*s->ring));
 	if (s->ring == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
@@ -234,6 +243,12 @@ static int build_ring(struct pick_set *s, const struct pick_node *nodes)
 int pick_set_new(enum pick_policy policy, const struct pick_node *nodes, size_t n,
 		 struct pick_set **out)
 {
+	return pick_set_new_with(policy, nodes, n, heap_alloc, NULL, out);
+}
+
+int pick_set_new_with(enum pick_policy policy, const struct pick_node *nodes, size_t n,
+		      pick_alloc_fn *alloc, void *arg, struct pick_set **out)
+{
 	struct pick_set *s = NULL;
 	double acc = 0;
 	int rc = -EINVAL;
@@ -249,16 +264,17 @@ int pick_set_new(enum pick_policy policy, const struct pick_node *nodes, size_t 
 	if (!(acc > 0) || !isfinite(acc))
 		goto out;
 	rc = -ENOMEM;
-	s = calloc(1, sizeof(*s));
+	s = alloc(arg, sizeof(*s));
 	if (s == NULL)
 		goto out;
+	s->external = alloc != heap_alloc;
 	s->policy = policy;
 	s->n = n;
 	s->total = acc;
 	atomic_init(&s->pos, 0);
 	switch (policy) {
 	case PICK_RANDOM:
-		s->cum = calloc(n, sizeof(*s->cum));
+		s->cum = alloc(arg, n * sizeof(*s->cum));
 		if (s->cum == NULL)
 			goto out;
 		acc = 0;
@@ -270,16 +286,16 @@ int pick_set_new(enum pick_policy policy, const struct pick_node *nodes, size_t 
 	case PICK_SERIAL:
 	case PICK_ROUND_ROBIN:
 	case PICK_JUMP_HASH:
-		if (build_sched(s, nodes) != 0)
+		if (build_sched(s, nodes, alloc, arg) != 0)
 			goto out;
 		break;
 	case PICK_KETAMA:
-		if (build_ring(s, nodes) != 0)
+		if (build_ring(s, nodes, alloc, arg) != 0)
 			goto out;
 		break;
 	case PICK_RENDEZVOUS:
-		s->weight = calloc(n, sizeof(*s->weight));
-		s->id_h = calloc(n, sizeof(*s->id_h));
+		s->weight = alloc(arg, n * sizeof(*s->weight));
+		s->id_h = alloc(arg, n * sizeof(*s->id_h));
 		if (s->weight == NULL || s->id_h == NULL)
 			goto out;
 		for (size_t i = 0; i < n; i++) {
@@ -301,7 +317,7 @@ out:
 
 void pick_set_free(struct pick_set *s)
 {
-	if (s == NULL)
+	if (s == NULL || s->external)
 		return;
 	free(s->cum);
 	free(s->weight);

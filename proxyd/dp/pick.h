@@ -48,6 +48,14 @@ int pick_set_new(enum pick_policy policy, const struct pick_node *nodes, size_t 
 		 struct pick_set **out) MUST_CHECK;
 void pick_set_free(struct pick_set *s);
 
+/* The same with the set's memory from alloc(arg, n) (zeroed, NULL on
+ * failure), e.g. the config arena: the set then lives as long as that
+ * memory and pick_set_free() leaves it alone. Temporary work memory still
+ * comes from malloc and is freed before returning. */
+typedef void *pick_alloc_fn(void *arg, size_t n);
+int pick_set_new_with(enum pick_policy policy, const struct pick_node *nodes, size_t n,
+		      pick_alloc_fn *alloc, void *arg, struct pick_set **out) MUST_CHECK;
+
 /* Number of nodes and policy of the set. */
 size_t pick_set_size(const struct pick_set *s);
 enum pick_policy pick_set_policy(const struct pick_set *s);
