@@ -35,6 +35,7 @@ enum conn_io {
 	IO_CL_DRAIN = 1 << 3,	/* read and discard (linger) */
 	IO_HTTP_FWD = 1 << 4,	/* http_fwd_interest() decides */
 	IO_CL_WATCH = 1 << 5,	/* read the client to see it close */
+	IO_UP_READ = 1 << 6,	/* read the upstream (peer proxy handshake) */
 };
 
 typedef int conn_handler_fn(struct conn *c);
@@ -72,7 +73,8 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_CONNECTING] = {"connecting", escape_on_connecting, escape_on_timeout,
 				IO_UP_CONNECT,
 				B(CONN_ST_CONNECTING) | B(CONN_ST_REPLYING) | B(CONN_ST_HTTP_FWD) |
-					B(CONN_ST_LINGER) | B(CONN_ST_TLS_CONNECT)},
+					B(CONN_ST_LINGER) | B(CONN_ST_TLS_CONNECT) |
+					B(CONN_ST_PEER_NEGO)},
 	[CONN_ST_REPLYING] = {"replying", conn_on_replying, conn_reply_timeout, 0,
 			      B(CONN_ST_RELAY) | B(CONN_ST_LINGER)},
 	[CONN_ST_HTTP_FWD] = {"http_forward", http_fwd_run, http_fwd_timeout, IO_HTTP_FWD,
@@ -89,6 +91,10 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_TLS_CONNECT] = {"tls_connect", tls_ep_on_connect, tls_ep_connect_timeout, 0,
 				 B(CONN_ST_CONNECTING) | B(CONN_ST_REPLYING) | B(CONN_ST_HTTP_FWD) |
 					 B(CONN_ST_LINGER)},
+	[CONN_ST_PEER_NEGO] = {"peer_negotiation", escape_proxy_on_nego,
+			       escape_proxy_on_nego_timeout, IO_UP_READ,
+			       B(CONN_ST_REPLYING) | B(CONN_ST_HTTP_FWD) | B(CONN_ST_TLS_CONNECT) |
+				       B(CONN_ST_LINGER)},
 };
 
 static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents);
@@ -458,6 +464,8 @@ static void conn_sync_watchers(struct conn *c)
 		cl |= EV_WRITE;
 	if (def->io & IO_UP_CONNECT)
 		up |= EV_WRITE;
+	if (def->io & IO_UP_READ)
+		up |= EV_READ;
 	if (def->io & IO_RELAY)
 		relay_interest(c, &cl, &up);
 	if (def->io & IO_HTTP_FWD)

@@ -49,6 +49,7 @@ enum conn_state {
 	CONN_ST_STANDBY,	    /* route_failover's standby attempt: no client */
 	CONN_ST_TLS_ACCEPT,	    /* TLS handshake with the client (tls_ep.h) */
 	CONN_ST_TLS_CONNECT,	    /* TLS handshake with the upstream (tls_ep.h) */
+	CONN_ST_PEER_NEGO,	    /* handshake with a next-hop proxy (escaper_proxy.c) */
 	CONN_ST__COUNT,
 };
 

@@ -38,6 +38,7 @@ uint8_t escape_err_socks5(enum escape_err e)
 	case ESCAPE_NOT_USABLE:
 	case ESCAPE_SETUP_FAILED:
 	case ESCAPE_OTHER:
+	case ESCAPE_PEER_FAILED:
 		break;
 	}
 	return 0x01;
@@ -56,6 +57,7 @@ int escape_err_http(enum escape_err e)
 		return 530;
 	case ESCAPE_NO_ADDRESS:
 	case ESCAPE_OTHER:
+	case ESCAPE_PEER_FAILED:
 		return 502;
 	case ESCAPE_REFUSED:
 		return 521;
@@ -85,6 +87,8 @@ enum task_reason escape_err_reason(enum escape_err e)
 		return TASK_R_UPSTREAM_NOT_AVAILABLE;
 	case ESCAPE_SETUP_FAILED:
 		return TASK_R_INTERNAL_SERVER_ERROR;
+	case ESCAPE_PEER_FAILED:
+		return TASK_R_UPSTREAM_NOT_NEGOTIATED;
 	case ESCAPE_REFUSED:
 	case ESCAPE_TIMEOUT:
 	case ESCAPE_NET_UNREACH:
@@ -141,6 +145,8 @@ static const char *tcp_connect_brief(enum escape_err e, const char *msg)
 		return "NoAddressConnected";
 	case ESCAPE_SETUP_FAILED:
 		return "SetupSocketFailed";
+	case ESCAPE_PEER_FAILED:
+		return "NegotiationFailed";
 	case ESCAPE_OK:
 	case ESCAPE_REFUSED:
 	case ESCAPE_TIMEOUT:
@@ -253,7 +259,7 @@ static void build_list(struct conn *c)
 	}
 	op->naddrs = 0;
 	for (unsigned i = 0; i < n; i++) {
-		sock_addr_set_port(&tmp[i].sa, c->port);
+		sock_addr_set_port(&tmp[i].sa, op->dst_port);
 		if (acl_forbids(acl_net_check(&e->egress_net_filter, &tmp[i].sa))) {
 			op->forbidden_seen = true;
 			continue;
@@ -325,6 +331,10 @@ static void connected(struct conn *c)
 	}
 	if (sock_set_nodelay(c->up.fd, true) < 0)
 		log_debug("upstream socket: TCP_NODELAY failed");
+	if (escape_is_proxy(c->esc.esc)) {
+		escape_proxy_connected(c);
+		return;
+	}
 	conn_connect_done(c, ESCAPE_OK);
 }
 
@@ -552,9 +562,11 @@ static void start_resolve(struct conn *c)
 		conn_arm_timer(c, 60000, false);
 	else
 		conn_set_state(c, CONN_ST_RESOLVING);
-	if (op->want4 && dp_resolve_start(r, c->host, AF_INET, &op->rq4, on_answer4, &res) == 1)
+	if (op->want4 &&
+	    dp_resolve_start(r, op->dst_host, AF_INET, &op->rq4, on_answer4, &res) == 1)
 		take_answer(op, AF_INET, &res);
-	if (op->want6 && dp_resolve_start(r, c->host, AF_INET6, &op->rq6, on_answer6, &res) == 1)
+	if (op->want6 &&
+	    dp_resolve_start(r, op->dst_host, AF_INET6, &op->rq6, on_answer6, &res) == 1)
 		take_answer(op, AF_INET6, &res);
 	resolve_check(c);
 }
@@ -595,13 +607,28 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 			escape_route_start(c, e);
 		return;
 	}
+	if (escape_is_proxy(e)) {
+		escape_proxy_start(c, e);
+		return;
+	}
 	if (e == NULL || e->type != ESCAPER_DIRECT_FIXED) {
 		escape_fail(c, ESCAPE_FORBIDDEN,
 			    "forbidden by rule: the escaper denies every request");
 		return;
 	}
+	escape_connect(c, c->host, c->port, c->host_is_ip, &c->host_addr);
+}
+
+void escape_connect(struct conn *c, const char *host, uint16_t port, bool is_ip,
+		    const union dp_addr *ip)
+{
+	struct escape_op *op = &c->esc;
+	const struct escaper_conf *e = op->esc;
+
 	op->max_tries = e->tcp_connect.max_retry + 1;
-	if (!c->host_is_ip) {
+	op->dst_host = host;
+	op->dst_port = port;
+	if (!is_ip) {
 		if (e->resolver == NULL) {
 			escape_fail(c, ESCAPE_NOT_USABLE, "escaper not usable: no resolver");
 			return;
@@ -609,15 +636,15 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 		start_resolve(c);
 		return;
 	}
-	if (!family_allowed(e, c->host_addr.sa.sa_family)) {
+	if (!family_allowed(e, ip->sa.sa_family)) {
 		escape_fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: address family disabled");
 		return;
 	}
-	if (c->host_addr.sa.sa_family == AF_INET) {
-		op->addrs[0] = c->host_addr;
+	if (ip->sa.sa_family == AF_INET) {
+		op->addrs[0] = *ip;
 		op->n4 = 1;
 	} else {
-		op->addrs[V6_BASE] = c->host_addr;
+		op->addrs[V6_BASE] = *ip;
 		op->n6 = 1;
 	}
 	build_list(c);
@@ -710,6 +737,7 @@ void escape_he_result(struct conn *c, int fd, int rc, const union dp_addr *addr,
 void escape_cancel(struct escape_op *op)
 {
 	he_free(op_conn(op));
+	escape_proxy_cancel(op);
 	dp_resolve_cancel(&op->rq4);
 	dp_resolve_cancel(&op->rq6);
 	if (op->geo_handle != 0 && op->geo_client != NULL)

@@ -36,9 +36,11 @@ enum escape_err {
 	ESCAPE_HOST_UNREACH,
 	ESCAPE_SETUP_FAILED, /* socket / bind failed locally */
 	ESCAPE_OTHER,	     /* any other connect error */
+	ESCAPE_PEER_FAILED,  /* the next-hop proxy refused or broke the negotiation */
 };
 
 struct he_race;
+struct peer_nego;
 
 struct escape_op {
 	const struct escaper_conf *esc;
@@ -69,6 +71,12 @@ struct escape_op {
 	/* route_query (escaper_query.c): the pending agent query */
 	struct rpc_client *rq_client; /* the generation's, while rq_handle is set */
 	uint64_t rq_handle;	      /* 0 = none */
+	/* what is being connected: the target, or a proxy escaper's peer */
+	const char *dst_host;
+	uint16_t dst_port;
+	/* proxy escapers (escaper_proxy.c) */
+	const struct proxy_peer *peer; /* picked from proxy_addr */
+	struct peer_nego *nego;	       /* owned while negotiating (CONN_ST_PEER_NEGO) */
 };
 
 struct conn;
@@ -90,6 +98,30 @@ void escape_cancel(struct escape_op *op);
 void escape_dispatch(struct conn *c, const struct escaper_conf *e);
 /* Fail the operation (escaper.c). */
 void escape_fail(struct conn *c, enum escape_err e, const char *msg);
+
+/* Resolve (unless is_ip: then ip, port set) and connect host:port with
+ * op->esc's resolver, bind addresses, egress filter and tcp_connect
+ * (escaper.c; direct_fixed's target, a proxy escaper's peer). host is
+ * borrowed until the connect ends. */
+void escape_connect(struct conn *c, const char *host, uint16_t port, bool is_ip,
+		    const union dp_addr *ip);
+
+/* Proxy escapers (escaper_proxy.c): proxy_http, proxy_https, proxy_socks5,
+ * proxy_socks5s. start picks a peer and connects to it; connected runs
+ * after the TCP connect (PROXY header, then the peer's handshake in
+ * CONN_ST_PEER_NEGO, then conn_connect_done()). */
+bool escape_is_proxy(const struct escaper_conf *e);
+void escape_proxy_start(struct conn *c, const struct escaper_conf *e);
+void escape_proxy_connected(struct conn *c);
+int escape_proxy_on_nego(struct conn *c);
+void escape_proxy_on_nego_timeout(struct conn *c);
+/* HTTP forward through e when it is proxy_http(s): the request head goes
+ * in absolute form with the escaper's Proxy-Authorization (fresh and
+ * pooled upstream connections alike). 0 (also for other escapers) or
+ * -ENOSPC / -ENOMEM. */
+int escape_proxy_fwd_prepare(struct conn *c, const struct escaper_conf *e) MUST_CHECK;
+/* Free the negotiation state (escape_cancel). */
+void escape_proxy_cancel(struct escape_op *op);
 
 /* route_geoip (escaper_geoip.c): pick the next escaper for c's target and
  * call escape_dispatch() with it, now or from a callback. */

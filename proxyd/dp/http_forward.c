@@ -277,6 +277,11 @@ void http_fwd_start(struct conn *c, const struct http_request *req)
 	if (c->fwd->up_ka && escape_poolable(c->srv->escaper) && !c->fwd->https &&
 	    uppool_take(c->wk, c->srv->escaper->name, c->host, c->port, &uc)) {
 		conn_up_attach(c, uc.fd);
+		if (escape_proxy_fwd_prepare(c, c->srv->escaper) < 0) {
+			fwd_fail(c, 500, TASK_R_INTERNAL_SERVER_ERROR,
+				 "cannot build the request for the next proxy");
+			return;
+		}
 		c->task.bound = uc.bound;
 		c->task.peer = uc.peer;
 		c->task.has_bound = c->task.has_peer = true;
@@ -295,6 +300,52 @@ static void fwd_tls_done(struct conn *c, int rc)
 		return;
 	}
 	fwd_go(c);
+}
+
+int http_fwd_absolute(struct conn *c, const char *auth_line)
+{
+	struct http_fwd *f = c->fwd;
+	struct slice h = buf_peek(&f->uout);
+	const uint8_t *sp = memchr(h.p, ' ', h.len), *eol;
+	size_t alen = strlen(auth_line), cap, off;
+	char authority[300];
+	struct buf nb;
+	int n;
+
+	if (sp == NULL || f->uout_off != 0)
+		return -EINVAL;
+	eol = memchr(sp, '\n', h.len - (size_t)(sp - h.p));
+	if (eol == NULL)
+		return -EINVAL;
+	if (c->host_is_ip && c->host_addr.sa.sa_family == AF_INET6)
+		n = snprintf(authority, sizeof(authority), "http://[%s]", c->host);
+	else
+		n = snprintf(authority, sizeof(authority), "http://%s", c->host);
+	if (c->port != 80)
+		n += snprintf(authority + n, sizeof(authority) - (size_t)n, ":%u", c->port);
+	cap = MAX(f->uout.cap, h.len + (size_t)n + alen);
+	if (cap > BUF_CAP_MAX)
+		return -ENOSPC;
+	buf_init(&nb, cap);
+	off = (size_t)(sp - h.p) + 1;
+	/* the method and its space, the authority unless the target is already
+	 * absolute or '*', the rest of the request line, the auth line, the rest */
+	if (buf_append(&nb, h.p, off) < 0 ||
+	    (h.p[off] == '/' && buf_append(&nb, authority, (size_t)n) < 0) ||
+	    buf_append(&nb, h.p + off, (size_t)(eol + 1 - h.p) - off) < 0 ||
+	    buf_append(&nb, auth_line, alen) < 0 ||
+	    buf_append(&nb, eol + 1, h.len - (size_t)(eol + 1 - h.p)) < 0) {
+		buf_fini(&nb);
+		return -ENOMEM;
+	}
+	buf_fini(&f->uout);
+	f->uout = nb;
+	return 0;
+}
+
+bool http_fwd_is_https(const struct conn *c)
+{
+	return c->fwd != NULL && c->fwd->https;
 }
 
 void http_fwd_connected(struct conn *c, enum escape_err err)
@@ -618,7 +669,12 @@ static void fwd_finish(struct conn *c)
 	http_fwd_counts(c);
 	conn_task_log(c);
 	if (f->up_reusable && f->req.done && !c->up.eof && escape_poolable(c->srv->escaper) &&
-	    c->up.ssl == NULL) {
+	    c->up.ssl == NULL &&
+	    (f->th.reuse_connection || c->esc.esc == c->srv->escaper ||
+	     !escape_is_proxy(c->esc.esc))) {
+		/* (a connection through a proxy escaper that a route picked is
+		 * not pooled under the route's name: requests from the pool are
+		 * prepared for the server's escaper) */
 		struct uppool_conn uc = {conn_up_detach(c), c->task.bound, c->task.peer};
 		uppool_put(c->wk, c->srv->escaper->name, c->host, c->port, &uc,
 			   c->srv->u.http.http_forward_upstream_keepalive.idle_expire_ms);

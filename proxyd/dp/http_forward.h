@@ -18,6 +18,16 @@ struct conn;
  * pooled upstream connection or starts the escaper. */
 void http_fwd_start(struct conn *c, const struct http_request *req);
 
+/* Rewrite the built request head for a next-hop HTTP proxy (before any of
+ * it is sent): the origin-form target becomes absolute
+ * ("http://host[:port]/path") and auth_line (a complete header line, may be
+ * "") follows the request line. Returns 0, -ENOSPC or -ENOMEM. */
+int http_fwd_absolute(struct conn *c, const char *auth_line) MUST_CHECK;
+
+/* True when the forwarded request has an https:// target (TLS to the
+ * origin: a next-hop HTTP proxy is asked for a CONNECT tunnel instead). */
+bool http_fwd_is_https(const struct conn *c);
+
 /* The escaper's outcome for a forwarded request. */
 void http_fwd_connected(struct conn *c, enum escape_err err);
 

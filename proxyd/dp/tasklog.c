@@ -17,6 +17,7 @@ static const char *const reason_names[TASK_R__COUNT] = {
 	[TASK_R_UPSTREAM_NOT_RESOLVED] = "UpstreamNotResolved",
 	[TASK_R_UPSTREAM_NOT_CONNECTED] = "UpstreamNotConnected",
 	[TASK_R_UPSTREAM_NOT_AVAILABLE] = "UpstreamNotAvailable",
+	[TASK_R_UPSTREAM_NOT_NEGOTIATED] = "UpstreamNotNegotiated",
 	[TASK_R_UPSTREAM_READ_FAILED] = "UpstreamReadFailed",
 	[TASK_R_UPSTREAM_WRITE_FAILED] = "UpstreamWriteFailed",
 	[TASK_R_INVALID_UPSTREAM_PROTOCOL] = "InvalidUpstreamProtocol",

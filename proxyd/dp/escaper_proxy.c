@@ -1,0 +1,403 @@
+/* Proxy chaining escapers on the data path: proxy_http and proxy_socks5
+ * (proxy_https / proxy_socks5s answer "not usable" until a TLS endpoint
+ * exists on the data path).
+ *
+ *   start      pick a peer of proxy_addr (proxy_addr_pick_policy; the hash
+ *              key is client ip + target host), connect to it with the
+ *              escaper's resolver, bind address and tcp_connect
+ *   connected  PROXY protocol header (use_proxy_protocol), then
+ *                proxy_http, HTTP forward: the request goes in absolute form
+ *                  with Proxy-Authorization, no handshake
+ *                proxy_http, tunnels: CONNECT host:port (RFC 9110 §9.3.6)
+ *                proxy_socks5: RFC 1928 greeting, RFC 1929 auth, CONNECT
+ *   PEER_NEGO  read the answers strictly without reading past them (bytes
+ *              after the handshake belong to the tunnel), bounded by
+ *              peer_negotiation_timeout; any failure is ESCAPE_PEER_FAILED
+ *              (HTTP 502 / SOCKS general failure, task reason
+ *              UpstreamNotNegotiated) with the reason in the task message.
+ *
+ * Requests to the peer are small and go on a just-connected socket whose
+ * send buffer is empty, so they are sent whole or the peer is broken. */
+#include "proxyd/dp/escaper.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "proxyd/dp/conn.h"
+#include "proxyd/dp/http_forward.h"
+#include "proxyd/dp/peer_proto.h"
+#include "proxyd/dp/pick.h"
+
+enum nego_step {
+	NEGO_HTTP_CONNECT = 0, /* CONNECT response head */
+	NEGO_S5_METHOD,	       /* method selection reply */
+	NEGO_S5_AUTH,	       /* RFC 1929 reply */
+	NEGO_S5_REPLY,	       /* reply to CONNECT */
+};
+
+struct peer_nego {
+	enum nego_step step;
+	size_t len;	/* bytes in buf */
+	size_t want;	/* SOCKS: bytes this step reads in all */
+	size_t scanned; /* HTTP: where the head-end search stopped */
+	size_t cap;
+	uint8_t buf[];
+};
+
+bool escape_is_proxy(const struct escaper_conf *e)
+{
+	return e != NULL && (e->type == ESCAPER_PROXY_HTTP || e->type == ESCAPER_PROXY_HTTPS ||
+			     e->type == ESCAPER_PROXY_SOCKS5 || e->type == ESCAPER_PROXY_SOCKS5S);
+}
+
+static bool is_http(const struct escaper_conf *e)
+{
+	return e->type == ESCAPER_PROXY_HTTP || e->type == ESCAPER_PROXY_HTTPS;
+}
+
+void escape_proxy_cancel(struct escape_op *op)
+{
+	free(op->nego);
+	op->nego = NULL;
+}
+
+void escape_proxy_start(struct conn *c, const struct escaper_conf *e)
+{
+	struct escape_op *op = &c->esc;
+	const struct proxy_peer *p;
+	union dp_addr ip;
+	uint64_t key;
+
+	if (e->proxy.tls) {
+		escape_fail(c, ESCAPE_NOT_USABLE,
+			    "escaper not usable: TLS to the next proxy is not available yet");
+		return;
+	}
+	if (pick_policy_is_hash(pick_set_policy(e->proxy.pick)))
+		key = pick_key_client_user_host(&c->client_addr.sa, NULL, c->host);
+	else
+		key = dp_rand(c->wk);
+	p = &e->proxy.peers[pick_select(e->proxy.pick, key)];
+	op->peer = p;
+	memset(&ip, 0, sizeof(ip));
+	if (p->is_ip)
+		dp_addr_set(&ip, (const struct sockaddr *)&p->addr);
+	escape_connect(c, p->host, p->port, p->is_ip, &ip);
+}
+
+/* Send a whole small message to the peer: 0 or -errno (-EAGAIN when the
+ * socket did not take it all at once). */
+static int peer_send(struct conn *c, const void *p, size_t n)
+{
+	for (;;) {
+		ssize_t k = send(c->up.fd, p, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		if ((size_t)k != n)
+			return -EAGAIN;
+		c->task.r_wr += (uint64_t)n;
+		return 0;
+	}
+}
+
+static void nego_fail(struct conn *c, const char *msg)
+{
+	escape_fail(c, ESCAPE_PEER_FAILED, msg);
+}
+
+static const char *status_msg(int st)
+{
+	switch (st) {
+	case 400:
+		return "peer refused CONNECT: 400 Bad Request";
+	case 403:
+		return "peer refused CONNECT: 403 Forbidden";
+	case 404:
+		return "peer refused CONNECT: 404 Not Found";
+	case 405:
+		return "peer refused CONNECT: 405 Method Not Allowed";
+	case 407:
+		return "peer refused CONNECT: 407 Proxy Authentication Required";
+	case 429:
+		return "peer refused CONNECT: 429 Too Many Requests";
+	case 500:
+		return "peer refused CONNECT: 500 Internal Server Error";
+	case 502:
+		return "peer refused CONNECT: 502 Bad Gateway";
+	case 503:
+		return "peer refused CONNECT: 503 Service Unavailable";
+	case 504:
+		return "peer refused CONNECT: 504 Gateway Timeout";
+	default:
+		break;
+	}
+	if (st < 200)
+		return "peer answered CONNECT with an informational (1xx) status";
+	if (st < 400)
+		return "peer answered CONNECT with a non-2xx status";
+	return st < 500 ? "peer refused CONNECT: 4xx" : "peer refused CONNECT: 5xx";
+}
+
+/* "Proxy-Authorization: Basic ...\r\n" for the escaper, "" without creds */
+static int auth_line(const struct escaper_conf *e, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (e->proxy.username == NULL)
+		return 0;
+	return peer_basic_line(e->proxy.username, e->proxy.password, out, cap) < 0 ? -ENOSPC : 0;
+}
+
+int escape_proxy_fwd_prepare(struct conn *c, const struct escaper_conf *e)
+{
+	char line[PEER_BASIC_LINE_MAX];
+
+	if (!escape_is_proxy(e) || !is_http(e))
+		return 0;
+	if (auth_line(e, line, sizeof(line)) < 0)
+		return -ENOSPC;
+	return http_fwd_absolute(c, line);
+}
+
+static struct peer_nego *nego_new(struct conn *c, enum nego_step step, size_t cap)
+{
+	struct peer_nego *n = calloc(1, sizeof(*n) + cap);
+
+	if (n == NULL)
+		return NULL;
+	n->step = step;
+	n->cap = cap;
+	c->esc.nego = n;
+	return n;
+}
+
+static void nego_begin(struct conn *c)
+{
+	conn_set_state(c, CONN_ST_PEER_NEGO);
+	conn_arm_timer(c, c->esc.esc->proxy.peer_negotiation_timeout_ms, false);
+}
+
+/* socks5: the request for the target (RFC 1928 §4) */
+static void s5_request(struct conn *c, struct peer_nego *n)
+{
+	uint8_t req[PEER_SOCKS5_REQ_MAX];
+	int len = peer_socks5_request_build(0x01, c->host, c->port, req, sizeof(req));
+
+	if (len < 0 || peer_send(c, req, (size_t)len) < 0) {
+		nego_fail(c, "socks5 peer: cannot send the request");
+		return;
+	}
+	n->step = NEGO_S5_REPLY;
+	n->len = 0;
+	n->want = 5;
+}
+
+void escape_proxy_connected(struct conn *c)
+{
+	const struct escaper_conf *e = c->esc.esc;
+	struct peer_nego *n;
+
+	if (e->use_proxy_protocol != 0) {
+		uint8_t pp[PEER_PP_MAX];
+		int len = peer_pp_build(e->use_proxy_protocol, &c->client_addr.sa,
+					&c->server_addr.sa, pp, sizeof(pp));
+		if (len < 0 || peer_send(c, pp, (size_t)len) < 0) {
+			nego_fail(c, "cannot send the PROXY protocol header to the peer");
+			return;
+		}
+	}
+	if (is_http(e) && c->proto == CONN_P_HTTP_FORWARD && !http_fwd_is_https(c)) {
+		if (escape_proxy_fwd_prepare(c, e) < 0) {
+			escape_fail(c, ESCAPE_SETUP_FAILED,
+				    "cannot build the request for the next proxy");
+			return;
+		}
+		conn_connect_done(c, ESCAPE_OK);
+		return;
+	}
+	if (is_http(e)) {
+		char line[PEER_BASIC_LINE_MAX];
+		uint8_t req[PEER_CONNECT_MAX];
+		int len;
+		bool v6 = c->host_is_ip && c->host_addr.sa.sa_family == AF_INET6;
+
+		if (auth_line(e, line, sizeof(line)) < 0 ||
+		    (len = peer_http_connect_build(c->host, v6, c->port, line, req, sizeof(req))) <
+			    0) {
+			escape_fail(c, ESCAPE_SETUP_FAILED, "cannot build the CONNECT request");
+			return;
+		}
+		if (peer_send(c, req, (size_t)len) < 0) {
+			nego_fail(c, "cannot send CONNECT to the peer");
+			return;
+		}
+		if (nego_new(c, NEGO_HTTP_CONNECT, (size_t)e->proxy.connect_rsp_header_max_size) ==
+		    NULL) {
+			escape_fail(c, ESCAPE_SETUP_FAILED, "out of memory");
+			return;
+		}
+		nego_begin(c);
+		return;
+	}
+	{
+		uint8_t g[4];
+		size_t len = peer_socks5_greeting(e->proxy.username != NULL, g);
+		if (peer_send(c, g, len) < 0) {
+			nego_fail(c, "socks5 peer: cannot send the greeting");
+			return;
+		}
+		n = nego_new(c, NEGO_S5_METHOD, 262);
+		if (n == NULL) {
+			escape_fail(c, ESCAPE_SETUP_FAILED, "out of memory");
+			return;
+		}
+		n->want = 2;
+		nego_begin(c);
+	}
+}
+
+/* Read up to max bytes (MSG_PEEK with peek). > 0 bytes, 0 nothing now (ready
+ * cleared), -1 failed (escape failed). */
+static ssize_t nego_read(struct conn *c, uint8_t *p, size_t max, bool peek)
+{
+	for (;;) {
+		ssize_t k = recv(c->up.fd, p, max, peek ? MSG_PEEK : 0);
+		if (k > 0)
+			return k;
+		if (k == 0) {
+			nego_fail(c, "peer closed the connection during negotiation");
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			c->up.ready &= ~EV_READ;
+			return 0;
+		}
+		nego_fail(c, "read from the peer failed during negotiation");
+		return -1;
+	}
+}
+
+static void nego_done(struct conn *c)
+{
+	escape_proxy_cancel(&c->esc);
+	conn_connect_done(c, ESCAPE_OK);
+}
+
+/* CONNECT response: peek, then take exactly the bytes up to the end of
+ * the head (a tunnel's first bytes may follow in the same segment). */
+static int http_step(struct conn *c, struct peer_nego *n)
+{
+	ssize_t k = nego_read(c, n->buf + n->len, n->cap - n->len, true);
+	size_t end, take;
+	int status;
+	const char *why = NULL;
+
+	if (k <= 0)
+		return CONN_WAIT;
+	end = peer_http_head_end(slice_make(n->buf, n->len + (size_t)k), n->scanned);
+	take = end != 0 ? end - n->len : (size_t)k;
+	if (recv(c->up.fd, n->buf + n->len, take, 0) != (ssize_t)take) {
+		nego_fail(c, "read from the peer failed during negotiation");
+		return CONN_WAIT;
+	}
+	c->task.r_rd += take;
+	n->len += take;
+	n->scanned = n->len;
+	if (end == 0) {
+		if (n->len == n->cap)
+			nego_fail(c, "peer's CONNECT response head is too large");
+		return n->len == n->cap ? CONN_WAIT : CONN_AGAIN;
+	}
+	if (peer_http_connect_parse(slice_make(n->buf, n->len), &status, &why) != PARSE_OK) {
+		log_debug("escaper %s: invalid CONNECT response from the peer: %s",
+			  c->esc.esc->name, why);
+		nego_fail(c, "peer sent an invalid CONNECT response");
+		return CONN_WAIT;
+	}
+	if (status < 200 || status > 299) {
+		nego_fail(c, status_msg(status));
+		return CONN_WAIT;
+	}
+	nego_done(c);
+	return CONN_AGAIN;
+}
+
+static int s5_step(struct conn *c, struct peer_nego *n)
+{
+	const struct escaper_conf *e = c->esc.esc;
+	const char *why = "socks5 peer: invalid reply";
+	ssize_t k = nego_read(c, n->buf + n->len, n->want - n->len, false);
+	struct slice in;
+	uint8_t m, rep = 0;
+	size_t need = 0, used = 0;
+	struct sockaddr_storage bound;
+
+	if (k <= 0)
+		return CONN_WAIT;
+	c->task.r_rd += (uint64_t)k;
+	n->len += (size_t)k;
+	if (n->len < n->want)
+		return CONN_AGAIN;
+	in = slice_make(n->buf, n->len);
+	switch (n->step) {
+	case NEGO_S5_METHOD:
+		if (peer_socks5_method(in, e->proxy.username != NULL, &m, &why) != PARSE_OK)
+			break;
+		if (m == 0x02) {
+			uint8_t a[PEER_SOCKS5_AUTH_MAX];
+			int len = peer_socks5_auth_build(e->proxy.username, e->proxy.password, a,
+							 sizeof(a));
+			if (len < 0 || peer_send(c, a, (size_t)len) < 0) {
+				nego_fail(c, "socks5 peer: cannot send the authentication");
+				return CONN_WAIT;
+			}
+			n->step = NEGO_S5_AUTH;
+			n->len = 0;
+			n->want = 2;
+			return CONN_AGAIN;
+		}
+		s5_request(c, n);
+		return CONN_AGAIN;
+	case NEGO_S5_AUTH:
+		if (peer_socks5_auth_reply(in, &why) != PARSE_OK)
+			break;
+		s5_request(c, n);
+		return CONN_AGAIN;
+	case NEGO_S5_REPLY:
+		switch (peer_socks5_reply(in, &rep, &need, &used, &bound, &why)) {
+		case PARSE_AGAIN:
+			n->want = need;
+			return CONN_AGAIN;
+		case PARSE_OK:
+			nego_done(c);
+			return CONN_AGAIN;
+		default:
+			break;
+		}
+		break;
+	case NEGO_HTTP_CONNECT:
+		break;
+	}
+	nego_fail(c, why);
+	return CONN_WAIT;
+}
+
+int escape_proxy_on_nego(struct conn *c)
+{
+	struct peer_nego *n = c->esc.nego;
+
+	if (n == NULL || !(c->up.ready & EV_READ))
+		return CONN_WAIT;
+	return n->step == NEGO_HTTP_CONNECT ? http_step(c, n) : s5_step(c, n);
+}
+
+void escape_proxy_on_nego_timeout(struct conn *c)
+{
+	nego_fail(c, "peer negotiation timed out");
+}
