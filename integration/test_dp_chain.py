@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -87,7 +88,8 @@ def front_for(daemon_factory, write_conf, escaper_yaml, name="up"):
     hp, sp = free_port(), free_port()
     servers = listen_block("fhttp", "http_proxy", hp, name) + \
         listen_block("fsocks", "socks_proxy", sp, name)
-    d = start_named(daemon_factory, write_conf, chain_conf(escaper_yaml, servers), "front")
+    d = start_named(daemon_factory, write_conf, chain_conf(escaper_yaml, servers),
+                    f"front{_SEQ[0] + 1}")
     d.http_port, d.socks_port = hp, sp
     wait_port(hp)
     return d
@@ -352,3 +354,239 @@ def test_peer_down(daemon_factory, write_conf):
     rec = wait_record(front, lambda r: r.get("server_name") == "fhttp")
     assert rec["reason"] == "UpstreamNotConnected"
     assert rec["next_peer_addr"] == f"127.0.0.1:{port}"
+
+
+# ---- real next hops: squid and danted ----------------------------------------------------
+
+
+class Squid:
+    """squid on a free loopback port with a temp config; Basic auth through
+    basic_ncsa_auth and an htpasswd file made with openssl when users is
+    given ({name: password})."""
+
+    def __init__(self, users=None):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="g3c-squid-"))
+        os.chmod(self.dir, 0o777)  # squid drops root for its own user
+        self.port = free_port()
+        conf = [
+            f"http_port 127.0.0.1:{self.port}",
+            f"pid_filename {self.dir}/squid.pid",
+            f"cache_log {self.dir}/cache.log",
+            f"access_log stdio:{self.dir}/access.log squid",
+            f"coredump_dir {self.dir}",
+            "cache deny all",
+            "cache_mem 8 MB",
+            "shutdown_lifetime 1 seconds",
+            "pinger_enable off",
+            "visible_hostname g3c-test",
+            "dns_nameservers 127.0.0.1",
+        ]
+        if users:
+            lines = []
+            for u, p in users.items():
+                h = subprocess.run(["openssl", "passwd", "-apr1", p], capture_output=True,
+                                   check=True).stdout.decode().strip()
+                lines.append(f"{u}:{h}\n")
+            (self.dir / "htpasswd").write_text("".join(lines))
+            os.chmod(self.dir / "htpasswd", 0o644)
+            conf += [f"auth_param basic program /usr/lib/squid/basic_ncsa_auth {self.dir}/htpasswd",
+                     "auth_param basic realm g3c",
+                     "acl users proxy_auth REQUIRED",
+                     "http_access allow localhost users"]
+        else:
+            conf.append("http_access allow localhost")
+        conf.append("http_access deny all")
+        (self.dir / "squid.conf").write_text("\n".join(conf) + "\n")
+        self.log = open(self.dir / "stderr", "wb")
+        self.proc = subprocess.Popen(["squid", "-N", "-f", str(self.dir / "squid.conf")],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        try:
+            wait_port(self.port, timeout=20)
+        except AssertionError:
+            self.stop()
+            raise
+
+    def access_log(self):
+        try:
+            return (self.dir / "access.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+needs_squid = pytest.mark.skipif(shutil.which("squid") is None, reason="squid not installed")
+
+
+@needs_squid
+def test_chain_squid(daemon_factory, write_conf, origin):  # noqa: F811
+    sq = Squid()
+    try:
+        front = front_for(daemon_factory, write_conf,
+                          f"  - name: up\n    type: proxy_http\n"
+                          f"    proxy_addr: 127.0.0.1:{sq.port}\n")
+        check_three_clients(front, origin)
+        log = wait_for(lambda: (lambda t: t if "CONNECT" in t and "GET" in t else None)(
+            sq.access_log()), 10, what="squid access log")
+        assert f"http://127.0.0.1:{origin.port}/index.html" in log  # the forwarded request
+        assert f"CONNECT 127.0.0.1:{origin.port}" in log
+    finally:
+        sq.stop()
+
+
+@needs_squid
+def test_chain_squid_basic_auth(daemon_factory, write_conf, origin):  # noqa: F811
+    sq = Squid(users={"alice": "s3cret pass"})
+    try:
+        front = front_for(daemon_factory, write_conf,
+                          f"  - name: up\n    type: proxy_http\n"
+                          f"    proxy_addr: 127.0.0.1:{sq.port}\n"
+                          f"    proxy_username: alice\n    proxy_password: s3cret pass\n")
+        check_three_clients(front, origin)
+        log = wait_for(lambda: (lambda t: t if " alice " in t else None)(sq.access_log()), 10,
+                       what="squid access log with the user")
+        assert "TCP_TUNNEL/200" in log
+    finally:
+        sq.stop()
+
+
+@needs_squid
+@pytest.mark.parametrize("creds", ["", "    proxy_username: alice\n    proxy_password: wrong\n"])
+def test_chain_squid_auth_refused(daemon_factory, write_conf, creds):
+    """squid answers 407: the CONNECT client gets 502 and the task log says
+    why; a SOCKS client gets a general failure."""
+    sq = Squid(users={"alice": "s3cret"})
+    try:
+        front = front_for(daemon_factory, write_conf,
+                          f"  - name: up\n    type: proxy_http\n"
+                          f"    proxy_addr: 127.0.0.1:{sq.port}\n" + creds)
+        s, head = connect_via(front.http_port, "127.0.0.1:9")
+        assert head.startswith(b"HTTP/1.1 502"), head
+        s.close()
+        rec = wait_record(front, lambda r: r.get("server_name") == "fhttp")
+        assert rec["reason"] == "UpstreamNotNegotiated"
+        assert rec["message"] == "peer refused CONNECT: 407 Proxy Authentication Required"
+        s, method, rep = socks5_open(front.socks_port, "127.0.0.1", 9)
+        assert rep[:2] == b"\x05\x01"
+        s.close()
+    finally:
+        sq.stop()
+
+
+class Dante:
+    """danted on a free loopback port; with user, SOCKS5 username method
+    against a system account made for the test (removed at stop)."""
+
+    def __init__(self, user=None):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="g3c-dante-"))
+        self.port = free_port()
+        self.user = None
+        method = "none"
+        if user is not None:
+            name, pw = user
+            h = subprocess.run(["mkpasswd", "-m", "sha-512", pw], capture_output=True,
+                               check=True).stdout.decode().strip()
+            subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", "-p", h, name],
+                           check=True, capture_output=True)
+            self.user = name
+            method = "username"
+        conf = f"""logoutput: {self.dir}/danted.log
+debug: 1
+internal: 127.0.0.1 port = {self.port}
+external: 127.0.0.1
+clientmethod: none
+socksmethod: {method}
+user.privileged: root
+user.unprivileged: nobody
+client pass {{
+    from: 127.0.0.0/8 to: 0.0.0.0/0
+}}
+socks pass {{
+    from: 127.0.0.0/8 to: 0.0.0.0/0
+    log: connect disconnect error
+}}
+"""
+        (self.dir / "danted.conf").write_text(conf)
+        self.log = open(self.dir / "stderr", "wb")
+        self.proc = subprocess.Popen(["danted", "-f", str(self.dir / "danted.conf"),
+                                      "-p", str(self.dir / "danted.pid"), "-N", "1"],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        try:
+            wait_port(self.port, timeout=20)
+        except AssertionError:
+            self.stop()
+            raise
+
+    def text_log(self):
+        try:
+            return (self.dir / "danted.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        if self.user is not None:
+            subprocess.run(["userdel", self.user], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+needs_dante = pytest.mark.skipif(shutil.which("danted") is None, reason="danted not installed")
+
+
+@needs_dante
+def test_chain_dante(daemon_factory, write_conf, origin):  # noqa: F811
+    dn = Dante()
+    try:
+        front = front_for(daemon_factory, write_conf,
+                          f"  - name: up\n    type: proxy_socks5\n"
+                          f"    proxy_addr: 127.0.0.1:{dn.port}\n")
+        check_three_clients(front, origin)
+    finally:
+        dn.stop()
+
+
+@needs_dante
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mkpasswd") is None
+                    or shutil.which("useradd") is None,
+                    reason="needs root, mkpasswd and useradd for a dante account")
+def test_chain_dante_username(daemon_factory, write_conf, origin):  # noqa: F811
+    name = f"g3cd{os.getpid() % 100000}"
+    dn = Dante(user=(name, "pw-for-dante"))
+    try:
+        front = front_for(daemon_factory, write_conf,
+                          f"  - name: up\n    type: proxy_socks5\n"
+                          f"    proxy_addr: 127.0.0.1:{dn.port}\n"
+                          f"    proxy_username: {name}\n    proxy_password: pw-for-dante\n")
+        check_three_clients(front, origin)
+        assert name in dn.text_log()
+        # the wrong password: dante refuses (RFC 1929 status != 0)
+        yaml = (f"  - name: bad\n    type: proxy_socks5\n"
+                f"    proxy_addr: 127.0.0.1:{dn.port}\n"
+                f"    proxy_username: {name}\n    proxy_password: wrong\n")
+        bad = front_for(daemon_factory, write_conf, yaml, name="bad")
+        s, head = connect_via(bad.http_port, f"127.0.0.1:{origin.port}")
+        assert head.startswith(b"HTTP/1.1 502"), head
+        s.close()
+        rec = wait_record(bad, lambda r: r.get("server_name") == "fhttp")
+        assert rec["reason"] == "UpstreamNotNegotiated"
+        assert rec["message"] == "socks5 peer: authentication rejected"
+    finally:
+        dn.stop()

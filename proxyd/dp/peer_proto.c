@@ -184,7 +184,7 @@ enum parse_res peer_http_connect_parse(struct slice head, int *status, const cha
 		}
 	}
 	*status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-	if (*status < 100) {
+	if (*status < 100 || *status > 599) {
 		*why = "invalid status code";
 		return PARSE_INVALID;
 	}

@@ -170,6 +170,7 @@ static void test_connect_parse(void **state)
 	parse_bad("HTTP/2 200 OK\r\n\r\n", "not an HTTP/1.x status line");
 	parse_bad("HTTP/1.1 2x0 OK\r\n\r\n", "invalid status code");
 	parse_bad("HTTP/1.1 099 Low\r\n\r\n", "invalid status code");
+	parse_bad("HTTP/1.1 600 High\r\n\r\n", "invalid status code");
 	parse_bad("HTTP/1.1 200OK\r\n\r\n", "invalid status line");
 	parse_bad("HTTP/1.1 200 OK\r\n folded\r\n\r\n", "obsolete line folding");
 	parse_bad("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", "header line without a colon");
