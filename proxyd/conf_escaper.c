@@ -174,6 +174,8 @@ static const char *const proxy_http_aliases[] = {"proxyhttp", NULL};
 static const char *const proxy_https_aliases[] = {"proxyhttps", NULL};
 static const char *const proxy_socks5_aliases[] = {"proxysocks5", NULL};
 static const char *const proxy_socks5s_aliases[] = {"proxysocks5s", NULL};
+static const char *const proxy_float_aliases[] = {"proxyfloat", "proxy_dynamic", "proxydynamic",
+						  NULL};
 
 static const struct conf_objtype escaper_types[] = {
 	{.name = "direct_fixed",
@@ -232,6 +234,10 @@ static const struct conf_objtype escaper_types[] = {
 	 .aliases = proxy_socks5s_aliases,
 	 .schema = &pconf_proxy_socks5s_schema,
 	 .tag = ESCAPER_PROXY_SOCKS5S},
+	{.name = "proxy_float",
+	 .aliases = proxy_float_aliases,
+	 .schema = &pconf_proxy_float_schema,
+	 .tag = ESCAPER_PROXY_FLOAT},
 	{0},
 };
 
@@ -241,8 +247,6 @@ static const char *const escaper_unsupported[] = {
 	"direct_float",
 	"direct_dynamic",
 	"divert_tcp",
-	"proxy_float",
-	"proxy_dynamic",
 	"trick_float",
 	"comply_audit",
 	NULL,

@@ -550,3 +550,117 @@ const struct conf_schema pconf_proxy_socks5s_schema = {
 	.defaults = socks5_defaults,
 	.check = proxy_socks5s_check,
 };
+
+/* ---- proxy_float ----------------------------------------------------------------- */
+
+/* source: null / "passive" / {type: passive}; redis is not supported yet */
+static int pv_float_source(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
+{
+	const struct conf_node *t = n;
+
+	*(bool *)dst = true;
+	if (conf_is_null(n))
+		return 0;
+	if (n->kind == CONF_MAP) {
+		t = conf_map_get(n, "type");
+		if (t == NULL)
+			return conf_error(ctx, n, "source map without 'type'");
+		for (const struct conf_node *k = n->child; k != NULL; k = k->next)
+			if (!conf_key_is(k, "type"))
+				return conf_error(ctx, k, "unknown key '%s' for a passive source",
+						  k->str);
+	}
+	if (pv_expect_scalar(ctx, t) < 0)
+		return -EINVAL;
+	if (strcmp(t->str, "passive") == 0)
+		return 0;
+	if (strcmp(t->str, "redis") == 0 || strncmp(t->str, "redis://", 8) == 0)
+		return conf_error(ctx, t,
+				  "proxy_float source 'redis' is not supported yet "
+				  "(use passive and publish)");
+	return conf_error(ctx, t, "unknown proxy_float source '%s'", t->str);
+}
+
+static void float_defaults(void *obj)
+{
+	struct escaper_conf *e = obj;
+
+	proxy_defaults(obj);
+	e->tcp_keepalive.enable = true; /* g3: 60s */
+	e->tcp_connect.max_retry = 0;
+	e->proxy.refresh_interval_ms = 1000;
+	e->proxy.expire_guard_ms = 5000;
+	e->proxy.source_passive = true;
+}
+
+static int float_check(struct conf_ctx *ctx, const struct conf_node *map, void *obj)
+{
+	struct escaper_conf *e = obj;
+
+	(void)map;
+	e->type = ESCAPER_PROXY_FLOAT;
+	e->bind_ips.v = conf_alloc(ctx, 2 * sizeof(*e->bind_ips.v));
+	e->bind_ips.n = 0;
+	if (e->proxy.bind_v4.family != 0)
+		e->bind_ips.v[e->bind_ips.n++] = e->proxy.bind_v4;
+	if (e->proxy.bind_v6.family != 0)
+		e->bind_ips.v[e->bind_ips.n++] = e->proxy.bind_v6;
+	memset(&e->egress_net_filter, 0, sizeof(e->egress_net_filter));
+	return 0;
+}
+
+static const struct conf_field proxy_float_fields[] = {
+	{.key = "name",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(name),
+	 .parse = pv_metric_name,
+	 .flags = CONF_F_REQUIRED},
+	{.key = "shared_logger",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(shared_logger),
+	 .parse = pv_ascii_str},
+	{.key = "extra_metrics_tags",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(extra_metrics_tags),
+	 .parse = pv_metrics_tags},
+	{.key = "source",
+	 .type = CONF_T_CUSTOM,
+	 .off = PO(source_passive),
+	 .parse = pv_float_source},
+	{.key = "cache", .type = CONF_T_PATH, .off = PO(cache_path)},
+	{.key = "refresh_interval", .type = CONF_T_DURATION, .off = PO(refresh_interval_ms)},
+	{.key = "bind_ipv4", .type = CONF_T_CUSTOM, .off = PO(bind_v4), .parse = pv_bind_v4},
+	{.key = "bind_ipv6", .type = CONF_T_CUSTOM, .off = PO(bind_v6), .parse = pv_bind_v6},
+	{.key = "bind_interface", .type = CONF_T_STR, .off = EO(bind_interface)},
+	{.key = "tls_client", .type = CONF_T_CUSTOM, .off = PO(tls_client), .parse = pv_tls_client},
+	{.key = "tcp_connect_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = EO(tcp_connect.each_timeout_ms),
+	 .min = 1},
+	{.key = "tcp_keepalive",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(tcp_keepalive),
+	 .parse = pv_tcp_keepalive},
+	{.key = "expire_guard_duration", .type = CONF_T_DURATION, .off = PO(expire_guard_ms)},
+	{.key = "tcp_sock_speed_limit",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(tcp_sock_speed_limit),
+	 .parse = pv_tcp_speed_limit},
+	{.key = "tcp_misc_opts",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(tcp_misc_opts),
+	 .parse = pv_tcp_misc_opts},
+	{.key = "peer_negotiation_timeout",
+	 .type = CONF_T_DURATION,
+	 .off = PO(peer_negotiation_timeout_ms),
+	 .min = 1},
+	{0},
+};
+
+const struct conf_schema pconf_proxy_float_schema = {
+	.name = "proxy_float escaper",
+	.size = sizeof(struct escaper_conf),
+	.fields = proxy_float_fields,
+	.defaults = float_defaults,
+	.check = float_check,
+};

@@ -162,6 +162,7 @@ extern const struct conf_schema pconf_proxy_http_schema;
 extern const struct conf_schema pconf_proxy_https_schema;
 extern const struct conf_schema pconf_proxy_socks5_schema;
 extern const struct conf_schema pconf_proxy_socks5s_schema;
+extern const struct conf_schema pconf_proxy_float_schema;
 void pconf_geoip_defaults(struct route_geoip_conf *g);
 
 /* The other route_* escapers (conf_route.c). */

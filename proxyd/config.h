@@ -424,6 +424,7 @@ enum escaper_type {
 	ESCAPER_PROXY_HTTPS,
 	ESCAPER_PROXY_SOCKS5,
 	ESCAPER_PROXY_SOCKS5S,
+	ESCAPER_PROXY_FLOAT, /* peers published at runtime (proxyd/float_pub.h) */
 };
 
 /* proxy_http / proxy_https / proxy_socks5 / proxy_socks5s (conf_escaper_proxy.c):
@@ -462,6 +463,11 @@ struct proxy_escaper_conf {
 	bool transmute_udp_peer_ip;
 	const struct conf_node *transmute_udp_peer_ip_map; /* raw map form */
 	bool end_on_control_closed;
+	/* proxy_float: source passive only; published peers in float_pub.h */
+	bool source_passive;		  /* source: passive (the only one so far) */
+	const char *cache_path;		  /* cache (not used yet) */
+	uint64_t refresh_interval_ms;	  /* 1s */
+	uint64_t expire_guard_ms;	  /* expire_guard_duration, 5s */
 	struct conf_net bind_v4, bind_v6; /* bind_ipv4 / bind_ipv6 (family 0 = unset),
 					   * copied into bind_ips */
 };

@@ -4,9 +4,13 @@
  * config and the metrics registry, both main-thread state. */
 #include "proxyd/ctl.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/control.pb-c.h"
+#include "common/log.h"
+#include "proxyd/float_pub.h"
 #include "proxyd/metrics.h"
 #include "proxyd/runtime.h"
 
@@ -109,6 +113,82 @@ static enum rpc_code ctl_server_status(struct proxyd_runtime *rt,
 	return RPC_OK;
 }
 
+/* escaper NAME publish JSON / show (float escapers, proxyd/float_pub.h) */
+static const struct escaper_conf *float_escaper(struct proxyd_runtime *rt, const char *name,
+						struct rpc_arena *a, enum rpc_code *code)
+{
+	const struct escaper_conf *e =
+		name ? proxyd_conf_escaper(proxyd_runtime_conf(rt), name) : NULL;
+
+	if (e == NULL || e->internal) {
+		rpc_arena_set_error(a, "no escaper of that name in the running config");
+		*code = RPC_NOT_FOUND;
+		return NULL;
+	}
+	if (e->type != ESCAPER_PROXY_FLOAT) {
+		rpc_arena_set_error(a, "escaper %s is not a float escaper (proxy_float)", e->name);
+		*code = RPC_FAILED_PRECONDITION;
+		return NULL;
+	}
+	return e;
+}
+
+static enum rpc_code ctl_publish(struct proxyd_runtime *rt,
+				 const G3c__Control__ProxydEscaperPublishReq *q,
+				 G3c__Control__Reply *rep, struct rpc_arena *a)
+{
+	enum rpc_code code = RPC_OK;
+	const struct escaper_conf *e = float_escaper(rt, q->escaper, a, &code);
+	G3c__Control__ProxydEscaperPublishRep *r;
+	struct float_set *s;
+	char *err = NULL;
+	int rc;
+
+	if (e == NULL)
+		return code;
+	rc = float_pub_publish(e->name, q->data ? q->data : "", q->data ? strlen(q->data) : 0,
+			       &err);
+	if (rc < 0) {
+		rpc_arena_set_error(a, "%s", err ? err : "out of memory");
+		free(err);
+		return rc == -ENOMEM ? RPC_INTERNAL : RPC_INVALID_ARGUMENT;
+	}
+	s = float_pub_get(e->name);
+	r = rpc_arena_alloc(a, sizeof(*r));
+	g3c__control__proxyd_escaper_publish_rep__init(r);
+	r->peers = s ? (uint32_t)s->n : 0;
+	float_set_unref(s);
+	log_info("escaper %s: %u peer(s) published", e->name, r->peers);
+	rep->body_case = G3C__CONTROL__REPLY__BODY_PROXYD_ESCAPER_PUBLISH;
+	rep->proxyd_escaper_publish = r;
+	return RPC_OK;
+}
+
+static enum rpc_code ctl_show(struct proxyd_runtime *rt,
+			      const G3c__Control__ProxydEscaperShowReq *q, G3c__Control__Reply *rep,
+			      struct rpc_arena *a)
+{
+	enum rpc_code code = RPC_OK;
+	const struct escaper_conf *e = float_escaper(rt, q->escaper, a, &code);
+	G3c__Control__ProxydEscaperShowRep *r;
+	char *json;
+
+	if (e == NULL)
+		return code;
+	json = float_pub_show(e->name);
+	if (json == NULL) {
+		rpc_arena_set_error(a, "out of memory");
+		return RPC_INTERNAL;
+	}
+	r = rpc_arena_alloc(a, sizeof(*r));
+	g3c__control__proxyd_escaper_show_rep__init(r);
+	r->data = rpc_arena_strdup(a, json);
+	free(json);
+	rep->body_case = G3C__CONTROL__REPLY__BODY_PROXYD_ESCAPER_SHOW;
+	rep->proxyd_escaper_show = r;
+	return RPC_OK;
+}
+
 enum rpc_code proxyd_ctl_handle(void *ctx, const ProtobufCMessage *req_, ProtobufCMessage *rep_,
 				struct rpc_arena *a)
 {
@@ -131,6 +211,10 @@ enum rpc_code proxyd_ctl_handle(void *ctx, const ProtobufCMessage *req_, Protobu
 	case G3C__CONTROL__REQUEST__BODY_PROXYD_USER_GROUP_PUBLISH:
 	case G3C__CONTROL__REQUEST__BODY_PROXYD_USER_GROUP_STATUS:
 		return proxyd_ctl_user_group(rt, req, rep, a);
+	case G3C__CONTROL__REQUEST__BODY_PROXYD_ESCAPER_PUBLISH:
+		return ctl_publish(rt, req->proxyd_escaper_publish, rep, a);
+	case G3C__CONTROL__REQUEST__BODY_PROXYD_ESCAPER_SHOW:
+		return ctl_show(rt, req->proxyd_escaper_show, rep, a);
 	default:
 		rpc_arena_set_error(a, "proxyd does not answer this request");
 		return RPC_UNIMPLEMENTED;

@@ -18,6 +18,7 @@
 #include "proxyd/dp/dp.h"
 #include "proxyd/dp/listener.h"
 #include "proxyd/dp/resolver.h"
+#include "proxyd/float_pub.h"
 #include "proxyd/ctl.h"
 #include "proxyd/metrics.h"
 #include "proxyd/user_table.h"
@@ -610,6 +611,7 @@ static void ops_stop(struct daemon *d)
 {
 	proxyd_runtime_stop(rt_of(d));
 	daemon_set_user(d, NULL);
+	float_pub_clear(); /* published peers (no worker uses them any more) */
 }
 
 static void ops_counters(struct daemon *d, void (*add)(void *arg, const char *name, uint64_t v),

@@ -380,6 +380,7 @@ static void conn_free(struct conn *c)
 
 	escape_cancel(&c->esc);
 	escape_failover_free(c);
+	escape_proxy_fini(&c->esc);
 	if (c->task.created) {
 		if (c->task.reason == TASK_R_NONE)
 			task_set_reason(&c->task, TASK_R_INTERNAL_SERVER_ERROR,

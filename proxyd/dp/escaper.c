@@ -576,6 +576,7 @@ static void start_resolve(struct conn *c)
 void escape_start(struct conn *c)
 {
 	escape_failover_free(c);
+	escape_proxy_fini(&c->esc);
 	memset(&c->esc, 0, sizeof(c->esc));
 	c->task.stage = TASK_STAGE_CONNECTING;
 	escape_dispatch(c, c->srv->escaper);

@@ -41,6 +41,8 @@ enum escape_err {
 
 struct he_race;
 struct peer_nego;
+struct float_set;
+struct float_peer;
 
 struct escape_op {
 	const struct escaper_conf *esc;
@@ -77,6 +79,8 @@ struct escape_op {
 	/* proxy escapers (escaper_proxy.c) */
 	const struct proxy_peer *peer; /* picked from proxy_addr */
 	struct peer_nego *nego;	       /* owned while negotiating (CONN_ST_PEER_NEGO) */
+	struct float_set *fset;	       /* proxy_float: reference while a peer of it is used */
+	const struct float_peer *fpeer;
 };
 
 struct conn;
@@ -122,6 +126,11 @@ void escape_proxy_on_nego_timeout(struct conn *c);
 int escape_proxy_fwd_prepare(struct conn *c, const struct escaper_conf *e) MUST_CHECK;
 /* Free the negotiation state (escape_cancel). */
 void escape_proxy_cancel(struct escape_op *op);
+/* Release everything the operation holds (conn teardown, next request). */
+void escape_proxy_fini(struct escape_op *op);
+/* May the upstream connection of a finished forward go to the keep-alive
+ * pool (keyed by the server's escaper)? reused: it came from the pool. */
+bool escape_proxy_poolable(const struct conn *c, bool reused);
 
 /* route_geoip (escaper_geoip.c): pick the next escaper for c's target and
  * call escape_dispatch() with it, now or from a callback. */

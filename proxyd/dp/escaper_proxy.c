@@ -24,12 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "proxyd/dp/conn.h"
 #include "proxyd/dp/http_forward.h"
 #include "proxyd/dp/peer_proto.h"
 #include "proxyd/dp/pick.h"
+#include "proxyd/float_pub.h"
 
 enum nego_step {
 	NEGO_HTTP_CONNECT = 0, /* CONNECT response head */
@@ -50,12 +52,95 @@ struct peer_nego {
 bool escape_is_proxy(const struct escaper_conf *e)
 {
 	return e != NULL && (e->type == ESCAPER_PROXY_HTTP || e->type == ESCAPER_PROXY_HTTPS ||
-			     e->type == ESCAPER_PROXY_SOCKS5 || e->type == ESCAPER_PROXY_SOCKS5S);
+			     e->type == ESCAPER_PROXY_SOCKS5 || e->type == ESCAPER_PROXY_SOCKS5S ||
+			     e->type == ESCAPER_PROXY_FLOAT);
 }
 
-static bool is_http(const struct escaper_conf *e)
+/* What the handshake uses: the escaper's settings, or a float peer's. */
+struct peer_view {
+	int kind; /* ESCAPER_PROXY_HTTP ... */
+	const char *username, *password;
+	uint64_t rsp_max;
+};
+
+static void view_of(const struct conn *c, struct peer_view *v)
 {
-	return e->type == ESCAPER_PROXY_HTTP || e->type == ESCAPER_PROXY_HTTPS;
+	const struct escaper_conf *e = c->esc.esc;
+	const struct float_peer *fp = c->esc.fpeer;
+
+	if (fp != NULL) {
+		v->kind = fp->kind;
+		v->username = fp->username;
+		v->password = fp->password;
+		v->rsp_max = fp->rsp_max;
+		return;
+	}
+	v->kind = e->type;
+	v->username = e->proxy.username;
+	v->password = e->proxy.password;
+	v->rsp_max = e->proxy.connect_rsp_header_max_size;
+}
+
+static bool is_http(int kind)
+{
+	return kind == ESCAPER_PROXY_HTTP || kind == ESCAPER_PROXY_HTTPS;
+}
+
+void escape_proxy_fini(struct escape_op *op)
+{
+	escape_proxy_cancel(op);
+	float_set_unref(op->fset);
+	op->fset = NULL;
+	op->fpeer = NULL;
+}
+
+bool escape_proxy_poolable(const struct conn *c, bool reused)
+{
+	const struct escaper_conf *srv = c->srv->escaper;
+
+	/* a float's peer (and its credentials) are picked per connection */
+	if (srv != NULL && srv->type == ESCAPER_PROXY_FLOAT)
+		return false;
+	/* requests from the pool are prepared for the server's escaper: a
+	 * connection through another (a route's pick) proxy escaper stays out */
+	return reused || c->esc.esc == srv || !escape_is_proxy(c->esc.esc);
+}
+
+/* proxy_float: a random usable peer of the published set */
+static void float_start(struct conn *c, const struct escaper_conf *e)
+{
+	struct escape_op *op = &c->esc;
+	struct float_set *s = float_pub_get(e->name);
+	int64_t now = (int64_t)time(NULL);
+	uint64_t guard = e->proxy.expire_guard_ms / 1000;
+	size_t usable = 0, pick;
+	union dp_addr ip;
+
+	for (size_t i = 0; s != NULL && i < s->n; i++)
+		usable += float_peer_usable(&s->v[i], now, guard);
+	if (usable == 0) {
+		float_set_unref(s);
+		escape_fail(c, ESCAPE_NOT_USABLE,
+			    "escaper not usable: no peer published (or all expired)");
+		return;
+	}
+	pick = (size_t)(dp_rand(c->wk) % usable);
+	for (size_t i = 0; i < s->n; i++) {
+		if (!float_peer_usable(&s->v[i], now, guard) || pick-- != 0)
+			continue;
+		op->fset = s;
+		op->fpeer = &s->v[i];
+		break;
+	}
+	if (op->fpeer->kind == ESCAPER_PROXY_HTTPS || op->fpeer->kind == ESCAPER_PROXY_SOCKS5S) {
+		escape_fail(c, ESCAPE_NOT_USABLE,
+			    "escaper not usable: TLS to the next proxy is not available yet");
+		return;
+	}
+	op->peer = &op->fpeer->peer;
+	memset(&ip, 0, sizeof(ip));
+	dp_addr_set(&ip, (const struct sockaddr *)&op->peer->addr);
+	escape_connect(c, op->peer->host, op->peer->port, true, &ip);
 }
 
 void escape_proxy_cancel(struct escape_op *op)
@@ -71,6 +156,10 @@ void escape_proxy_start(struct conn *c, const struct escaper_conf *e)
 	union dp_addr ip;
 	uint64_t key;
 
+	if (e->type == ESCAPER_PROXY_FLOAT) {
+		float_start(c, e);
+		return;
+	}
 	if (e->proxy.tls) {
 		escape_fail(c, ESCAPE_NOT_USABLE,
 			    "escaper not usable: TLS to the next proxy is not available yet");
@@ -143,24 +232,33 @@ static const char *status_msg(int st)
 	return st < 500 ? "peer refused CONNECT: 4xx" : "peer refused CONNECT: 5xx";
 }
 
-/* "Proxy-Authorization: Basic ...\r\n" for the escaper, "" without creds */
-static int auth_line(const struct escaper_conf *e, char *out, size_t cap)
+/* "Proxy-Authorization: Basic ...\r\n" for the peer, "" without creds */
+static int auth_line(const struct peer_view *v, char *out, size_t cap)
 {
 	out[0] = '\0';
-	if (e->proxy.username == NULL)
+	if (v->username == NULL)
 		return 0;
-	return peer_basic_line(e->proxy.username, e->proxy.password, out, cap) < 0 ? -ENOSPC : 0;
+	return peer_basic_line(v->username, v->password, out, cap) < 0 ? -ENOSPC : 0;
+}
+
+static int fwd_prepare(struct conn *c, const struct peer_view *v)
+{
+	char line[PEER_BASIC_LINE_MAX];
+
+	if (!is_http(v->kind))
+		return 0;
+	if (auth_line(v, line, sizeof(line)) < 0)
+		return -ENOSPC;
+	return http_fwd_absolute(c, line);
 }
 
 int escape_proxy_fwd_prepare(struct conn *c, const struct escaper_conf *e)
 {
-	char line[PEER_BASIC_LINE_MAX];
+	struct peer_view v = {e->type, e->proxy.username, e->proxy.password, 0};
 
-	if (!escape_is_proxy(e) || !is_http(e))
+	if (!escape_is_proxy(e) || e->type == ESCAPER_PROXY_FLOAT)
 		return 0;
-	if (auth_line(e, line, sizeof(line)) < 0)
-		return -ENOSPC;
-	return http_fwd_absolute(c, line);
+	return fwd_prepare(c, &v);
 }
 
 static struct peer_nego *nego_new(struct conn *c, enum nego_step step, size_t cap)
@@ -200,7 +298,9 @@ void escape_proxy_connected(struct conn *c)
 {
 	const struct escaper_conf *e = c->esc.esc;
 	struct peer_nego *n;
+	struct peer_view v;
 
+	view_of(c, &v);
 	if (e->use_proxy_protocol != 0) {
 		uint8_t pp[PEER_PP_MAX];
 		int len = peer_pp_build(e->use_proxy_protocol, &c->client_addr.sa,
@@ -210,8 +310,8 @@ void escape_proxy_connected(struct conn *c)
 			return;
 		}
 	}
-	if (is_http(e) && c->proto == CONN_P_HTTP_FORWARD && !http_fwd_is_https(c)) {
-		if (escape_proxy_fwd_prepare(c, e) < 0) {
+	if (is_http(v.kind) && c->proto == CONN_P_HTTP_FORWARD && !http_fwd_is_https(c)) {
+		if (fwd_prepare(c, &v) < 0) {
 			escape_fail(c, ESCAPE_SETUP_FAILED,
 				    "cannot build the request for the next proxy");
 			return;
@@ -219,13 +319,13 @@ void escape_proxy_connected(struct conn *c)
 		conn_connect_done(c, ESCAPE_OK);
 		return;
 	}
-	if (is_http(e)) {
+	if (is_http(v.kind)) {
 		char line[PEER_BASIC_LINE_MAX];
 		uint8_t req[PEER_CONNECT_MAX];
 		int len;
 		bool v6 = c->host_is_ip && c->host_addr.sa.sa_family == AF_INET6;
 
-		if (auth_line(e, line, sizeof(line)) < 0 ||
+		if (auth_line(&v, line, sizeof(line)) < 0 ||
 		    (len = peer_http_connect_build(c->host, v6, c->port, line, req, sizeof(req))) <
 			    0) {
 			escape_fail(c, ESCAPE_SETUP_FAILED, "cannot build the CONNECT request");
@@ -235,8 +335,7 @@ void escape_proxy_connected(struct conn *c)
 			nego_fail(c, "cannot send CONNECT to the peer");
 			return;
 		}
-		if (nego_new(c, NEGO_HTTP_CONNECT, (size_t)e->proxy.connect_rsp_header_max_size) ==
-		    NULL) {
+		if (nego_new(c, NEGO_HTTP_CONNECT, (size_t)v.rsp_max) == NULL) {
 			escape_fail(c, ESCAPE_SETUP_FAILED, "out of memory");
 			return;
 		}
@@ -245,7 +344,7 @@ void escape_proxy_connected(struct conn *c)
 	}
 	{
 		uint8_t g[4];
-		size_t len = peer_socks5_greeting(e->proxy.username != NULL, g);
+		size_t len = peer_socks5_greeting(v.username != NULL, g);
 		if (peer_send(c, g, len) < 0) {
 			nego_fail(c, "socks5 peer: cannot send the greeting");
 			return;
@@ -330,7 +429,7 @@ static int http_step(struct conn *c, struct peer_nego *n)
 
 static int s5_step(struct conn *c, struct peer_nego *n)
 {
-	const struct escaper_conf *e = c->esc.esc;
+	struct peer_view v;
 	const char *why = "socks5 peer: invalid reply";
 	ssize_t k = nego_read(c, n->buf + n->len, n->want - n->len, false);
 	struct slice in;
@@ -340,6 +439,7 @@ static int s5_step(struct conn *c, struct peer_nego *n)
 
 	if (k <= 0)
 		return CONN_WAIT;
+	view_of(c, &v);
 	c->task.r_rd += (uint64_t)k;
 	n->len += (size_t)k;
 	if (n->len < n->want)
@@ -347,12 +447,11 @@ static int s5_step(struct conn *c, struct peer_nego *n)
 	in = slice_make(n->buf, n->len);
 	switch (n->step) {
 	case NEGO_S5_METHOD:
-		if (peer_socks5_method(in, e->proxy.username != NULL, &m, &why) != PARSE_OK)
+		if (peer_socks5_method(in, v.username != NULL, &m, &why) != PARSE_OK)
 			break;
 		if (m == 0x02) {
 			uint8_t a[PEER_SOCKS5_AUTH_MAX];
-			int len = peer_socks5_auth_build(e->proxy.username, e->proxy.password, a,
-							 sizeof(a));
+			int len = peer_socks5_auth_build(v.username, v.password, a, sizeof(a));
 			if (len < 0 || peer_send(c, a, (size_t)len) < 0) {
 				nego_fail(c, "socks5 peer: cannot send the authentication");
 				return CONN_WAIT;

@@ -669,12 +669,7 @@ static void fwd_finish(struct conn *c)
 	http_fwd_counts(c);
 	conn_task_log(c);
 	if (f->up_reusable && f->req.done && !c->up.eof && escape_poolable(c->srv->escaper) &&
-	    c->up.ssl == NULL &&
-	    (f->th.reuse_connection || c->esc.esc == c->srv->escaper ||
-	     !escape_is_proxy(c->esc.esc))) {
-		/* (a connection through a proxy escaper that a route picked is
-		 * not pooled under the route's name: requests from the pool are
-		 * prepared for the server's escaper) */
+	    c->up.ssl == NULL && escape_proxy_poolable(c, f->th.reuse_connection)) {
 		struct uppool_conn uc = {conn_up_detach(c), c->task.bound, c->task.peer};
 		uppool_put(c->wk, c->srv->escaper->name, c->host, c->port, &uc,
 			   c->srv->u.http.http_forward_upstream_keepalive.idle_expire_ms);

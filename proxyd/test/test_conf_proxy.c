@@ -153,6 +153,43 @@ static void test_pick_weights(void **state)
 	fx_done(&l);
 }
 
+static void test_float(void **state)
+{
+	struct fx_load l;
+	const struct escaper_conf *e;
+
+	(void)state;
+	load(&l, "  - {name: p, type: proxy_float}\n"
+		 "  - name: q\n"
+		 "    type: proxy_dynamic\n"
+		 "    source: {type: passive}\n"
+		 "    cache: /tmp/q.json\n"
+		 "    expire_guard_duration: 10s\n"
+		 "    tcp_connect_timeout: 3s\n"
+		 "    bind_ipv4: 127.0.0.1\n");
+	e = proxyd_conf_escaper(l.conf, "p");
+	assert_int_equal(e->type, ESCAPER_PROXY_FLOAT);
+	assert_true(e->proxy.source_passive);
+	assert_int_equal(e->proxy.expire_guard_ms, 5000);
+	assert_int_equal(e->tcp_connect.each_timeout_ms, 30000);
+	assert_int_equal(e->tcp_connect.max_retry, 0);
+	assert_int_equal(e->proxy.peer_negotiation_timeout_ms, 10000);
+	e = proxyd_conf_escaper(l.conf, "q");
+	assert_int_equal(e->type, ESCAPER_PROXY_FLOAT);
+	assert_string_equal(e->proxy.cache_path, "/tmp/q.json");
+	assert_int_equal(e->proxy.expire_guard_ms, 10000);
+	assert_int_equal(e->tcp_connect.each_timeout_ms, 3000);
+	assert_int_equal(e->bind_ips.n, 1);
+	fx_done(&l);
+	FX_LOAD_ERR_HAS("escaper: [{name: p, type: proxy_float, source: "
+			"\"redis://127.0.0.1/0?sets_key=p\"}]\n",
+			"source 'redis' is not supported yet");
+	FX_LOAD_ERR_HAS("escaper: [{name: p, type: proxy_float, source: {type: redis, addr: x}}]\n",
+			"unknown key 'addr' for a passive source");
+	FX_LOAD_ERR_HAS("escaper: [{name: p, type: proxy_float, proxy_addr: 1.2.3.4}]\n",
+			"unknown key");
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -207,7 +244,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_http_defaults), cmocka_unit_test(test_http_full),
 		cmocka_unit_test(test_socks5),	      cmocka_unit_test(test_pick_weights),
-		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_float),	      cmocka_unit_test(test_errors),
 	};
 
 	return cmocka_run_group_tests(tests, fx_quiet_log, NULL);

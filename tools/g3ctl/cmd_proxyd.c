@@ -1,5 +1,6 @@
 /* proxyd's commands: list KIND, server NAME status, resolver NAME query,
- * user-group NAME list-users|publish-user FILE|status. */
+ * user-group NAME list-users|publish-user FILE|status,
+ * escaper NAME publish|show. */
 #include "tools/g3ctl/g3ctl.h"
 
 #include <errno.h>
@@ -257,6 +258,48 @@ static int user_group_show(struct g3ctl *g, const G3c__Control__Reply *rep)
 	}
 }
 
+/* ---- escaper NAME publish JSON | escaper NAME show ---------------------------------- */
+
+static int escaper_build(struct g3ctl *g, int argc, char **argv, G3c__Control__Request *req)
+{
+	static G3c__Control__ProxydEscaperPublishReq pub =
+		G3C__CONTROL__PROXYD_ESCAPER_PUBLISH_REQ__INIT;
+	static G3c__Control__ProxydEscaperShowReq show =
+		G3C__CONTROL__PROXYD_ESCAPER_SHOW_REQ__INIT;
+
+	(void)g;
+	if (argc == 4 && strcmp(argv[2], "publish") == 0) {
+		pub.escaper = argv[1];
+		pub.data = argv[3];
+		req->body_case = G3C__CONTROL__REQUEST__BODY_PROXYD_ESCAPER_PUBLISH;
+		req->proxyd_escaper_publish = &pub;
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[2], "show") == 0) {
+		show.escaper = argv[1];
+		req->body_case = G3C__CONTROL__REQUEST__BODY_PROXYD_ESCAPER_SHOW;
+		req->proxyd_escaper_show = &show;
+		return 0;
+	}
+	fprintf(stderr, "g3ctl: usage: escaper NAME publish JSON | escaper NAME show\n");
+	return -EINVAL;
+}
+
+static int escaper_show(struct g3ctl *g, const G3c__Control__Reply *rep)
+{
+	if (rep->body_case == G3C__CONTROL__REPLY__BODY_PROXYD_ESCAPER_PUBLISH &&
+	    rep->proxyd_escaper_publish) {
+		out_u64(g->out, "peers", rep->proxyd_escaper_publish->peers);
+		return 0;
+	}
+	if (rep->body_case == G3C__CONTROL__REPLY__BODY_PROXYD_ESCAPER_SHOW &&
+	    rep->proxyd_escaper_show) {
+		out_str(g->out, "peers", rep->proxyd_escaper_show->data);
+		return 0;
+	}
+	return -EBADMSG;
+}
+
 const struct g3ctl_cmd g3ctl_proxyd_cmds[] = {
 	{"proxyd", "list", "servers|escapers|resolvers|user-groups|auditors",
 	 "names of the configured objects of a kind, in load order", list_build, list_show},
@@ -270,5 +313,9 @@ const struct g3ctl_cmd g3ctl_proxyd_cmds[] = {
 	 "a user group's users (sorted), publish dynamic users from a JSON file until the "
 	 "next source refresh, or the source's load and error counts",
 	 user_group_build, user_group_show},
+	{"proxyd", "escaper", "NAME publish JSON | NAME show",
+	 "replace a proxy_float escaper's peers (a JSON peer or array), or show them as "
+	 "JSON",
+	 escaper_build, escaper_show},
 	{NULL, NULL, NULL, NULL, NULL, NULL},
 };
