@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from dp_fixtures import dp_clean_exit, origin, origin_root  # noqa: F401
+from dp_fixtures import dp_clean_exit, dns, origin, origin_root  # noqa: F401
 from dp_helpers import (dp_conf, free_port, http_get_over, recv_all, recv_exact, socks5_open,
                         task_records, wait_port, wait_record)
 from helpers import wait_for
@@ -72,11 +72,12 @@ def connect_via(port, target):
 
 
 @pytest.fixture
-def back(daemon_factory, write_conf):
-    """The next-hop proxyd: http_proxy and socks_proxy, direct to loopback."""
+def back(daemon_factory, write_conf, dns):  # noqa: F811
+    """The next-hop proxyd: http_proxy and socks_proxy, direct to loopback,
+    resolving through the test DNS server (origin.test → 127.0.0.1)."""
     hp, sp = free_port(), free_port()
     d = start_named(daemon_factory, write_conf,
-                    dp_conf(http_port=hp, socks_port=sp, workers=1), "back")
+                    dp_conf(http_port=hp, socks_port=sp, dns_port=dns.port, workers=1), "back")
     d.http_port, d.socks_port = hp, sp
     wait_port(hp)
     return d
@@ -95,9 +96,9 @@ def front_for(daemon_factory, write_conf, escaper_yaml, name="up"):
     return d
 
 
-def check_three_clients(front, origin):  # noqa: F811
-    """HTTP forward, CONNECT and SOCKS5 through the front proxy reach the
-    origin and return its bytes."""
+def check_three_clients(front, origin, name="localhost"):  # noqa: F811
+    """HTTP forward, CONNECT and SOCKS5 (IP and name) through the front
+    proxy reach the origin and return its bytes; the next hop resolves name."""
     url = f"http://127.0.0.1:{origin.port}/index.html"
     r = curl("-x", f"http://127.0.0.1:{front.http_port}", url)
     assert r.returncode == 0, r.stderr
@@ -110,7 +111,7 @@ def check_three_clients(front, origin):  # noqa: F811
     assert r.returncode == 0, r.stderr
     assert r.stdout == want
     r = curl("--socks5-hostname", f"127.0.0.1:{front.socks_port}",
-             f"http://localhost:{origin.port}/index.html")
+             f"http://{name}:{origin.port}/index.html")
     assert r.returncode == 0, r.stderr
     assert r.stdout == want
     return want
@@ -123,7 +124,7 @@ def test_chain_proxyd_http(daemon_factory, write_conf, back, origin):  # noqa: F
     front = front_for(daemon_factory, write_conf,
                       f"  - name: up\n    type: proxy_http\n"
                       f"    proxy_addr: 127.0.0.1:{back.http_port}\n")
-    check_three_clients(front, origin)
+    check_three_clients(front, origin, "origin.test")
     up = f"127.0.0.1:{origin.port}"
     # the front's task log names the escaper and the peer it used
     rec = wait_record(front, lambda r: r.get("server_name") == "fsocks")
@@ -134,7 +135,7 @@ def test_chain_proxyd_http(daemon_factory, write_conf, back, origin):  # noqa: F
     fwd = wait_record(back, lambda r: r.get("task_type") == "HttpForward")
     assert fwd["upstream"] == up
     wait_for(lambda: sum(1 for r in task_records(back) if r.get("task_type") == "TcpConnect"
-                         and r.get("upstream") in (up, f"localhost:{origin.port}")) >= 3,
+                         and r.get("upstream") in (up, f"origin.test:{origin.port}")) >= 3,
              5, what="three CONNECT tasks on the next hop")
 
 
@@ -142,14 +143,14 @@ def test_chain_proxyd_socks5(daemon_factory, write_conf, back, origin):  # noqa:
     front = front_for(daemon_factory, write_conf,
                       f"  - name: up\n    type: proxy_socks5\n"
                       f"    proxy_addr: 127.0.0.1:{back.socks_port}\n")
-    check_three_clients(front, origin)
+    check_three_clients(front, origin, "origin.test")
     # (the forwarded request's tunnel may stay in the keep-alive pool)
     recs = wait_for(lambda: [r for r in task_records(back) if r.get("server_name") == "socks"]
                     if len([r for r in task_records(back)
                             if r.get("server_name") == "socks"]) >= 3 else None,
                     5, what="three SOCKS tasks on the next hop")
     assert {r["upstream"] for r in recs} >= {f"127.0.0.1:{origin.port}",
-                                             f"localhost:{origin.port}"}
+                                             f"origin.test:{origin.port}"}
 
 
 def test_chain_large_transfer(daemon_factory, write_conf, back, origin):  # noqa: F811

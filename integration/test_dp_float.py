@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from dp_fixtures import dp_clean_exit, origin, origin_root  # noqa: F401
+from dp_fixtures import dp_clean_exit, dns, origin, origin_root  # noqa: F401
 from dp_helpers import free_port, socks5_open, task_records, wait_port, wait_record
 from helpers import wait_for
 from test_dp_chain import (back, check_three_clients, connect_via, front_for,  # noqa: F401
@@ -45,7 +45,7 @@ def test_float_publish_and_use(daemon_factory, write_conf, back, origin):  # noq
     assert json.loads(r.stdout) == {"peers": 1}
     assert show(front) == [{"type": "http", "addr": f"127.0.0.1:{back.http_port}",
                             "id": "h1", "isp": "test-isp"}]
-    check_three_clients(front, origin)
+    check_three_clients(front, origin, "origin.test")
     recs = [r for r in task_records(front) if r.get("server_name") == "fsocks"]
     assert recs and all(r["next_peer_addr"] == f"127.0.0.1:{back.http_port}" for r in recs)
 
@@ -54,7 +54,7 @@ def test_float_publish_and_use(daemon_factory, write_conf, back, origin):  # noq
     assert r.returncode == 0, r.stderr
     assert [p["type"] for p in show(front)] == ["socks5"]
     before = len(task_records(back))
-    check_three_clients(front, origin)
+    check_three_clients(front, origin, "origin.test")
     wait_for(lambda: any(r.get("server_name") == "socks"
                          for r in task_records(back)[before:]), 5,
              what="a task on the socks next hop")
@@ -83,7 +83,7 @@ def test_float_expire_and_errors(daemon_factory, write_conf, back, origin):  # n
                         "expire": later, "username": "u", "password": "p"})
     assert r.returncode == 0, r.stderr
     assert "password" not in show(front)[0]
-    check_three_clients(front, origin)
+    check_three_clients(front, origin, "origin.test")
 
     # bad publishes change nothing and say why
     for data, why in [
