@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "proxyd/user_state.h"
 
 #define METRICS_MAGIC 0x6d657472u /* "metr" */
 
@@ -41,6 +42,8 @@ void metrics_free(struct metrics *m)
 		POISON_OBJ(e);
 		free(e);
 	}
+	/* the per-user entries live as long as the metrics registry */
+	user_state_registry_free();
 	POISON_OBJ(m);
 	free(m);
 }
@@ -260,4 +263,5 @@ void metrics_emit(struct metrics *m, struct statsd *s)
 		emit_srv(v, s);
 	for (struct metrics_esc *e = m->escs; e != NULL; e = e->next)
 		emit_esc(e, s);
+	user_state_emit(s);
 }

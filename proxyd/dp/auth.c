@@ -120,6 +120,44 @@ enum parse_res auth_basic_decode(struct slice v, struct auth_cred *out, const ch
 	return PARSE_OK;
 }
 
+enum parse_res auth_rfc1929_parse(struct slice in, struct auth_cred *out, size_t *used,
+				  const char **why)
+{
+	size_t ulen, plen;
+
+	*why = NULL;
+	*used = 0;
+	if (in.len < 1)
+		return PARSE_AGAIN;
+	if (in.p[0] != 0x01) {
+		*why = "bad user/password sub-negotiation version (RFC 1929 wants 1)";
+		return PARSE_INVALID;
+	}
+	if (in.len < 2)
+		return PARSE_AGAIN;
+	ulen = in.p[1];
+	if (ulen == 0) {
+		*why = "empty user name";
+		return PARSE_INVALID;
+	}
+	if (in.len < 2 + ulen + 1)
+		return PARSE_AGAIN;
+	plen = in.p[2 + ulen];
+	if (in.len < 3 + ulen + plen)
+		return PARSE_AGAIN;
+	if (memchr(in.p + 2, 0, ulen) != NULL || memchr(in.p + 3 + ulen, 0, plen) != NULL) {
+		*why = "NUL byte in user name or password";
+		return PARSE_INVALID;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out->user, in.p + 2, ulen);
+	out->user_len = ulen;
+	memcpy(out->pass, in.p + 3 + ulen, plen);
+	out->pass_len = plen;
+	*used = 3 + ulen + plen;
+	return PARSE_OK;
+}
+
 bool auth_equal(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n) == 0;

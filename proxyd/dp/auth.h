@@ -37,6 +37,13 @@ struct auth_cred {
 enum parse_res auth_basic_decode(struct slice v, struct auth_cred *out,
 				 const char **why) MUST_CHECK;
 
+/* RFC 1929 §2 username/password request: VER 0x01, ULEN (1..255), UNAME,
+ * PLEN (0..255), PASSWD. Borrows in; *used = bytes of the message.
+ * PARSE_OK, PARSE_AGAIN (a valid prefix), PARSE_INVALID (*why: bad
+ * version, empty name, a NUL byte). */
+enum parse_res auth_rfc1929_parse(struct slice in, struct auth_cred *out, size_t *used,
+				  const char **why) MUST_CHECK;
+
 /* Decode standard base64 from in into out[0..cap). Returns the decoded
  * length, or -EINVAL (bad character or padding) / -ENOBUFS (too long). */
 ssize_t auth_base64_decode(struct slice in, uint8_t *out, size_t cap) MUST_CHECK;

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "proxyd/dp/acl.h"
+#include "proxyd/dp/conn_user.h"
 #include "proxyd/dp/http_forward.h"
 #include "proxyd/dp/socks_udp.h"
 #include "proxyd/dp/tls_ep.h"
@@ -63,11 +64,12 @@ static void conn_standby_timeout(struct conn *c);
 
 static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_SOCKS_GREETING] = {"socks_greeting", socks_on_greeting, socks_on_timeout,
-				    IO_CL_READ, B(CONN_ST_SOCKS5_REQUEST) | AFTER_REQUEST},
+				    IO_CL_READ,
+				    B(CONN_ST_SOCKS5_REQUEST) | B(CONN_ST_SOCKS5_AUTH) | AFTER_REQUEST},
 	[CONN_ST_SOCKS5_REQUEST] = {"socks5_request", socks_on_request, socks_on_timeout,
 				    IO_CL_READ, AFTER_REQUEST | B(CONN_ST_UDP)},
 	[CONN_ST_HTTP_HEAD] = {"http_head", http_on_head, http_on_timeout, IO_CL_READ,
-			       AFTER_REQUEST | B(CONN_ST_HTTP_FWD)},
+			       AFTER_REQUEST | B(CONN_ST_HTTP_FWD) | B(CONN_ST_AUTH_DELAY)},
 	[CONN_ST_RESOLVING] = {"resolving", NULL, escape_on_resolve_timeout, 0,
 			       B(CONN_ST_CONNECTING) | B(CONN_ST_LINGER)},
 	[CONN_ST_CONNECTING] = {"connecting", escape_on_connecting, escape_on_timeout,
@@ -95,6 +97,11 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 			       escape_proxy_on_nego_timeout, IO_UP_READ,
 			       B(CONN_ST_REPLYING) | B(CONN_ST_HTTP_FWD) | B(CONN_ST_TLS_CONNECT) |
 				       B(CONN_ST_LINGER)},
+	[CONN_ST_SOCKS5_AUTH] = {"socks5_auth", socks_on_auth, socks_on_timeout, IO_CL_READ,
+				 B(CONN_ST_SOCKS5_REQUEST) | B(CONN_ST_AUTH_DELAY) |
+					 B(CONN_ST_LINGER)},
+	[CONN_ST_AUTH_DELAY] = {"auth_delay", NULL, conn_auth_delay_done, 0,
+				B(CONN_ST_LINGER)},
 };
 
 static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents);
@@ -330,6 +337,7 @@ void conn_task_log(struct conn *c)
 	c->reply_counts = false;
 	ev_timer_stop(c->wk->loop, &c->logtick);
 	task_metrics(c);
+	conn_user_task_end(c, c->task.c_rd, c->task.c_wr);
 	upstream[0] = '\0';
 	if (logger_enabled(c->wk->sh->task_log)) /* formatting costs a request's parse */
 		format_upstream(c, upstream, sizeof(upstream));
@@ -390,6 +398,7 @@ static void conn_free(struct conn *c)
 	}
 	http_fwd_free(c);
 	socks_udp_free(c);
+	conn_user_free(c);
 	ev_timer_stop(wk->loop, &c->timer);
 	ev_timer_stop(wk->loop, &c->logtick);
 	speed_stop(c);
@@ -590,6 +599,7 @@ void conn_task_create(struct conn *c)
 	t->start_wall_us = util_wall_us();
 	t->created_ns = util_mono_ns();
 	t->escaper = c->srv->escaper ? c->srv->escaper->name : c->srv->escaper_name;
+	t->user = c->user != NULL && c->user->name[0] != '\0' ? c->user->name : NULL;
 	atomic_fetch_add(&c->wk->sh->tasks, 1);
 	metrics_srv_add(c->srv->stats, MS_TASK_TOTAL, 1);
 	metrics_srv_alive(c->srv->stats, 1);

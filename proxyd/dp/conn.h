@@ -50,6 +50,8 @@ enum conn_state {
 	CONN_ST_TLS_ACCEPT,	    /* TLS handshake with the client (tls_ep.h) */
 	CONN_ST_TLS_CONNECT,	    /* TLS handshake with the upstream (tls_ep.h) */
 	CONN_ST_PEER_NEGO,	    /* handshake with a next-hop proxy (escaper_proxy.c) */
+	CONN_ST_SOCKS5_AUTH,	    /* RFC 1929 user/password sub-negotiation */
+	CONN_ST_AUTH_DELAY,	    /* a blocked user waits block_and_delay, then refused */
 	CONN_ST__COUNT,
 };
 
@@ -67,6 +69,7 @@ enum conn_proto {
 };
 
 struct conn;
+struct conn_user;
 struct http_fwd;
 struct udp_assoc;
 struct ssl_st;
@@ -120,6 +123,7 @@ struct conn {
 	bool reply_counts;     /* an error reply: reply_out counts as c_wr_bytes */
 	struct http_fwd *fwd;  /* HttpForward state, from the first forwarded request */
 	struct udp_assoc *udp; /* SOCKS5 UDP association */
+	struct conn_user *user; /* authenticated user (conn_user.h), NULL = none */
 	struct task_notes task;
 	/* an upstream TLS handshake's continuation (tls_ep_client_begin) */
 	void (*tls_done)(struct conn *c, int rc);
@@ -242,5 +246,8 @@ void socks_reply_connect(struct conn *c, enum escape_err err);
 int http_on_head(struct conn *c);
 void http_on_timeout(struct conn *c);
 void http_reply_connect(struct conn *c, enum escape_err err);
+int socks_on_auth(struct conn *c);
+/* AUTH_DELAY timer: the blocked user's refusal (socks or http). */
+void conn_auth_delay_done(struct conn *c);
 
 #endif

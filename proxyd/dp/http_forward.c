@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "proxyd/dp/conn.h"
+#include "proxyd/dp/conn_user.h"
 #include "proxyd/dp/tls_ep.h"
 #include "proxyd/dp/uppool.h"
 
@@ -252,6 +253,7 @@ void http_fwd_start(struct conn *c, const struct http_request *req)
 {
 	const struct http_target *t = &req->target;
 	struct uppool_conn uc;
+	const char *msg;
 	int rc;
 
 	if (conn_set_target(c, (const char *)t->host.p, t->host.len, t->port) < 0) {
@@ -271,6 +273,12 @@ void http_fwd_start(struct conn *c, const struct http_request *req)
 	c->fwd->th.pipeline_wait_ns = 0; /* the head is handled as soon as it is read */
 	if (conn_target_forbidden(c)) {
 		fwd_fail(c, 403, TASK_R_FORBIDDEN_BY_RULE, "forbidden by rule: destination denied");
+		return;
+	}
+	rc = conn_user_task_check(c, USER_REQ_HTTP_FORWARD, req->user_agent.p,
+				  req->user_agent.len, &msg);
+	if (rc != 0) {
+		fwd_fail(c, rc, TASK_R_FORBIDDEN_BY_RULE, msg);
 		return;
 	}
 	/* TLS upstreams are not pooled: https targets always connect anew */
@@ -768,7 +776,7 @@ void http_fwd_timeout(struct conn *c)
 		f->idle_count = 0;
 		return;
 	}
-	if (++f->idle_count >= c->srv->task_idle_max_count) {
+	if (++f->idle_count >= conn_user_idle_max(c)) {
 		task_set_reason(&c->task, TASK_R_IDLE, "idle");
 		conn_close(c);
 	}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proxyd/dp/conn_user.h"
 #include "proxyd/dp/http_forward.h"
 #include "proxyd/http/http_parse.h"
 
@@ -69,6 +70,8 @@ static uint32_t path_selection_id(const struct http_proxy_conf *hc, const struct
 static void http_connect(struct conn *c, const struct http_request *req)
 {
 	const struct http_target *t = &req->target;
+	const char *msg;
+	int rc;
 
 	if (conn_set_target(c, (const char *)t->host.p, t->host.len, t->port) < 0) {
 		http_error_reply(c, 400, "invalid CONNECT target");
@@ -81,6 +84,12 @@ static void http_connect(struct conn *c, const struct http_request *req)
 		task_set_reason(&c->task, TASK_R_FORBIDDEN_BY_RULE,
 				"forbidden by rule: destination denied");
 		http_reply_connect(c, ESCAPE_FORBIDDEN);
+		return;
+	}
+	rc = conn_user_task_check(c, USER_REQ_HTTP_CONNECT, NULL, 0, &msg);
+	if (rc != 0) {
+		task_set_reason(&c->task, TASK_R_FORBIDDEN_BY_RULE, msg);
+		http_error_reply(c, rc, msg);
 		return;
 	}
 	escape_start(c);
@@ -143,6 +152,8 @@ int http_on_head(struct conn *c)
 	c->http_minor = req.minor;
 	c->http_requests++;
 	c->path_id = path_selection_id(hc, &req);
+	if (!http_auth_check(c, &req))
+		return CONN_WAIT;
 	if (req.method == HTTP_M_CONNECT) {
 		http_connect(c, &req);
 		return CONN_AGAIN;

@@ -7,6 +7,7 @@
 #include <ev.h>
 
 #include "proxyd/dp/conn.h"
+#include "proxyd/dp/conn_user.h"
 
 /* Rounds of moving bytes per event before going back to the loop, so one
  * busy tunnel cannot starve the others (level-triggered watchers bring us
@@ -181,7 +182,7 @@ bool relay_idle_tick(struct conn *c)
 		r->idle_count = 0;
 		return true;
 	}
-	if (++r->idle_count < c->srv->task_idle_max_count)
+	if (++r->idle_count < conn_user_idle_max(c))
 		return true;
 	conn_fail(c, TASK_R_IDLE, "idle");
 	return false;

@@ -7,9 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "common/sock.h"
+#include "proxyd/dp/auth.h"
+#include "proxyd/dp/conn_user.h"
 #include "proxyd/dp/socks_parse.h"
 #include "proxyd/dp/socks_udp.h"
+#include "proxyd/metrics.h"
 
 /* A failure before a task exists: g3 writes no task log for these, so the
  * reason goes to the process log (INFO) before the connection closes. A
@@ -66,6 +71,7 @@ static void socks_start_task(struct conn *c, const struct socks_request *rq)
 {
 	char host[256];
 	size_t hlen;
+	const char *msg;
 	int rc;
 
 	if (rq->atyp == SOCKS_ATYP_DOMAIN) {
@@ -100,6 +106,22 @@ static void socks_start_task(struct conn *c, const struct socks_request *rq)
 		socks_reply_connect(c, ESCAPE_FORBIDDEN);
 		return;
 	}
+	rc = conn_user_task_check(c, USER_REQ_SOCKS_TCP_CONNECT, NULL, 0, &msg);
+	if (rc != 0) {
+		task_set_reason(&c->task, TASK_R_FORBIDDEN_BY_RULE, msg);
+		if (rc == 403) {
+			socks_reply_connect(c, ESCAPE_FORBIDDEN);
+		} else if (c->proto == CONN_P_SOCKS5) {
+			socks_reply_code(c, SOCKS5_REP_GENERAL_FAILURE);
+		} else {
+			uint8_t rep[8];
+			if (conn_send(c, rep, socks4_build_reply(SOCKS4_REP_REJECTED, rep)) < 0)
+				conn_close(c);
+			else
+				conn_linger(c);
+		}
+		return;
+	}
 	escape_start(c);
 }
 
@@ -123,8 +145,8 @@ static int socks4_request(struct conn *c, bool eof)
 	}
 	buf_consume(&c->in, used);
 	c->proto = CONN_P_SOCKS4;
-	if (c->srv->user_group != NULL) {
-		/* g3: socks4 does not support auth */
+	if (c->srv->user_group != NULL && !conn_user_login_anonymous(c, true)) {
+		/* g3: socks4 has no auth; only a group's anonymous user may use it */
 		reject_close(c, "socks4 does not support authentication (server has a user_group)");
 		return CONN_WAIT;
 	}
@@ -178,17 +200,79 @@ int socks_on_greeting(struct conn *c)
 	buf_consume(&c->in, used);
 	c->proto = CONN_P_SOCKS5;
 	if (c->srv->user_group != NULL) {
-		/* RFC 1929 user/password is the only method a server with a user
-		 * group may pick; it is not implemented yet, so none is
-		 * acceptable. */
-		rep[1] = SOCKS5_METHOD_NO_ACCEPTABLE;
-		reject_reply(c, rep, sizeof(rep),
-			     "user/password authentication (RFC 1929) is not implemented yet");
-		return CONN_WAIT;
+		/* g3: user/password when offered, else "none" for the group's
+		 * anonymous user, else nothing acceptable */
+		if (socks5_greeting_has(&g, SOCKS5_METHOD_USER)) {
+			rep[1] = SOCKS5_METHOD_USER;
+			if (conn_send(c, rep, sizeof(rep)) < 0) {
+				reject_close(c, "write to client failed");
+				return CONN_WAIT;
+			}
+			conn_set_state(c, CONN_ST_SOCKS5_AUTH);
+			return CONN_AGAIN;
+		}
+		if (!socks5_greeting_has(&g, SOCKS5_METHOD_NONE) ||
+		    !conn_user_login_anonymous(c, true)) {
+			metrics_srv_add(c->srv->stats, MS_FORBID_AUTH_FAILED, 1);
+			rep[1] = SOCKS5_METHOD_NO_ACCEPTABLE;
+			reject_reply(c, rep, sizeof(rep),
+				     "client does not offer user/password authentication");
+			return CONN_WAIT;
+		}
 	}
 	if (!socks5_greeting_has(&g, SOCKS5_METHOD_NONE)) {
 		rep[1] = SOCKS5_METHOD_NO_ACCEPTABLE;
 		reject_reply(c, rep, sizeof(rep), "client does not offer 'no authentication'");
+		return CONN_WAIT;
+	}
+	if (conn_send(c, rep, sizeof(rep)) < 0) {
+		reject_close(c, "write to client failed");
+		return CONN_WAIT;
+	}
+	conn_set_state(c, CONN_ST_SOCKS5_REQUEST);
+	return CONN_AGAIN;
+}
+
+/* RFC 1929 §2: the user/password request, then the status (0 = success;
+ * 1 = failure, then close). A blocked user waits block_and_delay and gets
+ * a "not allowed" SOCKS5 reply, as g3. */
+int socks_on_auth(struct conn *c)
+{
+	struct auth_cred cred;
+	size_t used = 0;
+	const char *why = NULL;
+	uint64_t delay = 0;
+	enum parse_res r;
+	enum user_login lr;
+	uint8_t rep[2] = {1, 0};
+	bool eof;
+
+	if (!fill(c, &eof))
+		return CONN_WAIT;
+	r = auth_rfc1929_parse(buf_peek(&c->in), &cred, &used, &why);
+	if (r == PARSE_AGAIN) {
+		if (eof)
+			reject_close(c, "socks5 user/password request truncated");
+		return CONN_WAIT;
+	}
+	if (r != PARSE_OK) {
+		metrics_srv_add(c->srv->stats, MS_FORBID_AUTH_FAILED, 1);
+		rep[1] = 1;
+		reject_reply(c, rep, sizeof(rep), why);
+		return CONN_WAIT;
+	}
+	buf_consume(&c->in, used);
+	lr = conn_user_login(c, &cred, true, &delay, &why);
+	OPENSSL_cleanse(&cred, sizeof(cred));
+	if (lr == USER_LOGIN_BLOCKED) {
+		socks_reject(c, why);
+		conn_set_state(c, CONN_ST_AUTH_DELAY);
+		conn_arm_timer(c, delay > 0 ? delay : 1, false);
+		return CONN_WAIT;
+	}
+	if (lr != USER_LOGIN_OK) {
+		rep[1] = 1;
+		reject_reply(c, rep, sizeof(rep), why);
 		return CONN_WAIT;
 	}
 	if (conn_send(c, rep, sizeof(rep)) < 0) {
@@ -223,6 +307,18 @@ int socks_on_request(struct conn *c)
 	}
 	buf_consume(&c->in, used);
 	if (rq.cmd == SOCKS_CMD_UDP_ASSOCIATE) {
+		bool full = c->srv->u.socks.use_udp_associate ||
+			    (c->user != NULL && c->user->uc->socks_use_udp_associate);
+		enum user_deny d = conn_user_task_begin(
+			c, full ? USER_REQ_SOCKS_UDP_ASSOCIATE : USER_REQ_SOCKS_UDP_CONNECT);
+		if (d != USER_DENY_NONE) {
+			reply_socks5(c,
+				     d == USER_DENY_PROTO ? SOCKS5_REP_NOT_ALLOWED
+							  : SOCKS5_REP_GENERAL_FAILURE,
+				     d == USER_DENY_PROTO ? "udp not allowed for the user"
+							  : "user over a request limit");
+			return CONN_WAIT;
+		}
 		socks_udp_start(c, &rq);
 		return CONN_AGAIN;
 	}

@@ -132,6 +132,8 @@ static void task_log_udp(struct logger *lg, const struct task_server *ts,
 	log_rec_str(&r, "task_event", task_event_name(ev));
 	log_rec_str(&r, "stage", task_stage_name(t->stage));
 	log_rec_time(&r, "start_at", t->start_wall_us);
+	if (t->user != NULL)
+		log_rec_str(&r, "user", t->user);
 	log_rec_addr(&r, "tcp_server_addr", ts->server_addr);
 	log_rec_addr(&r, "tcp_client_addr", ts->client_addr);
 	log_rec_addr(&r, "udp_listen_addr", u->listen);
@@ -187,6 +189,8 @@ void task_log_event(struct logger *lg, const struct task_server *ts, const struc
 	log_rec_str(&r, "task_event", task_event_name(ev));
 	log_rec_str(&r, "stage", task_stage_name(t->stage));
 	log_rec_time(&r, "start_at", t->start_wall_us);
+	if (t->user != NULL)
+		log_rec_str(&r, "user", t->user);
 	log_rec_addr(&r, "server_addr", ts->server_addr);
 	log_rec_addr(&r, "client_addr", ts->client_addr);
 	log_rec_str(&r, "upstream", ts->upstream);

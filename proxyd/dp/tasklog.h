@@ -95,6 +95,7 @@ struct task_notes {
 	uint64_t created_ns;	/* task creation, monotonic */
 	uint64_t ready_ns;	/* relaying started, 0 = never */
 	const char *escaper;	/* name, borrowed from the config */
+	const char *user;	/* user name as sent by the client (borrowed), NULL = none */
 	/* route_geoip's decision input (g3c addition): iplocd's answer */
 	bool geo_set;
 	char geo_country[4], geo_continent[4];

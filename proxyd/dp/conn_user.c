@@ -1,0 +1,410 @@
+/* The authenticated user of a connection (see conn_user.h). */
+#include "proxyd/dp/conn_user.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "proxyd/dp/acl.h"
+#include "proxyd/dp/conn.h"
+#include "proxyd/metrics.h"
+
+/* A user of the group by name: the static users of the config (borrowed
+ * from the connection's generation). */
+static const struct user_conf *group_find(const struct user_group_conf *g, const char *name,
+					  size_t len, struct user_table **table, bool *dynamic)
+{
+	*table = NULL;
+	*dynamic = false;
+	for (size_t i = 0; i < g->n_static_users; i++) {
+		const struct user_conf *u = &g->static_users[i];
+		if (strlen(u->name) == len && memcmp(u->name, name, len) == 0)
+			return u;
+	}
+	return NULL;
+}
+
+static void table_release(struct user_table *t)
+{
+	(void)t;
+}
+
+static struct conn_user *user_alloc(struct conn *c)
+{
+	if (c->user == NULL) {
+		c->user = calloc(1, sizeof(*c->user));
+		if (c->user != NULL)
+			c->user->task_req = -1;
+	}
+	return c->user;
+}
+
+static void user_drop(struct conn_user *u)
+{
+	if (u->task_alive && u->st != NULL)
+		user_state_alive_release(u->st);
+	u->task_alive = false;
+	table_release(u->table);
+	u->table = NULL;
+}
+
+void conn_user_free(struct conn *c)
+{
+	if (c->user == NULL)
+		return;
+	conn_user_task_end(c, 0, 0);
+	user_drop(c->user);
+	OPENSSL_cleanse(c->user, sizeof(*c->user));
+	free(c->user);
+	c->user = NULL;
+}
+
+static bool expired(const struct user_conf *uc)
+{
+	return uc->has_expire && (int64_t)time(NULL) >= uc->expire_unix;
+}
+
+/* Fill c->user for uc (taking over table). False when memory is short. */
+static bool user_set(struct conn *c, const struct user_conf *uc, struct user_table *table,
+		     bool dynamic, bool anonymous, const char *name, size_t nlen, bool socks)
+{
+	const struct user_group_conf *g = c->srv->user_group;
+	struct conn_user *u = user_alloc(c);
+	struct user_state *st;
+	bool same;
+
+	if (u == NULL) {
+		table_release(table);
+		return false;
+	}
+	st = user_state_get(g->name, anonymous ? "" : uc->name);
+	if (st == NULL) {
+		table_release(table);
+		return false;
+	}
+	same = u->st == st;
+	user_drop(u);
+	u->uc = uc;
+	u->table = table;
+	u->st = st;
+	u->anonymous = anonymous;
+	u->dynamic = dynamic;
+	nlen = MIN(nlen, sizeof(u->name) - 1);
+	memcpy(u->name, name, nlen);
+	u->name[nlen] = '\0';
+	if (!same) {
+		u->stats = user_state_srv(st, c->srv->name, dynamic);
+		user_stats_add(u->stats, socks ? UC_CONN_TOTAL_SOCKS : UC_CONN_TOTAL_HTTP, 1);
+	}
+	return true;
+}
+
+/* Count a refused login on the server and, when known, the user. */
+static void count_refused(struct conn *c, const struct user_group_conf *g,
+			  const struct user_conf *uc, bool anonymous, enum user_ctr k)
+{
+	metrics_srv_add(c->srv->stats,
+			k == UC_FORBID_USER_BLOCKED ? MS_FORBID_USER_BLOCKED : MS_FORBID_AUTH_FAILED,
+			1);
+	if (uc != NULL) {
+		struct user_state *st = user_state_get(g->name, anonymous ? "" : uc->name);
+		if (st != NULL)
+			user_stats_add(user_state_srv(st, c->srv->name, false), k, 1);
+	}
+}
+
+static bool password_ok(struct user_state *st, const struct user_conf *uc, const char *pass,
+			size_t plen)
+{
+	uint8_t d[32];
+	bool ok;
+
+	if (!auth_token_slow(&uc->token))
+		return auth_token_verify(&uc->token, pass, plen);
+	auth_token_digest(&uc->token, pass, plen, d);
+	if (st != NULL && user_state_pw_cached(st, d))
+		return true;
+	ok = auth_token_verify(&uc->token, pass, plen);
+	if (ok && st != NULL)
+		user_state_pw_remember(st, d);
+	OPENSSL_cleanse(d, sizeof(d));
+	return ok;
+}
+
+enum user_login conn_user_login(struct conn *c, const struct auth_cred *cred, bool socks,
+				uint64_t *delay_ms, const char **why)
+{
+	const struct user_group_conf *g = c->srv->user_group;
+	const struct user_conf *uc = NULL;
+	struct user_table *table = NULL;
+	struct user_state *st;
+	bool dynamic = false, anonymous = false;
+
+	*delay_ms = 0;
+	*why = NULL;
+	if (g == NULL)
+		return USER_LOGIN_OK;
+	if (cred != NULL)
+		uc = group_find(g, cred->user, cred->user_len, &table, &dynamic);
+	if (uc == NULL && g->has_anonymous_user) {
+		uc = &g->anonymous_user;
+		anonymous = true;
+	}
+	if (uc == NULL) {
+		*why = cred == NULL ? "no credentials" : "no such user";
+		count_refused(c, g, NULL, false, UC_FORBID_AUTH_FAILED);
+		goto failed;
+	}
+	/* a known user whose own ingress filter rejects the client fails */
+	if (uc->ingress_net_filter.set &&
+	    acl_forbids(acl_net_check(&uc->ingress_net_filter, &c->client_addr.sa))) {
+		*why = "client address not allowed for this user";
+		count_refused(c, g, uc, anonymous, UC_FORBID_AUTH_FAILED);
+		goto failed;
+	}
+	st = user_state_get(g->name, anonymous ? "" : uc->name);
+	if (cred != NULL) {
+		if (!password_ok(st, uc, cred->pass, cred->pass_len)) {
+			*why = "wrong password";
+			count_refused(c, g, uc, anonymous, UC_FORBID_AUTH_FAILED);
+			goto failed;
+		}
+	} else if (!anonymous) {
+		*why = "no credentials";
+		goto failed;
+	}
+	if (expired(uc)) {
+		*why = "user expired";
+		count_refused(c, g, uc, anonymous, UC_FORBID_USER_EXPIRED);
+		goto failed;
+	}
+	if (uc->has_block_and_delay) {
+		*why = "user blocked";
+		*delay_ms = uc->block_and_delay_ms;
+		count_refused(c, g, uc, anonymous, UC_FORBID_USER_BLOCKED);
+		table_release(table);
+		return USER_LOGIN_BLOCKED;
+	}
+	if (!user_set(c, uc, table, dynamic, anonymous, cred ? cred->user : "",
+		      cred ? cred->user_len : 0, socks)) {
+		*why = "out of memory for the user";
+		return USER_LOGIN_FAILED;
+	}
+	if (!user_state_rate_take(c->user->st, USER_RATE_CONN, &uc->connection_rate_limit,
+				  util_mono_ns())) {
+		/* connection_rate_limit is checked once per authenticated connection */
+		*why = "connection rate limited";
+		user_stats_add(c->user->stats, UC_FORBID_RATE_LIMITED, 1);
+		conn_user_free(c);
+		return USER_LOGIN_FAILED;
+	}
+	return USER_LOGIN_OK;
+failed:
+	table_release(table);
+	return USER_LOGIN_FAILED;
+}
+
+bool conn_user_login_anonymous(struct conn *c, bool socks)
+{
+	const struct user_group_conf *g = c->srv->user_group;
+
+	if (g == NULL || !g->has_anonymous_user)
+		return false;
+	if (g->anonymous_user.ingress_net_filter.set &&
+	    acl_forbids(acl_net_check(&g->anonymous_user.ingress_net_filter, &c->client_addr.sa)))
+		return false;
+	return user_set(c, &g->anonymous_user, NULL, false, true, "", 0, socks);
+}
+
+static enum proxy_request_type req_type(enum user_req q)
+{
+	switch (q) {
+	case USER_REQ_HTTP_FORWARD:
+		return PROXY_REQ_HTTP_FORWARD;
+	case USER_REQ_HTTP_CONNECT:
+		return PROXY_REQ_HTTP_CONNECT;
+	case USER_REQ_SOCKS_TCP_CONNECT:
+		return PROXY_REQ_SOCKS_TCP_CONNECT;
+	case USER_REQ_SOCKS_UDP_CONNECT:
+	case USER_REQ_SOCKS_UDP_ASSOCIATE:
+	case USER_REQ__COUNT:
+		break;
+	}
+	return PROXY_REQ_SOCKS_UDP_ASSOCIATE;
+}
+
+static bool request_type_forbidden(const struct acl_proxy_request_rule *r, enum user_req q)
+{
+	enum acl_action a;
+
+	if (!r->set)
+		return false;
+	a = r->action[req_type(q)];
+	if (a == ACL_UNSET)
+		a = r->missed;
+	return acl_forbids(a);
+}
+
+enum user_deny conn_user_task_begin(struct conn *c, enum user_req q)
+{
+	struct conn_user *u = c->user;
+	const struct user_conf *uc;
+
+	if (u == NULL)
+		return USER_DENY_NONE;
+	uc = u->uc;
+	user_stats_req_add(u->stats, q, URC_TOTAL, 1);
+	if (request_type_forbidden(&uc->proxy_request_filter, q)) {
+		user_stats_add(u->stats, UC_FORBID_PROTO_BANNED, 1);
+		return USER_DENY_PROTO;
+	}
+	if (!user_state_rate_take(u->st, USER_RATE_REQUEST, &uc->request_rate_limit,
+				  util_mono_ns())) {
+		user_stats_add(u->stats, UC_FORBID_RATE_LIMITED, 1);
+		return USER_DENY_RATE;
+	}
+	if (uc->has_request_max_alive && !u->task_alive) {
+		if (!user_state_alive_acquire(u->st, uc->request_max_alive)) {
+			user_stats_add(u->stats, UC_FORBID_FULLY_LOADED, 1);
+			return USER_DENY_FULL;
+		}
+		u->task_alive = true;
+	}
+	u->task_req = (int)q;
+	user_stats_req_alive(u->stats, q, 1);
+	return USER_DENY_NONE;
+}
+
+bool conn_user_target_forbidden(struct conn *c)
+{
+	struct conn_user *u = c->user;
+	bool denied;
+
+	if (u == NULL)
+		return false;
+	denied = acl_forbids(acl_port_check(&u->uc->dst_port_filter, c->port)) ||
+		 acl_forbids(acl_host_check(&u->uc->dst_host_filter_set, c->host, strlen(c->host),
+					    c->host_is_ip ? &c->host_addr.sa : NULL));
+	if (denied)
+		user_stats_add(u->stats, UC_FORBID_DEST_DENIED, 1);
+	return denied;
+}
+
+/* The action for one product token (lower-cased compare). */
+static bool ua_token_hit(const struct acl_str_rule *r, const char *p, size_t n,
+			 enum acl_action *a)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const char *s = r->v[i].s;
+		if (strlen(s) == n && strncasecmp(s, p, n) == 0) {
+			*a = r->v[i].action;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool conn_user_agent_forbidden(struct conn *c, const char *ua, size_t len)
+{
+	struct conn_user *u = c->user;
+	const struct acl_str_rule *r;
+	enum acl_action a = ACL_UNSET;
+	size_t i = 0;
+
+	if (u == NULL || !u->uc->http_user_agent_filter.set)
+		return false;
+	r = &u->uc->http_user_agent_filter;
+	/* User-Agent: product[/version] *( RWS ( product / comment ) ) */
+	while (i < len && a == ACL_UNSET) {
+		size_t start;
+		if (ua[i] == ' ' || ua[i] == '\t') {
+			i++;
+			continue;
+		}
+		if (ua[i] == '(') { /* a comment, nesting allowed */
+			int depth = 0;
+			for (; i < len; i++) {
+				if (ua[i] == '(')
+					depth++;
+				else if (ua[i] == ')' && --depth == 0) {
+					i++;
+					break;
+				}
+			}
+			continue;
+		}
+		start = i;
+		while (i < len && ua[i] != '/' && ua[i] != ' ' && ua[i] != '\t' && ua[i] != '(')
+			i++;
+		if (!ua_token_hit(r, ua + start, i - start, &a))
+			a = ACL_UNSET;
+		while (i < len && ua[i] != ' ' && ua[i] != '\t' && ua[i] != '(')
+			i++;
+	}
+	if (a == ACL_UNSET)
+		a = r->missed;
+	if (acl_forbids(a)) {
+		user_stats_add(u->stats, UC_FORBID_UA_BLOCKED, 1);
+		return true;
+	}
+	return false;
+}
+
+void conn_user_task_end(struct conn *c, uint64_t c_rd, uint64_t c_wr)
+{
+	struct conn_user *u = c->user;
+
+	if (u == NULL || u->task_req < 0)
+		return;
+	user_stats_req_add(u->stats, (enum user_req)u->task_req, URC_IN_BYTES, c_rd);
+	user_stats_req_add(u->stats, (enum user_req)u->task_req, URC_OUT_BYTES, c_wr);
+	user_stats_req_alive(u->stats, (enum user_req)u->task_req, -1);
+	u->task_req = -1;
+	if (u->task_alive)
+		user_state_alive_release(u->st);
+	u->task_alive = false;
+}
+
+uint32_t conn_user_idle_max(const struct conn *c)
+{
+	if (c->user != NULL && c->user->uc->has_task_idle_max_count)
+		return c->user->uc->task_idle_max_count;
+	return c->srv->task_idle_max_count;
+}
+
+int conn_user_task_check(struct conn *c, enum user_req q, const uint8_t *ua, size_t ua_len,
+			 const char **msg)
+{
+	*msg = NULL;
+	if (c->user == NULL)
+		return 0;
+	switch (conn_user_task_begin(c, q)) {
+	case USER_DENY_NONE:
+		break;
+	case USER_DENY_PROTO:
+		*msg = "forbidden by rule: request type not allowed for the user";
+		return 403;
+	case USER_DENY_RATE:
+		*msg = "forbidden by rule: user request rate limited";
+		return 429;
+	case USER_DENY_FULL:
+		*msg = "forbidden by rule: user has too many alive requests";
+		return 429;
+	case USER_DENY_DEST:
+	case USER_DENY_UA:
+		break;
+	}
+	if (conn_user_target_forbidden(c)) {
+		*msg = "forbidden by rule: destination denied for the user";
+		return 403;
+	}
+	if (ua_len > 0 && conn_user_agent_forbidden(c, (const char *)ua, ua_len)) {
+		*msg = "forbidden by rule: user agent blocked for the user";
+		return 403;
+	}
+	return 0;
+}

@@ -1,0 +1,103 @@
+/* The authenticated user of a client connection (g3proxy §1.5): login
+ * with credentials or as the anonymous user, and the per-user checks of
+ * each task (proxy_request_filter, destination filters, user-agent filter,
+ * request_rate_limit, request_max_alive) with their user.* counters.
+ *
+ * Ownership: struct conn_user is owned by its connection (conn->user,
+ * NULL when the server has no user group or before login) and freed with
+ * conn_user_free(). The user_conf it points at is borrowed from the
+ * connection's config generation (static users) or from the user table
+ * reference it holds (dynamic users). */
+#ifndef G3C_PROXYD_DP_CONN_USER_H
+#define G3C_PROXYD_DP_CONN_USER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxyd/config.h"
+#include "proxyd/dp/auth.h"
+#include "proxyd/user_state.h"
+
+struct conn;
+
+struct conn_user {
+	const struct user_conf *uc;
+	struct user_table *table; /* reference held while uc is used; may be NULL */
+	struct user_state *st;
+	struct user_srv_stats *stats;
+	bool anonymous;	 /* the group's anonymous_user */
+	bool dynamic;	 /* from the dynamic source */
+	bool task_alive; /* the current task holds a request_max_alive slot */
+	int task_req;	 /* enum user_req of the current task, -1 = none */
+	char name[AUTH_USER_MAX + 1]; /* as sent by the client; "" = none */
+};
+
+enum user_login {
+	USER_LOGIN_OK = 0,
+	USER_LOGIN_FAILED,  /* no such user, wrong password, expired, no credentials */
+	USER_LOGIN_BLOCKED, /* block_and_delay: refuse after *delay_ms */
+};
+
+/* Log in on c (whose server has a user group): cred NULL = the client sent
+ * none. Unknown names and missing credentials fall back to the group's
+ * anonymous_user when it has one (its token is checked: null accepts any
+ * password). On success c->user is set (replacing a previous login);
+ * `connection` counts user.connection.total (http or socks) once. On
+ * failure *why is a static reason for the process log and the server's
+ * and user's forbidden counters are bumped. */
+enum user_login conn_user_login(struct conn *c, const struct auth_cred *cred, bool socks,
+				uint64_t *delay_ms, const char **why);
+
+struct http_request;
+/* http_proxy: authenticate one request (Proxy-Authorization: Basic) when
+ * the server has a user group. True: go on (c->user set, or no group).
+ * False: the connection was answered as g3 does and is closing (407, or
+ * 403 after block_and_delay, or a silent close with no_early_error_reply).
+ * Each request of a kept-alive connection is checked again. */
+bool http_auth_check(struct conn *c, const struct http_request *req);
+
+/* The anonymous user of the server's group, for SOCKS clients that do
+ * not offer user/password: true when there is one (c->user set). */
+bool conn_user_login_anonymous(struct conn *c, bool socks);
+
+/* What a task of the user may not do. */
+enum user_deny {
+	USER_DENY_NONE = 0,
+	USER_DENY_PROTO,     /* proxy_request_filter → ForbiddenByRule */
+	USER_DENY_RATE,	     /* request_rate_limit → 429 / general failure */
+	USER_DENY_FULL,	     /* request_max_alive → 429 / general failure */
+	USER_DENY_DEST,	     /* dst_host_filter_set / dst_port_filter */
+	USER_DENY_UA,	     /* http_user_agent_filter */
+};
+
+/* A task of kind q starts (c->user may be NULL: no checks). Checks the
+ * request type, the rate limit and takes an alive slot; counts
+ * user.request.total. USER_DENY_NONE or the reason (nothing held then). */
+enum user_deny conn_user_task_begin(struct conn *c, enum user_req q);
+
+/* Every per-task check of c's user (none when c->user is NULL): the
+ * request type, rate limit and alive slot (conn_user_task_begin), the
+ * destination filters for c->host / c->port and, for HTTP, the user-agent
+ * filter (ua may be NULL). Returns 0, or the HTTP status of the refusal
+ * (403 forbidden by rule, 429 over a limit) with *msg the task message. */
+int conn_user_task_check(struct conn *c, enum user_req q, const uint8_t *ua, size_t ua_len,
+			 const char **msg);
+
+/* The user's destination filters for c->host / c->port. */
+bool conn_user_target_forbidden(struct conn *c);
+
+/* The user's http_user_agent_filter for a User-Agent value (len 0 = none). */
+bool conn_user_agent_forbidden(struct conn *c, const char *ua, size_t len);
+
+/* The task ends with these byte counts (client side): releases its slot
+ * and counts traffic. */
+void conn_user_task_end(struct conn *c, uint64_t c_rd, uint64_t c_wr);
+
+/* Free c->user (NULL accepted; releases a slot still held). */
+void conn_user_free(struct conn *c);
+
+/* task_idle_max_count for c: the user's when set, else the server's. */
+uint32_t conn_user_idle_max(const struct conn *c);
+
+#endif
