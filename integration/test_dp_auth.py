@@ -82,7 +82,7 @@ def users_yaml(anonymous=None):
 
 @pytest.fixture
 def authd(daemon_factory, write_conf, dns):  # noqa: F811
-    hp, sp = free_port(), free_port()
+    hp, sp = two_ports()
     d = start_proxyd(daemon_factory, write_conf,
                      dp_conf(socks_port=sp, http_port=hp, dns_port=dns.port,
                              socks="user_group: g\nnegotiation_timeout: 2s",
@@ -94,7 +94,7 @@ def authd(daemon_factory, write_conf, dns):  # noqa: F811
 
 @pytest.fixture
 def anond(daemon_factory, write_conf, dns):  # noqa: F811
-    hp, sp = free_port(), free_port()
+    hp, sp = two_ports()
     d = start_proxyd(daemon_factory, write_conf,
                      dp_conf(socks_port=sp, http_port=hp, dns_port=dns.port,
                              socks="user_group: g",
@@ -102,6 +102,14 @@ def anond(daemon_factory, write_conf, dns):  # noqa: F811
                              extra=users_yaml(anonymous="name: anon\ntoken: null")))
     d.hp, d.sp = hp, sp
     return d
+
+
+def two_ports():
+    hp = free_port()
+    sp = free_port()
+    while sp == hp:
+        sp = free_port()
+    return hp, sp
 
 
 def basic(user, pw):
