@@ -406,18 +406,22 @@ def test_slow_client_negotiation_timeout(socks, origin):  # noqa: F811
 
 
 def test_user_group_needs_auth(daemon_factory, write_conf, origin):  # noqa: F811
-    """With a user group, only RFC 1929 user/password may be chosen; it is
-    not implemented yet, so no method is acceptable (and SOCKS4 is closed)."""
+    """With a user group (and no anonymous user), only RFC 1929
+    user/password may be chosen: a client offering only "none" gets no
+    acceptable method, and SOCKS4 is closed (test_dp_auth.py has the rest)."""
     port = free_port()
     d = start_proxyd(daemon_factory, write_conf, dp_conf(
         socks_port=port, socks="user_group: users",
         extra="user_group:\n  - name: users\n    static_users: [{name: u, token: null}]\n"))
-    with raw(port, b"\x05\x02\x00\x02") as s:
+    with raw(port, b"\x05\x01\x00") as s:
         assert recv_all(s) == b"\x05\xff"
+    with raw(port, b"\x05\x02\x00\x02") as s:
+        s.sendall(b"\x01\x01u\x00")
+        assert recv_all(s)[:4] == b"\x05\x02\x01\x00"
     with raw(port, b"\x04\x01\x00\x50\x7f\x00\x00\x01\x00") as s:
         assert recv_all(s) == b""
     err = d.stderr()
-    assert "RFC 1929" in err and "not implemented yet" in err
+    assert "client does not offer user/password authentication" in err
     assert "socks4 does not support authentication" in err
 
 
