@@ -12,16 +12,32 @@
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/conn.h"
 #include "proxyd/metrics.h"
+#include "proxyd/user_table.h"
 
-/* A user of the group by name: the static users of the config (borrowed
- * from the connection's generation). */
+/* A user of the group by name from the group's current table (static
+ * users merged with the dynamic source's); *table is the reference that
+ * keeps the user alive. Without a runtime (unit tests), the static users
+ * of the config (borrowed from the connection's generation). */
 static const struct user_conf *group_find(const struct user_group_conf *g, const char *name,
 					  size_t len, struct user_table **table, bool *dynamic)
 {
+	const struct user_conf *u = NULL;
+
 	*table = NULL;
 	*dynamic = false;
+	if (g->rt != NULL) {
+		struct user_table *t = user_group_current(g->rt);
+		u = user_table_find(t, name, len);
+		if (u == NULL) {
+			user_table_unref(t);
+			return NULL;
+		}
+		*table = t;
+		*dynamic = !(u >= g->static_users && u < g->static_users + g->n_static_users);
+		return u;
+	}
 	for (size_t i = 0; i < g->n_static_users; i++) {
-		const struct user_conf *u = &g->static_users[i];
+		u = &g->static_users[i];
 		if (strlen(u->name) == len && memcmp(u->name, name, len) == 0)
 			return u;
 	}
@@ -30,7 +46,7 @@ static const struct user_conf *group_find(const struct user_group_conf *g, const
 
 static void table_release(struct user_table *t)
 {
-	(void)t;
+	user_table_unref(t);
 }
 
 static struct conn_user *user_alloc(struct conn *c)
