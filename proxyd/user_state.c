@@ -12,6 +12,14 @@
 
 #define USER_STATE_BUCKETS 1024
 
+/* A shared bucket and the limit it was made for (kept until the registry
+ * is freed: connections may still point at a replaced one). */
+struct user_bucket {
+	struct user_bucket *next;
+	struct global_stream_limit l;
+	struct limit_bucket b;
+};
+
 struct user_state {
 	struct user_state *next; /* registry bucket chain */
 	struct user_state *all;	 /* every entry, for the emitter */
@@ -22,6 +30,8 @@ struct user_state {
 	uint8_t pw_digest[32];
 	uint64_t tat_ns[USER_RATE__COUNT]; /* GCRA theoretical arrival times */
 	struct user_srv_stats *srvs;
+	struct user_bucket *bk[2]; /* current upload / download buckets */
+	struct user_bucket *old;   /* replaced ones */
 	/* atomics */
 	atomic_uint_fast64_t alive;
 };
@@ -146,6 +156,40 @@ bool user_state_rate_take(struct user_state *st, enum user_rate k, const struct 
 	return ok;
 }
 
+static bool same_limit(const struct global_stream_limit *a, const struct global_stream_limit *b)
+{
+	return a->replenish_interval_ms == b->replenish_interval_ms &&
+	       a->replenish_bytes == b->replenish_bytes && a->max_burst_bytes == b->max_burst_bytes;
+}
+
+struct limit_bucket *user_state_bucket(struct user_state *st, bool download,
+				       const struct global_stream_limit *l)
+{
+	struct user_bucket *ub;
+	unsigned i = download ? 1 : 0;
+
+	if (l == NULL || !l->set || l->replenish_bytes == 0)
+		return NULL;
+	pthread_mutex_lock(&st->mu);
+	ub = st->bk[i];
+	if (ub == NULL || !same_limit(&ub->l, l)) {
+		struct user_bucket *nb = calloc(1, sizeof(*nb));
+		if (nb != NULL) {
+			nb->l = *l;
+			limit_bucket_init(&nb->b, l->replenish_interval_ms, l->replenish_bytes,
+					  l->max_burst_bytes);
+			if (ub != NULL) {
+				ub->next = st->old;
+				st->old = ub;
+			}
+			st->bk[i] = nb;
+		}
+		ub = st->bk[i];
+	}
+	pthread_mutex_unlock(&st->mu);
+	return ub != NULL ? &ub->b : NULL;
+}
+
 bool user_state_alive_acquire(struct user_state *st, uint64_t max)
 {
 	uint_fast64_t cur = atomic_load_explicit(&st->alive, memory_order_relaxed);
@@ -179,6 +223,12 @@ void user_state_registry_free(void)
 			sn = s->next;
 			free(s->server);
 			free(s);
+		}
+		free(st->bk[0]);
+		free(st->bk[1]);
+		for (struct user_bucket *b = st->old, *bn; b != NULL; b = bn) {
+			bn = b->next;
+			free(b);
 		}
 		pthread_mutex_destroy(&st->mu);
 		free(st->group);

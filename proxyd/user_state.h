@@ -21,6 +21,7 @@
 
 #include "common/statsd.h"
 #include "proxyd/config.h"
+#include "proxyd/dp/limit.h"
 
 enum user_rate {
 	USER_RATE_REQUEST = 0, /* request_rate_limit: one cell per task */
@@ -113,6 +114,14 @@ void user_state_pw_forget(struct user_state *st);
  * set); false when over the limit (nothing is taken). now_ns: monotonic. */
 bool user_state_rate_take(struct user_state *st, enum user_rate k, const struct rate_limit_quota *q,
 			  uint64_t now_ns);
+
+/* The user's shared token bucket for tcp_all_download_speed_limit
+ * (download) or tcp_all_upload_speed_limit, NULL when l is not set. One
+ * bucket per distinct limit: a reload with the same values keeps the
+ * bucket (and its state), new values get a new bucket. Borrowed like the
+ * entry. */
+struct limit_bucket *user_state_bucket(struct user_state *st, bool download,
+				       const struct global_stream_limit *l);
 
 /* request_max_alive: take a slot when fewer than max are taken (true), else
  * false. Each successful acquire needs one release. */

@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/conn.h"
+#include "proxyd/dp/speed.h"
 #include "proxyd/metrics.h"
 #include "proxyd/user_table.h"
 
@@ -73,6 +74,9 @@ void conn_user_free(struct conn *c)
 	if (c->user == NULL)
 		return;
 	conn_user_task_end(c, 0, 0);
+	for (unsigned i = 0; i < 2; i++)
+		if (c->user->bk[i] != NULL && c->user->pending[i] > 0)
+			limit_bucket_refund(c->user->bk[i], c->user->pending[i]);
 	user_drop(c->user);
 	OPENSSL_cleanse(c->user, sizeof(*c->user));
 	free(c->user);
@@ -112,7 +116,15 @@ static bool user_set(struct conn *c, const struct user_conf *uc, struct user_tab
 	nlen = MIN(nlen, sizeof(u->name) - 1);
 	memcpy(u->name, name, nlen);
 	u->name[nlen] = '\0';
+	for (unsigned i = 0; i < 2; i++) {
+		if (u->bk[i] != NULL && u->pending[i] > 0)
+			limit_bucket_refund(u->bk[i], u->pending[i]);
+		u->pending[i] = 0;
+	}
+	u->bk[0] = user_state_bucket(st, false, &uc->tcp_all_upload_speed_limit);
+	u->bk[1] = user_state_bucket(st, true, &uc->tcp_all_download_speed_limit);
 	if (!same) {
+		u->conn_counted = false;
 		u->stats = user_state_srv(st, c->srv->name, dynamic);
 		user_stats_add(u->stats, socks ? UC_CONN_TOTAL_SOCKS : UC_CONN_TOTAL_HTTP, 1);
 	}
@@ -210,14 +222,6 @@ enum user_login conn_user_login(struct conn *c, const struct auth_cred *cred, bo
 		*why = "out of memory for the user";
 		return USER_LOGIN_FAILED;
 	}
-	if (!user_state_rate_take(c->user->st, USER_RATE_CONN, &uc->connection_rate_limit,
-				  util_mono_ns())) {
-		/* connection_rate_limit is checked once per authenticated connection */
-		*why = "connection rate limited";
-		user_stats_add(c->user->stats, UC_FORBID_RATE_LIMITED, 1);
-		conn_user_free(c);
-		return USER_LOGIN_FAILED;
-	}
 	return USER_LOGIN_OK;
 failed:
 	table_release(table);
@@ -277,6 +281,16 @@ enum user_deny conn_user_task_begin(struct conn *c, enum user_req q)
 	if (request_type_forbidden(&uc->proxy_request_filter, q)) {
 		user_stats_add(u->stats, UC_FORBID_PROTO_BANNED, 1);
 		return USER_DENY_PROTO;
+	}
+	/* connection_rate_limit: one cell per client connection, taken by its
+	 * first task (a keep-alive connection's later requests are free) */
+	if (!u->conn_counted) {
+		if (!user_state_rate_take(u->st, USER_RATE_CONN, &uc->connection_rate_limit,
+					  util_mono_ns())) {
+			user_stats_add(u->stats, UC_FORBID_RATE_LIMITED, 1);
+			return USER_DENY_RATE;
+		}
+		u->conn_counted = true;
 	}
 	if (!user_state_rate_take(u->st, USER_RATE_REQUEST, &uc->request_rate_limit,
 				  util_mono_ns())) {
@@ -423,4 +437,64 @@ int conn_user_task_check(struct conn *c, enum user_req q, const uint8_t *ua, siz
 		return 403;
 	}
 	return 0;
+}
+
+const struct tcp_speed_limit *conn_user_sock_limit(const struct conn *c)
+{
+	if (c->user == NULL || !c->user->uc->tcp_sock_speed_limit.set)
+		return NULL;
+	return &c->user->uc->tcp_sock_speed_limit;
+}
+
+/* The bucket index for dirs: 0 upload (reading the client), 1 download
+ * (writing to it), -1 none. */
+static int bucket_of(const struct conn *c, unsigned dirs)
+{
+	int i = (dirs & SPEED_CL_RD) ? 0 : (dirs & SPEED_CL_WR) ? 1 : -1;
+
+	if (i < 0 || c->user == NULL || c->user->bk[i] == NULL)
+		return -1;
+	return i;
+}
+
+bool conn_user_speed_on(const struct conn *c, unsigned dirs)
+{
+	return bucket_of(c, dirs) >= 0;
+}
+
+size_t conn_user_speed_grant(struct conn *c, unsigned dirs, size_t want, uint64_t *wait_ms)
+{
+	int i = bucket_of(c, dirs);
+	struct conn_user *u = c->user;
+	uint64_t got, wait_ns = 0;
+
+	*wait_ms = 0;
+	if (i < 0 || want == 0)
+		return want;
+	if (u->pending[i] > 0) { /* a grant that moved nothing (EAGAIN) */
+		limit_bucket_refund(u->bk[i], u->pending[i]);
+		u->pending[i] = 0;
+	}
+	got = limit_bucket_take(u->bk[i], util_mono_ns(), want, &wait_ns);
+	u->pending[i] = got;
+	if (got == 0)
+		*wait_ms = wait_ns / 1000000u + 1;
+	return (size_t)got;
+}
+
+void conn_user_speed_used(struct conn *c, unsigned dirs, size_t n)
+{
+	int i = bucket_of(c, dirs);
+	struct conn_user *u = c->user;
+
+	if (i < 0)
+		return;
+	if (u->pending[i] >= n) {
+		if (u->pending[i] > n)
+			limit_bucket_refund(u->bk[i], u->pending[i] - n);
+	} else {
+		/* bytes that moved without a grant (already read): owed */
+		(void)limit_bucket_take(u->bk[i], util_mono_ns(), n - u->pending[i], NULL);
+	}
+	u->pending[i] = 0;
 }

@@ -29,7 +29,12 @@ struct conn_user {
 	bool anonymous;	 /* the group's anonymous_user */
 	bool dynamic;	 /* from the dynamic source */
 	bool task_alive; /* the current task holds a request_max_alive slot */
+	bool conn_counted; /* connection_rate_limit taken for this connection */
 	int task_req;	 /* enum user_req of the current task, -1 = none */
+	/* tcp_all_{upload,download}_speed_limit buckets (shared, borrowed)
+	 * and what the last grant took from each and was not reported yet */
+	struct limit_bucket *bk[2];
+	uint64_t pending[2];
 	char name[AUTH_USER_MAX + 1]; /* as sent by the client; "" = none */
 };
 
@@ -93,6 +98,23 @@ bool conn_user_agent_forbidden(struct conn *c, const char *ua, size_t len);
 /* The task ends with these byte counts (client side): releases its slot
  * and counts traffic. */
 void conn_user_task_end(struct conn *c, uint64_t c_rd, uint64_t c_wr);
+
+/* The user's per-connection tcp_sock_speed_limit (NULL when none). */
+const struct tcp_speed_limit *conn_user_sock_limit(const struct conn *c);
+
+/* Whether a shared user bucket limits a direction in dirs (SPEED_CL_RD:
+ * upload, SPEED_CL_WR: download). */
+bool conn_user_speed_on(const struct conn *c, unsigned dirs);
+
+/* Take up to want bytes from the user's bucket of dirs: the bytes
+ * granted (want when none applies); 0 sets *wait_ms (>= 1). What is
+ * granted and not reported by conn_user_speed_used() is given back at the
+ * next grant. */
+size_t conn_user_speed_grant(struct conn *c, unsigned dirs, size_t want, uint64_t *wait_ms);
+
+/* n bytes moved through dirs: settle the grant (refund the unused part,
+ * or take what moved beyond it). */
+void conn_user_speed_used(struct conn *c, unsigned dirs, size_t n);
 
 /* Free c->user (NULL accepted; releases a slot still held). */
 void conn_user_free(struct conn *c);

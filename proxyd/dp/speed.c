@@ -3,6 +3,7 @@
 
 #include "common/util.h"
 #include "proxyd/dp/conn.h"
+#include "proxyd/dp/conn_user.h"
 
 static void speed_on_wake(struct ev_loop *loop, ev_timer *w, int revents);
 
@@ -33,6 +34,22 @@ static void set_pair(struct speed *sp, unsigned rd, unsigned wr, const struct tc
 	set_dir(sp, wr, l->shift_millis, client ? l->download : l->upload);
 }
 
+/* The user's tcp_sock_speed_limit on the client socket: per direction the
+ * slower of it and the server's (g3 keeps the smaller limit). */
+static void user_sock_limit(struct speed *sp, const struct tcp_speed_limit *l)
+{
+	if (l == NULL)
+		return;
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t max = i == 0 ? l->upload : l->download;
+		struct limit_slice *cur = &sp->lim[i];
+		/* bytes per ms as max / 2^shift: compare max_a << shift_b */
+		if (!(sp->on & (1u << i)) ||
+		    (max << cur->shift) < (cur->max << l->shift_millis))
+			set_dir(sp, i, l->shift_millis, max);
+	}
+}
+
 void speed_setup(struct conn *c)
 {
 	struct speed *sp = &c->speed;
@@ -43,6 +60,7 @@ void speed_setup(struct conn *c)
 		limit_slice_init(&sp->lim[i], 10, 0);
 	sp->on = 0;
 	set_pair(sp, 0, 1, &c->srv->tcp_sock_speed_limit, true);
+	user_sock_limit(sp, conn_user_sock_limit(c));
 	if (e != NULL && e->type == ESCAPER_DIRECT_FIXED)
 		set_pair(sp, 2, 3, &e->tcp_sock_speed_limit, false);
 }
@@ -64,7 +82,7 @@ size_t speed_grant(struct conn *c, unsigned dirs, size_t want)
 	unsigned lim = dirs & sp->on;
 	uint64_t now, grant = want, wait = 0;
 
-	if (lim == 0)
+	if (lim == 0 && !conn_user_speed_on(c, dirs))
 		return want;
 	now = now_ms();
 	for (unsigned i = 0; i < SPEED_NDIR; i++) {
@@ -80,6 +98,14 @@ size_t speed_grant(struct conn *c, unsigned dirs, size_t want)
 		}
 		if (a < grant)
 			grant = a;
+	}
+	if (grant > 0) { /* the user's shared tcp_all_* bucket */
+		uint64_t uw = 0;
+		grant = conn_user_speed_grant(c, dirs, (size_t)grant, &uw);
+		if (grant == 0) {
+			sp->blocked |= dirs & (SPEED_CL_RD | SPEED_CL_WR);
+			wait = uw;
+		}
 	}
 	if (grant == 0) {
 		ev_tstamp after = (ev_tstamp)wait / 1000.0;
@@ -99,6 +125,7 @@ void speed_used(struct conn *c, unsigned dirs, size_t n)
 	unsigned lim = dirs & sp->on;
 	uint64_t now;
 
+	conn_user_speed_used(c, dirs, n);
 	if (lim == 0 || n == 0)
 		return;
 	now = now_ms();
