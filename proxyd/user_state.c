@@ -197,8 +197,8 @@ bool user_state_alive_acquire(struct user_state *st, uint64_t max)
 	do {
 		if (cur >= max)
 			return false;
-	} while (!atomic_compare_exchange_weak_explicit(&st->alive, &cur, cur + 1,
-							memory_order_relaxed, memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(
+		&st->alive, &cur, cur + 1, memory_order_relaxed, memory_order_relaxed));
 	return true;
 }
 
@@ -287,7 +287,8 @@ static void emit_one(const struct user_state *st, struct user_srv_stats *s, stru
 	statsd_tags_add(&base, "user_type", s->dynamic ? "Dynamic" : "Static");
 	statsd_tags_add(&base, "server", s->server);
 	for (unsigned k = 0; k < UC__COUNT; k++) {
-		uint64_t d = delta(&s->last[k], atomic_load_explicit(&s->c[k], memory_order_relaxed));
+		uint64_t d =
+			delta(&s->last[k], atomic_load_explicit(&s->c[k], memory_order_relaxed));
 		if (d == 0)
 			continue;
 		t = base;

@@ -65,7 +65,8 @@ static void conn_standby_timeout(struct conn *c);
 static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_SOCKS_GREETING] = {"socks_greeting", socks_on_greeting, socks_on_timeout,
 				    IO_CL_READ,
-				    B(CONN_ST_SOCKS5_REQUEST) | B(CONN_ST_SOCKS5_AUTH) | AFTER_REQUEST},
+				    B(CONN_ST_SOCKS5_REQUEST) | B(CONN_ST_SOCKS5_AUTH) |
+					    AFTER_REQUEST},
 	[CONN_ST_SOCKS5_REQUEST] = {"socks5_request", socks_on_request, socks_on_timeout,
 				    IO_CL_READ, AFTER_REQUEST | B(CONN_ST_UDP)},
 	[CONN_ST_HTTP_HEAD] = {"http_head", http_on_head, http_on_timeout, IO_CL_READ,
@@ -100,8 +101,7 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_SOCKS5_AUTH] = {"socks5_auth", socks_on_auth, socks_on_timeout, IO_CL_READ,
 				 B(CONN_ST_SOCKS5_REQUEST) | B(CONN_ST_AUTH_DELAY) |
 					 B(CONN_ST_LINGER)},
-	[CONN_ST_AUTH_DELAY] = {"auth_delay", NULL, conn_auth_delay_done, 0,
-				B(CONN_ST_LINGER)},
+	[CONN_ST_AUTH_DELAY] = {"auth_delay", NULL, conn_auth_delay_done, 0, B(CONN_ST_LINGER)},
 };
 
 static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents);
@@ -487,11 +487,9 @@ static void conn_sync_watchers(struct conn *c)
 	/* decrypted bytes OpenSSL holds make no socket event: come back for
 	 * them on the next loop turn (unless a speed limit holds the reads
 	 * back: its timer brings us back, feeding now would spin) */
-	if ((cl & EV_READ) && tls_ep_pending(&c->cl) > 0 &&
-	    !speed_blocked(&c->speed, SPEED_CL_RD))
+	if ((cl & EV_READ) && tls_ep_pending(&c->cl) > 0 && !speed_blocked(&c->speed, SPEED_CL_RD))
 		ev_feed_event(c->wk->loop, &c->cl.io, EV_READ);
-	if ((up & EV_READ) && tls_ep_pending(&c->up) > 0 &&
-	    !speed_blocked(&c->speed, SPEED_UP_RD))
+	if ((up & EV_READ) && tls_ep_pending(&c->up) > 0 && !speed_blocked(&c->speed, SPEED_UP_RD))
 		ev_feed_event(c->wk->loop, &c->up.io, EV_READ);
 }
 

@@ -117,12 +117,12 @@ struct conn {
 	uint32_t path_id;	 /* egress path selection number id (1-based), 0 = none */
 	struct escape_op esc;
 	struct relay relay;
-	struct speed speed;    /* tcp_sock_speed_limit of the server and escaper */
-	ev_timer logtick;      /* task_log_flush_interval: Periodic records */
-	uint32_t reply_out;    /* reply bytes sent for the current task */
-	bool reply_counts;     /* an error reply: reply_out counts as c_wr_bytes */
-	struct http_fwd *fwd;  /* HttpForward state, from the first forwarded request */
-	struct udp_assoc *udp; /* SOCKS5 UDP association */
+	struct speed speed;	/* tcp_sock_speed_limit of the server and escaper */
+	ev_timer logtick;	/* task_log_flush_interval: Periodic records */
+	uint32_t reply_out;	/* reply bytes sent for the current task */
+	bool reply_counts;	/* an error reply: reply_out counts as c_wr_bytes */
+	struct http_fwd *fwd;	/* HttpForward state, from the first forwarded request */
+	struct udp_assoc *udp;	/* SOCKS5 UDP association */
 	struct conn_user *user; /* authenticated user (conn_user.h), NULL = none */
 	struct task_notes task;
 	/* an upstream TLS handshake's continuation (tls_ep_client_begin) */

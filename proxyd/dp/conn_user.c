@@ -135,9 +135,9 @@ static bool user_set(struct conn *c, const struct user_conf *uc, struct user_tab
 static void count_refused(struct conn *c, const struct user_group_conf *g,
 			  const struct user_conf *uc, bool anonymous, enum user_ctr k)
 {
-	metrics_srv_add(c->srv->stats,
-			k == UC_FORBID_USER_BLOCKED ? MS_FORBID_USER_BLOCKED : MS_FORBID_AUTH_FAILED,
-			1);
+	metrics_srv_add(
+		c->srv->stats,
+		k == UC_FORBID_USER_BLOCKED ? MS_FORBID_USER_BLOCKED : MS_FORBID_AUTH_FAILED, 1);
 	if (uc != NULL) {
 		struct user_state *st = user_state_get(g->name, anonymous ? "" : uc->name);
 		if (st != NULL)
@@ -325,8 +325,7 @@ bool conn_user_target_forbidden(struct conn *c)
 }
 
 /* The action for one product token (lower-cased compare). */
-static bool ua_token_hit(const struct acl_str_rule *r, const char *p, size_t n,
-			 enum acl_action *a)
+static bool ua_token_hit(const struct acl_str_rule *r, const char *p, size_t n, enum acl_action *a)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		const char *s = r->v[i].s;

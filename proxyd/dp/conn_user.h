@@ -26,11 +26,11 @@ struct conn_user {
 	struct user_table *table; /* reference held while uc is used; may be NULL */
 	struct user_state *st;
 	struct user_srv_stats *stats;
-	bool anonymous;	 /* the group's anonymous_user */
-	bool dynamic;	 /* from the dynamic source */
-	bool task_alive; /* the current task holds a request_max_alive slot */
+	bool anonymous;	   /* the group's anonymous_user */
+	bool dynamic;	   /* from the dynamic source */
+	bool task_alive;   /* the current task holds a request_max_alive slot */
 	bool conn_counted; /* connection_rate_limit taken for this connection */
-	int task_req;	 /* enum user_req of the current task, -1 = none */
+	int task_req;	   /* enum user_req of the current task, -1 = none */
 	/* tcp_all_{upload,download}_speed_limit buckets (shared, borrowed)
 	 * and what the last grant took from each and was not reported yet */
 	struct limit_bucket *bk[2];
@@ -69,11 +69,11 @@ bool conn_user_login_anonymous(struct conn *c, bool socks);
 /* What a task of the user may not do. */
 enum user_deny {
 	USER_DENY_NONE = 0,
-	USER_DENY_PROTO,     /* proxy_request_filter → ForbiddenByRule */
-	USER_DENY_RATE,	     /* request_rate_limit → 429 / general failure */
-	USER_DENY_FULL,	     /* request_max_alive → 429 / general failure */
-	USER_DENY_DEST,	     /* dst_host_filter_set / dst_port_filter */
-	USER_DENY_UA,	     /* http_user_agent_filter */
+	USER_DENY_PROTO, /* proxy_request_filter → ForbiddenByRule */
+	USER_DENY_RATE,	 /* request_rate_limit → 429 / general failure */
+	USER_DENY_FULL,	 /* request_max_alive → 429 / general failure */
+	USER_DENY_DEST,	 /* dst_host_filter_set / dst_port_filter */
+	USER_DENY_UA,	 /* http_user_agent_filter */
 };
 
 /* A task of kind q starts (c->user may be NULL: no checks). Checks the

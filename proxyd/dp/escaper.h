@@ -53,11 +53,11 @@ struct escape_op {
 	union dp_addr addrs[ESCAPE_MAX_ADDRS]; /* then ordered and filtered in place */
 	unsigned naddrs, next;
 	unsigned max_tries;
-	bool forbidden_seen; /* the egress filter dropped an address */
-	uint64_t attempt_ns; /* start of the current attempt */
+	bool forbidden_seen;  /* the egress filter dropped an address */
+	uint64_t attempt_ns;  /* start of the current attempt */
 	struct he_race *race; /* overtaken attempts still connecting (escaper_he.h) */
-	enum escape_err err; /* last failure */
-	const char *msg;     /* static text for the task log */
+	enum escape_err err;  /* last failure */
+	const char *msg;      /* static text for the task log */
 	/* route escapers (escaper_geoip.c) in front of the final one */
 	const struct escaper_conf *route; /* the route_geoip being decided, NULL otherwise */
 	struct iploc_client *geo_client;  /* the generation's, while geo_handle is set */

@@ -275,8 +275,8 @@ void http_fwd_start(struct conn *c, const struct http_request *req)
 		fwd_fail(c, 403, TASK_R_FORBIDDEN_BY_RULE, "forbidden by rule: destination denied");
 		return;
 	}
-	rc = conn_user_task_check(c, USER_REQ_HTTP_FORWARD, req->user_agent.p,
-				  req->user_agent.len, &msg);
+	rc = conn_user_task_check(c, USER_REQ_HTTP_FORWARD, req->user_agent.p, req->user_agent.len,
+				  &msg);
 	if (rc != 0) {
 		fwd_fail(c, rc, TASK_R_FORBIDDEN_BY_RULE, msg);
 		return;

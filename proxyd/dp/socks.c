@@ -309,8 +309,8 @@ int socks_on_request(struct conn *c)
 	if (rq.cmd == SOCKS_CMD_UDP_ASSOCIATE) {
 		bool full = c->srv->u.socks.use_udp_associate ||
 			    (c->user != NULL && c->user->uc->socks_use_udp_associate);
-		enum user_deny d = conn_user_task_begin(
-			c, full ? USER_REQ_SOCKS_UDP_ASSOCIATE : USER_REQ_SOCKS_UDP_CONNECT);
+		enum user_deny d = conn_user_task_begin(c, full ? USER_REQ_SOCKS_UDP_ASSOCIATE
+								: USER_REQ_SOCKS_UDP_CONNECT);
 		if (d != USER_DENY_NONE) {
 			reply_socks5(c,
 				     d == USER_DENY_PROTO ? SOCKS5_REP_NOT_ALLOWED

@@ -44,8 +44,7 @@ static void user_sock_limit(struct speed *sp, const struct tcp_speed_limit *l)
 		uint64_t max = i == 0 ? l->upload : l->download;
 		struct limit_slice *cur = &sp->lim[i];
 		/* bytes per ms as max / 2^shift: compare max_a << shift_b */
-		if (!(sp->on & (1u << i)) ||
-		    (max << cur->shift) < (cur->max << l->shift_millis))
+		if (!(sp->on & (1u << i)) || (max << cur->shift) < (cur->max << l->shift_millis))
 			set_dir(sp, i, l->shift_millis, max);
 	}
 }

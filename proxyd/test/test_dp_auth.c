@@ -33,8 +33,7 @@ static void test_base64(void **state)
 	/* a bad character, a stray '=', a lone sextet, non-zero pad bits */
 	assert_int_equal(auth_base64_decode(slice_from_cstr("YW*j"), out, sizeof(out)), -EINVAL);
 	assert_int_equal(auth_base64_decode(slice_from_cstr("Y=Jj"), out, sizeof(out)), -EINVAL);
-	assert_int_equal(auth_base64_decode(slice_from_cstr("YWJjZ"), out, sizeof(out)),
-			 -EINVAL);
+	assert_int_equal(auth_base64_decode(slice_from_cstr("YWJjZ"), out, sizeof(out)), -EINVAL);
 	assert_int_equal(auth_base64_decode(slice_from_cstr("YR=="), out, sizeof(out)), -EINVAL);
 	assert_int_equal(auth_base64_decode(slice_from_cstr("YQ="), out, sizeof(out)), -EINVAL);
 	assert_int_equal(auth_base64_decode(slice_from_cstr("YWJjYWJj"), out, 5), -ENOBUFS);
@@ -202,7 +201,8 @@ static void test_user_state(void **state)
 {
 	struct user_state *a = user_state_get("g", "alice");
 	struct user_state *b = user_state_get("g", "bob");
-	struct rate_limit_quota q = {.set = true, .replenish_interval_ns = 100000000, .max_burst = 3};
+	struct rate_limit_quota q = {
+		.set = true, .replenish_interval_ns = 100000000, .max_burst = 3};
 	uint8_t d[32] = {1}, e[32] = {2};
 	uint64_t now = 1000000000000ull;
 
