@@ -6,8 +6,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define EO(f) offsetof(struct escaper_conf, f)
-
 static void escaper_defaults(void *obj)
 {
 	struct escaper_conf *e = obj;
@@ -43,21 +41,6 @@ static int direct_check(struct conf_ctx *ctx, const struct conf_node *map, void 
 		acl_egress_default(ctx, &e->egress_net_filter);
 	return 0;
 }
-
-#define ESCAPER_COMMON_ROWS                                                                        \
-	{.key = "name",                                                                            \
-	 .type = CONF_T_CUSTOM,                                                                    \
-	 .off = EO(name),                                                                          \
-	 .parse = pv_metric_name,                                                                  \
-	 .flags = CONF_F_REQUIRED},                                                                \
-		{.key = "shared_logger",                                                           \
-		 .type = CONF_T_CUSTOM,                                                            \
-		 .off = EO(shared_logger),                                                         \
-		 .parse = pv_ascii_str},                                                           \
-	{                                                                                          \
-		.key = "extra_metrics_tags", .type = CONF_T_CUSTOM, .off = EO(extra_metrics_tags), \
-		.parse = pv_metrics_tags                                                           \
-	}
 
 static const struct conf_field direct_fixed_fields[] = {
 	ESCAPER_COMMON_ROWS,

@@ -13,7 +13,6 @@
 
 #include "proxyd/dp/pick.h"
 
-#define EO(f) offsetof(struct escaper_conf, f)
 #define PO(f) offsetof(struct escaper_conf, proxy.f)
 
 /* g3's default ports of proxy_addr */
@@ -379,19 +378,7 @@ static int proxy_socks5s_check(struct conf_ctx *ctx, const struct conf_node *map
 /* ---- schemas ---------------------------------------------------------------- */
 
 #define PROXY_COMMON_ROWS                                                                  \
-	{.key = "name",                                                                    \
-	 .type = CONF_T_CUSTOM,                                                            \
-	 .off = EO(name),                                                                  \
-	 .parse = pv_metric_name,                                                          \
-	 .flags = CONF_F_REQUIRED},                                                        \
-		{.key = "shared_logger",                                                   \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = EO(shared_logger),                                                 \
-		 .parse = pv_ascii_str},                                                   \
-		{.key = "extra_metrics_tags",                                              \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = EO(extra_metrics_tags),                                            \
-		 .parse = pv_metrics_tags},                                                \
+	ESCAPER_COMMON_ROWS,                                                               \
 		{.key = "proxy_addr_pick_policy",                                          \
 		 .type = CONF_T_CUSTOM,                                                    \
 		 .off = PO(pick_policy),                                                   \
@@ -610,19 +597,7 @@ static int float_check(struct conf_ctx *ctx, const struct conf_node *map, void *
 }
 
 static const struct conf_field proxy_float_fields[] = {
-	{.key = "name",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(name),
-	 .parse = pv_metric_name,
-	 .flags = CONF_F_REQUIRED},
-	{.key = "shared_logger",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(shared_logger),
-	 .parse = pv_ascii_str},
-	{.key = "extra_metrics_tags",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(extra_metrics_tags),
-	 .parse = pv_metrics_tags},
+	ESCAPER_COMMON_ROWS,
 	{.key = "source",
 	 .type = CONF_T_CUSTOM,
 	 .off = PO(source_passive),

@@ -311,22 +311,8 @@ static int geoip_check(struct conf_ctx *ctx, const struct conf_node *map, void *
 	return dup_check(ctx, map, &e->geoip) < 0 ? -EINVAL : 0;
 }
 
-#define EO(f) offsetof(struct escaper_conf, f)
-
 static const struct conf_field route_geoip_fields[] = {
-	{.key = "name",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(name),
-	 .parse = pv_metric_name,
-	 .flags = CONF_F_REQUIRED},
-	{.key = "shared_logger",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(shared_logger),
-	 .parse = pv_ascii_str},
-	{.key = "extra_metrics_tags",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(extra_metrics_tags),
-	 .parse = pv_metrics_tags},
+	ESCAPER_COMMON_ROWS,
 	{.key = "resolver",
 	 .type = CONF_T_CUSTOM,
 	 .off = EO(resolver_name),

@@ -186,4 +186,22 @@ void pconf_track_pick(struct pick_set *set);
 typedef void pconf_ref_fn(const char *name, const struct escaper_conf **slot, void *arg);
 void pconf_route_foreach_ref(struct escaper_conf *e, pconf_ref_fn *fn, void *arg);
 
+/* Offsets in struct escaper_conf, and the rows every escaper type has
+ * (conf_escaper*.c, conf_route.c, conf_geoip.c, conf_query.c). */
+#define EO(f) offsetof(struct escaper_conf, f)
+#define ESCAPER_COMMON_ROWS                                                                        \
+	{.key = "name",                                                                            \
+	 .type = CONF_T_CUSTOM,                                                                    \
+	 .off = EO(name),                                                                          \
+	 .parse = pv_metric_name,                                                                  \
+	 .flags = CONF_F_REQUIRED},                                                                \
+		{.key = "shared_logger",                                                           \
+		 .type = CONF_T_CUSTOM,                                                            \
+		 .off = EO(shared_logger),                                                         \
+		 .parse = pv_ascii_str},                                                           \
+	{                                                                                          \
+		.key = "extra_metrics_tags", .type = CONF_T_CUSTOM, .off = EO(extra_metrics_tags), \
+		.parse = pv_metrics_tags                                                           \
+	}
+
 #endif

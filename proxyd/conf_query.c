@@ -12,8 +12,6 @@
 
 #include "common/daemon.h"
 
-#define EO(f) offsetof(struct escaper_conf, f)
-
 static int pv_agent_addr(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
 {
 	const char **out = dst;
@@ -68,19 +66,7 @@ static void query_defaults(void *obj)
 }
 
 static const struct conf_field query_fields[] = {
-	{.key = "name",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(name),
-	 .parse = pv_metric_name,
-	 .flags = CONF_F_REQUIRED},
-	{.key = "shared_logger",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(shared_logger),
-	 .parse = pv_ascii_str},
-	{.key = "extra_metrics_tags",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(extra_metrics_tags),
-	 .parse = pv_metrics_tags},
+	ESCAPER_COMMON_ROWS,
 	{.key = "fallback_node",
 	 .type = CONF_T_CUSTOM,
 	 .off = EO(route.fallback_name),

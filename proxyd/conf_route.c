@@ -16,8 +16,6 @@
 
 #include "proxyd/dp/pick.h"
 
-#define EO(f) offsetof(struct escaper_conf, f)
-
 /* ---- growable arena arrays ---------------------------------------------- */
 
 /* Room for element n of *v (element size sz): the array doubles when n
@@ -582,21 +580,6 @@ static int failover_check(struct conf_ctx *ctx, const struct conf_node *map, voi
 
 /* ---- schemas ---------------------------------------------------------------------- */
 
-#define COMMON_ROWS                                                                                \
-	{.key = "name",                                                                            \
-	 .type = CONF_T_CUSTOM,                                                                    \
-	 .off = EO(name),                                                                          \
-	 .parse = pv_metric_name,                                                                  \
-	 .flags = CONF_F_REQUIRED},                                                                \
-		{.key = "shared_logger",                                                           \
-		 .type = CONF_T_CUSTOM,                                                            \
-		 .off = EO(shared_logger),                                                         \
-		 .parse = pv_ascii_str},                                                           \
-	{                                                                                          \
-		.key = "extra_metrics_tags", .type = CONF_T_CUSTOM, .off = EO(extra_metrics_tags), \
-		.parse = pv_metrics_tags                                                           \
-	}
-
 #define DEFAULT_NEXT_ROW                                                                          \
 	{                                                                                         \
 		.key = "default_next", .type = CONF_T_CUSTOM, .off = EO(route.default_next_name), \
@@ -609,7 +592,7 @@ static int failover_check(struct conf_ctx *ctx, const struct conf_node *map, voi
 	}
 
 static const struct conf_field upstream_fields[] = {
-	COMMON_ROWS,
+	ESCAPER_COMMON_ROWS,
 	DEFAULT_NEXT_ROW,
 	RULES("exact_match", exact_hosts, pv_up_exact),
 	RULES("exact_rules", exact_hosts, pv_up_exact),
@@ -627,7 +610,7 @@ static const struct conf_field upstream_fields[] = {
 };
 
 static const struct conf_field client_fields[] = {
-	COMMON_ROWS,
+	ESCAPER_COMMON_ROWS,
 	DEFAULT_NEXT_ROW,
 	RULES("exact_match", exact_ips, pv_client_exact),
 	RULES("exact_rules", exact_ips, pv_client_exact),
@@ -637,7 +620,7 @@ static const struct conf_field client_fields[] = {
 };
 
 static const struct conf_field resolved_fields[] = {
-	COMMON_ROWS,
+	ESCAPER_COMMON_ROWS,
 	DEFAULT_NEXT_ROW,
 	{.key = "resolver",
 	 .type = CONF_T_CUSTOM,
@@ -658,7 +641,7 @@ static const struct conf_field resolved_fields[] = {
 };
 
 static const struct conf_field mapping_fields[] = {
-	COMMON_ROWS,
+	ESCAPER_COMMON_ROWS,
 	{.key = "next",
 	 .type = CONF_T_CUSTOM,
 	 .off = EO(route.next_names),
@@ -668,7 +651,7 @@ static const struct conf_field mapping_fields[] = {
 };
 
 static const struct conf_field select_fields[] = {
-	COMMON_ROWS,
+	ESCAPER_COMMON_ROWS,
 	{.key = "next_nodes",
 	 .type = CONF_T_CUSTOM,
 	 .off = EO(route.next_weights),
@@ -682,7 +665,7 @@ static const struct conf_field select_fields[] = {
 };
 
 static const struct conf_field failover_fields[] = {
-	COMMON_ROWS,
+	ESCAPER_COMMON_ROWS,
 	{.key = "primary_next",
 	 .type = CONF_T_CUSTOM,
 	 .off = EO(route.primary_name),
