@@ -610,8 +610,8 @@ struct user_token {
 	enum user_token_type type;
 	const char *crypt;
 	uint8_t salt[8];
-	bool has_md5, has_sha1, has_blake3;
-	uint8_t md5[16], sha1[20], blake3[32];
+	bool has_md5, has_sha1; /* g3's blake3 is refused at load (no BLAKE3 in OpenSSL) */
+	uint8_t md5[16], sha1[20];
 };
 
 struct user_audit_conf {

@@ -215,8 +215,6 @@ bool auth_token_verify(const struct user_token *t, const char *pass, size_t pass
 	case USER_TOKEN_FAST_HASH:
 		if (!t->has_md5 && !t->has_sha1)
 			return false;
-		if (t->has_blake3)
-			return false;
 		if (t->has_md5)
 			ok = digest_of("MD5", pass, pass_len, t->salt, h, 16) &&
 			     auth_equal(h, t->md5, 16) && ok;

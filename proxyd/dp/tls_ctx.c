@@ -12,7 +12,7 @@ int tls_ctx_server_new(const struct tls_ctx_srv_params *p, SSL_CTX **out, char *
 	struct tls_server_conf c = {0};
 
 	if (p->n_pairs == 0 || p->n_pairs > TLS_CTX_MAX_PAIRS) {
-		snprintf(err, errcap, "need 1 to %u certificate pairs", TLS_CTX_MAX_PAIRS);
+		snprintf(err, errcap, "need 1 to %d certificate pairs", (int)TLS_CTX_MAX_PAIRS);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < p->n_pairs; i++) {

@@ -389,12 +389,12 @@ static void test_tokens(void **state)
 		"L.rQo/'}\n"
 		"      - name: xcrypt\n"
 		"        token: {type: xcrypt_hash, value: '$1$abcdefgh$pK0Bp1VYQIo78LEcSA7zK0'}\n"
-		"      - name: blake3\n"
+		"      - name: fast\n"
 		"        token:\n"
 		"          type: fast_hash\n"
 		"          salt: 0011223344556677\n"
-		"          blake3: "
-		"00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n");
+		"          sha1: "
+		"00112233445566778899aabbccddeeff001122FF\n");
 	g = proxyd_conf_user_group(l.conf, "g");
 	assert_int_equal(g->n_static_users, 8);
 	assert_int_equal(g->static_users[0].token.type, USER_TOKEN_FORBID);
@@ -405,8 +405,8 @@ static void test_tokens(void **state)
 	assert_int_equal(g->static_users[5].token.type, USER_TOKEN_CRYPT);
 	assert_string_equal(g->static_users[6].token.crypt, "$1$abcdefgh$pK0Bp1VYQIo78LEcSA7zK0");
 	assert_int_equal(g->static_users[7].token.type, USER_TOKEN_FAST_HASH);
-	assert_true(g->static_users[7].token.has_blake3);
-	assert_int_equal(g->static_users[7].token.blake3[31], 0xff);
+	assert_true(g->static_users[7].token.has_sha1);
+	assert_int_equal(g->static_users[7].token.sha1[19], 0xff);
 	assert_int_equal(g->static_users[7].token.salt[7], 0x77);
 	fx_done(&l);
 
@@ -418,7 +418,11 @@ static void test_tokens(void **state)
 			"invalid crypt(5) token: bad salt");
 	FX_LOAD_ERR_HAS("user_group:\n  - name: g\n    static_users:\n      - {name: u, token: "
 			"{salt: 0011223344556677}}\n",
-			"a fast_hash token needs at least one of md5, sha1, blake3");
+			"a fast_hash token needs md5 or sha1");
+	FX_LOAD_ERR_HAS("user_group:\n  - name: g\n    static_users:\n      - {name: u, token: "
+			"{salt: 0011223344556677, md5: d9d963915b9815d4cc39c196c2868900, blake3: "
+			"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff}}\n",
+			"blake3 hashes are not supported");
 	FX_LOAD_ERR_HAS("user_group:\n  - name: g\n    static_users:\n      - {name: u, token: "
 			"{md5: d9d963915b9815d4cc39c196c2868900}}\n",
 			"a fast_hash token needs 'salt'");
