@@ -389,7 +389,7 @@ void pconf_track_pick(struct pick_set *set)
 	}
 	if (c->n_picks == c->cap_picks) {
 		c->cap_picks = c->cap_picks ? 2 * c->cap_picks : 8;
-		c->picks = xrealloc(c->picks, c->cap_picks * sizeof(*c->picks));
+		c->picks = xrealloc(c->picks, c->cap_picks * sizeof(struct pick_set *));
 	}
 	c->picks[c->n_picks++] = set;
 }

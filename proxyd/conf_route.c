@@ -245,9 +245,9 @@ static int net_item(struct conf_ctx *ctx, const struct conf_node *it, const char
 static int child_item(struct conf_ctx *ctx, const struct conf_node *it, const char *next,
 		      struct route_conf *r)
 {
-	const char *d;
+	const char *d = NULL;
 
-	if (domain_value(ctx, it, &d) < 0)
+	if (domain_value(ctx, it, &d) < 0 || d == NULL)
 		return -EINVAL;
 	add_host(ctx, &r->children, &r->n_children, d, next);
 	return 0;
@@ -376,7 +376,7 @@ int pconf_route_next_list(struct conf_ctx *ctx, const struct conf_node *n, void 
 	if (r->n_next == 0)
 		return conf_error(ctx, n, "'next' needs at least one escaper");
 	r->next_names = conf_alloc(ctx, r->n_next * sizeof(*r->next_names));
-	r->next = conf_alloc(ctx, r->n_next * sizeof(*r->next));
+	r->next = conf_alloc(ctx, r->n_next * sizeof(const struct escaper_conf *));
 	return pv_foreach_item(ctx, n, next_item, r);
 }
 
@@ -422,7 +422,7 @@ static int pv_next_nodes(struct conf_ctx *ctx, const struct conf_node *n, void *
 	if (r->n_next == 0)
 		return conf_error(ctx, n, "'next_nodes' needs at least one escaper");
 	r->next_names = conf_alloc(ctx, r->n_next * sizeof(*r->next_names));
-	r->next = conf_alloc(ctx, r->n_next * sizeof(*r->next));
+	r->next = conf_alloc(ctx, r->n_next * sizeof(const struct escaper_conf *));
 	r->next_weights = conf_alloc(ctx, r->n_next * sizeof(*r->next_weights));
 	return pv_foreach_item(ctx, n, weighted_item, r);
 }

@@ -192,9 +192,12 @@ static void copy_strings(struct float_peer *p)
 static int parse_set(struct conf_ctx *ctx, const struct conf_node *root, struct float_set **out)
 {
 	struct float_set *s = NULL;
-	size_t n = root->kind == CONF_SEQ ? root->nchild : 1;
+	size_t n;
 	int rc = 0;
 
+	if (root == NULL)
+		return -EINVAL;
+	n = root->kind == CONF_SEQ ? root->nchild : 1;
 	if (n > FLOAT_PUB_MAX_PEERS)
 		return conf_error(ctx, root, "%zu peers (at most %u)", n, FLOAT_PUB_MAX_PEERS);
 	s = calloc(1, sizeof(*s));

@@ -252,10 +252,11 @@ static void on_reply(void *arg, int err, enum rpc_code code, const char *errmsg,
 		q = rq_get(c->gen, e);
 		make_key(c, e, key, sizeof(key), ip, sizeof(ip));
 		const struct rq_entry *x = NULL;
-		const struct escaper_conf **v = n ? malloc(n * sizeof(*v)) : NULL;
+		const struct escaper_conf **v =
+			n ? malloc(n * sizeof(const struct escaper_conf *)) : NULL;
 		if (q != NULL && (n == 0 || v != NULL)) {
 			if (n)
-				memcpy(v, picked, n * sizeof(*v));
+				memcpy(v, picked, n * sizeof(const struct escaper_conf *));
 			x = cache_put(q, key, key_hash(key), v, w, n, n ? ttl : 0);
 		} else {
 			free(v);

@@ -118,9 +118,9 @@ int peer_basic_line(const char *user, const char *pass, char *out, size_t cap)
 
 	if (ul + 1 + pl > sizeof(cred))
 		return -ENOSPC;
-	memcpy(cred, user, ul);
+	memcpy(cred, user, ul); // NOLINT(bugprone-not-null-terminated-result): bytes, not a string
 	cred[ul] = ':';
-	memcpy(cred + ul + 1, pass, pl);
+	memcpy(cred + ul + 1, pass, pl); // NOLINT(bugprone-not-null-terminated-result)
 	n = ul + 1 + pl;
 	if (cap < sizeof(pre) - 1 + (n + 2) / 3 * 4 + 3)
 		return -ENOSPC;
@@ -269,9 +269,9 @@ int peer_socks5_auth_build(const char *user, const char *pass, uint8_t *out, siz
 		return -EINVAL;
 	out[0] = 0x01;
 	out[1] = (uint8_t)ul;
-	memcpy(out + 2, user, ul);
+	memcpy(out + 2, user, ul); // NOLINT(bugprone-not-null-terminated-result): RFC 1929 bytes
 	out[2 + ul] = (uint8_t)pl;
-	memcpy(out + 3 + ul, pass, pl);
+	memcpy(out + 3 + ul, pass, pl); // NOLINT(bugprone-not-null-terminated-result)
 	return (int)(3 + ul + pl);
 }
 

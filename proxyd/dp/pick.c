@@ -36,7 +36,7 @@ struct pick_set {
 static void *heap_alloc(void *arg, size_t n)
 {
 	(void)arg;
-	return calloc(1, n);
+	return calloc(1, n ? n : 1);
 }
 
 uint64_t pick_hash_init(void)

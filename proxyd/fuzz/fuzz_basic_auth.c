@@ -68,7 +68,7 @@ static void basic(const uint8_t *data, size_t size)
 	memcpy(joined, c.user, c.user_len);
 	joined[c.user_len] = ':';
 	memcpy(joined + c.user_len + 1, c.pass, c.pass_len);
-	memcpy(hdr, "Basic ", 6);
+	memcpy(hdr, "Basic ", 6); // NOLINT(bugprone-not-null-terminated-result): length-delimited
 	n = 6 + b64_encode(joined, c.user_len + 1 + c.pass_len, hdr + 6);
 	CHECK(auth_basic_decode(slice_make(hdr, n), &c2, &why) == PARSE_OK);
 	CHECK(c2.user_len == c.user_len && c2.pass_len == c.pass_len);

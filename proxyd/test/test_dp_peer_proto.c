@@ -100,10 +100,13 @@ static void test_basic_and_connect(void **state)
 	assert_int_equal(n, strlen(line));
 	n = peer_basic_line("ab", "c", line, sizeof(line)); /* "ab:c": no padding */
 	assert_string_equal(line, "Proxy-Authorization: Basic YWI6Yw==\r\n");
+	assert_int_equal(n, strlen(line));
 	n = peer_basic_line("a", "bc", line, sizeof(line));
 	assert_string_equal(line, "Proxy-Authorization: Basic YTpiYw==\r\n");
+	assert_int_equal(n, strlen(line));
 	n = peer_basic_line("abc", "de", line, sizeof(line));
 	assert_string_equal(line, "Proxy-Authorization: Basic YWJjOmRl\r\n");
+	assert_int_equal(n, strlen(line));
 	assert_int_equal(peer_basic_line("a", "b", line, 20), -ENOSPC);
 
 	n = peer_http_connect_build("example.net", false, 443, NULL, out, sizeof(out));
@@ -111,6 +114,7 @@ static void test_basic_and_connect(void **state)
 			    "CONNECT example.net:443 HTTP/1.1\r\nHost: example.net:443\r\n\r\n",
 			    (size_t)n);
 	n = peer_basic_line("u", "p", line, sizeof(line));
+	assert_int_equal(n, strlen(line));
 	n = peer_http_connect_build("2001:db8::1", true, 8443, line, out, sizeof(out));
 	out[n] = 0;
 	assert_string_equal((char *)out, "CONNECT [2001:db8::1]:8443 HTTP/1.1\r\n"
@@ -228,6 +232,7 @@ static void test_socks5_client(void **state)
 			    "\x01\xbb",
 			    18);
 	n = peer_socks5_request_build(1, "127.0.0.1", 80, out, sizeof(out));
+	assert_int_equal(n, 10);
 	assert_memory_equal(out, "\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x50", 10);
 	n = peer_socks5_request_build(3, "::1", 53, out, sizeof(out));
 	assert_int_equal(n, 22);

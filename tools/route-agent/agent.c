@@ -168,7 +168,7 @@ enum rpc_code agent_handle(void *ctx, const ProtobufCMessage *req_, ProtobufCMes
 	g3c__routeq__query_rsp__init(qr);
 	r = agent_lookup(a, req->query->host ? req->query->host : "");
 	if (r != NULL && r->n > 0) {
-		qr->nodes = rpc_arena_alloc(ar, r->n * sizeof(*qr->nodes));
+		qr->nodes = rpc_arena_alloc(ar, r->n * sizeof(G3c__Routeq__Node *));
 		for (size_t i = 0; i < r->n; i++) {
 			G3c__Routeq__Node *nd = rpc_arena_alloc(ar, sizeof(*nd));
 			g3c__routeq__node__init(nd);

@@ -32,7 +32,7 @@ int main(int argc, char **argv)
 {
 	struct conf_ctx ctx;
 	const struct conf_node *root = NULL;
-	struct agent a;
+	struct agent a = {0};
 	struct rpc_server *srv;
 	struct ev_loop *loop;
 	ev_signal sint, sterm;
