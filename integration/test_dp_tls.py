@@ -342,8 +342,13 @@ class TlsNginx:
         self.access_log = d / "access.log"
 
     def stop(self):
+        # SIGTERM: the master stops its worker too (SIGKILL would orphan it)
         if self.proc.poll() is None:
-            self.proc.kill()
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
         self.proc.wait(10)
 
 
