@@ -114,6 +114,25 @@ const char *task_event_name(enum task_event ev)
 	return "Finished";
 }
 
+/* The keys every task record starts with, in g3's order. Values are
+ * borrowed until log_rec_emit(), so the id text lives in the caller's id. */
+static void rec_head(struct log_rec *r, char id[33], struct logger *lg,
+		     const struct task_server *ts, const struct task_notes *t, enum task_event ev,
+		     const char *task_type)
+{
+	task_id_format(t->id, id);
+	log_rec_init(r, lg);
+	log_rec_str(r, "server_type", task_server_type(ts->srv->type));
+	log_rec_str(r, "server_name", ts->srv->name);
+	log_rec_str(r, "task_type", task_type);
+	log_rec_str(r, "task_id", id);
+	log_rec_str(r, "task_event", task_event_name(ev));
+	log_rec_str(r, "stage", task_stage_name(t->stage));
+	log_rec_time(r, "start_at", t->start_wall_us);
+	if (t->user != NULL)
+		log_rec_str(r, "user", t->user);
+}
+
 /* UdpAssociate / UdpConnect (g3's keys and order). */
 static void task_log_udp(struct logger *lg, const struct task_server *ts,
 			 const struct task_notes *t, enum task_event ev)
@@ -123,17 +142,7 @@ static void task_log_udp(struct logger *lg, const struct task_server *ts,
 	char id[33];
 	uint64_t now = util_mono_ns();
 
-	task_id_format(t->id, id);
-	log_rec_init(&r, lg);
-	log_rec_str(&r, "server_type", task_server_type(ts->srv->type));
-	log_rec_str(&r, "server_name", ts->srv->name);
-	log_rec_str(&r, "task_type", u->full ? "UdpAssociate" : "UdpConnect");
-	log_rec_str(&r, "task_id", id);
-	log_rec_str(&r, "task_event", task_event_name(ev));
-	log_rec_str(&r, "stage", task_stage_name(t->stage));
-	log_rec_time(&r, "start_at", t->start_wall_us);
-	if (t->user != NULL)
-		log_rec_str(&r, "user", t->user);
+	rec_head(&r, id, lg, ts, t, ev, u->full ? "UdpAssociate" : "UdpConnect");
 	log_rec_addr(&r, "tcp_server_addr", ts->server_addr);
 	log_rec_addr(&r, "tcp_client_addr", ts->client_addr);
 	log_rec_addr(&r, "udp_listen_addr", u->listen);
@@ -180,17 +189,7 @@ void task_log_event(struct logger *lg, const struct task_server *ts, const struc
 		task_log_udp(lg, ts, t, ev);
 		return;
 	}
-	task_id_format(t->id, id);
-	log_rec_init(&r, lg);
-	log_rec_str(&r, "server_type", task_server_type(ts->srv->type));
-	log_rec_str(&r, "server_name", ts->srv->name);
-	log_rec_str(&r, "task_type", t->http != NULL ? "HttpForward" : "TcpConnect");
-	log_rec_str(&r, "task_id", id);
-	log_rec_str(&r, "task_event", task_event_name(ev));
-	log_rec_str(&r, "stage", task_stage_name(t->stage));
-	log_rec_time(&r, "start_at", t->start_wall_us);
-	if (t->user != NULL)
-		log_rec_str(&r, "user", t->user);
+	rec_head(&r, id, lg, ts, t, ev, t->http != NULL ? "HttpForward" : "TcpConnect");
 	log_rec_addr(&r, "server_addr", ts->server_addr);
 	log_rec_addr(&r, "client_addr", ts->client_addr);
 	log_rec_str(&r, "upstream", ts->upstream);
