@@ -90,7 +90,8 @@ run: .deps.stamp
 	sh deploy/run.sh $(BUILD)
 
 # Speed is measured here, never in tests: each workload against a reference
-# measured in the same run (bench/README.md). QUICK=1 for a short run.
+# measured in the same run (bench/README.md). QUICK=1 for a short run,
+# ONLY="workload ..." for some of them.
 bench: .deps.stamp
 	sh deploy/deps.sh --bench
 	+$(MAKE) --no-print-directory all

@@ -3,7 +3,7 @@
 # g3c against a reference measured in the same run, RUNS times; print the
 # medians as a table with ratios and write them as JSON to bench/results/.
 # Usage: bench/run.sh BUILD_DIR   (env: QUICK=1 for a short run (1 round), RUNS=N,
-#        ONLY=name to run one workload)
+#        ONLY="name ..." to run only the named workloads)
 set -u
 build=$(cd "${1:-build}" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +33,9 @@ export BENCH_LIB="$top/bench/lib.sh"
 status=0
 for w in "$top"/bench/workloads/*.sh; do
 	name=$(basename "$w" .sh)
-	[ -n "${ONLY:-}" ] && [ "$ONLY" != "$name" ] && continue
+	if [ -n "${ONLY:-}" ]; then
+		case " $ONLY " in *" $name "*) ;; *) continue ;; esac
+	fi
 	echo "bench: workload $name ($runs runs)"
 	tmp=$(mktemp -d "/tmp/g3c-bench-$name.XXXXXX")
 	t0=$(date +%s)
