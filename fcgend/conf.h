@@ -29,7 +29,7 @@
 #include "common/conf.h"
 #include "common/daemon.h"
 #include "fcgend/forge.h"
-#include "fcgend/hist.h"
+#include "common/hist.h"
 #include "fcgend/keypool.h"
 
 #define FCGEND_CONF_MAGIC 0x66636366u /* "fccf" */

@@ -284,7 +284,7 @@ static void ops_emit_metrics(struct daemon *d, struct statsd *s)
 	struct cert_cache_stats cs;
 	struct keypool_stats ks;
 	struct statsd_tags tags;
-	struct hist *h = fcgen_service_hist(rt->svc);
+	struct hist_window *h = fcgen_service_hist(rt->svc);
 	uint64_t mal = rpc_malformed(rt), refilled = 0;
 	char q[16];
 
@@ -311,7 +311,7 @@ static void ops_emit_metrics(struct daemon *d, struct statsd *s)
 	statsd_count(s, "backend.refresh_ok", statsd_counter_delta(&em->refresh_ok, refilled),
 		     NULL);
 
-	hist_rotate(h, fcgen_service_hist_conf(rt->svc), util_mono_ns() / 1000000u);
+	hist_window_rotate(h, fcgen_service_hist_conf(rt->svc), util_mono_ns() / 1000000u);
 	if (h->last.count) {
 		static const char *const fixed[] = {"min", "max", "mean"};
 		const uint64_t fv[] = {h->last.min, h->last.max, h->last.mean};

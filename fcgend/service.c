@@ -35,7 +35,7 @@ struct fcgen_service {
 	struct fcgen_clock clk;
 	struct fcgen_stats st;
 	struct hist_conf hconf;
-	struct hist hist;
+	struct hist_window hist;
 };
 
 static uint64_t default_mono_ms(void *arg)
@@ -55,6 +55,7 @@ struct fcgen_service *fcgen_service_new(const struct forge_ca *ca, struct keypoo
 					const struct hist_conf *duration_stats)
 {
 	struct fcgen_service *s = xcalloc(1, sizeof(*s));
+	int ret;
 
 	ASSERT(ca != NULL && pool != NULL);
 	s->magic = FCGEN_SERVICE_MAGIC;
@@ -68,7 +69,8 @@ struct fcgen_service *fcgen_service_new(const struct forge_ca *ca, struct keypoo
 		s->hconf = *duration_stats;
 	else
 		hist_conf_defaults(&s->hconf);
-	hist_init(&s->hist, default_mono_ms(NULL));
+	ret = hist_window_init(&s->hist, default_mono_ms(NULL));
+	ASSERT(ret == 0); /* control-plane allocation */
 	return s;
 }
 
@@ -78,6 +80,7 @@ void fcgen_service_free(struct fcgen_service *s)
 		return;
 	CHECK_OBJ(s, FCGEN_SERVICE_MAGIC);
 	cert_cache_free(s->cache);
+	hist_window_fini(&s->hist);
 	POISON_OBJ(s);
 	free(s);
 }
@@ -324,7 +327,7 @@ enum rpc_code fcgen_handle(void *ctx, const ProtobufCMessage *reqm, ProtobufCMes
 	s->st.latency_sum_ns += dt;
 	if (dt > s->st.latency_max_ns)
 		s->st.latency_max_ns = dt;
-	hist_record(&s->hist, dt);
+	hist_window_record(&s->hist, dt);
 	return code;
 }
 
@@ -340,7 +343,7 @@ void fcgen_service_cache_stats(const struct fcgen_service *s, struct cert_cache_
 	cert_cache_get_stats(s->cache, out);
 }
 
-struct hist *fcgen_service_hist(struct fcgen_service *s)
+struct hist_window *fcgen_service_hist(struct fcgen_service *s)
 {
 	CHECK_OBJ(s, FCGEN_SERVICE_MAGIC);
 	return &s->hist;

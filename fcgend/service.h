@@ -16,7 +16,7 @@
 #include "common/rpc.h"
 #include "fcgend/cache.h"
 #include "fcgend/forge.h"
-#include "fcgend/hist.h"
+#include "common/hist.h"
 #include "fcgend/keypool.h"
 #include "proto/fcgen.pb-c.h"
 
@@ -80,7 +80,7 @@ enum rpc_code fcgen_forge(struct fcgen_service *s, const G3c__Fcgen__ForgeReq *r
 void fcgen_service_get_stats(const struct fcgen_service *s, struct fcgen_stats *out);
 void fcgen_service_cache_stats(const struct fcgen_service *s, struct cert_cache_stats *out);
 /* The request-duration histogram (metrics rotate it). */
-struct hist *fcgen_service_hist(struct fcgen_service *s);
+struct hist_window *fcgen_service_hist(struct fcgen_service *s);
 const struct hist_conf *fcgen_service_hist_conf(const struct fcgen_service *s);
 
 #endif

@@ -56,7 +56,7 @@ void iplocd_emit_metrics(struct iplocd *ipl, struct statsd *s)
 {
 	struct iplocd_metrics *m = &ipl->metrics;
 	const struct iploc_stats *st = &ipl->svc.stats;
-	const struct iploc_hist *h = &ipl->svc.latency;
+	const struct hist *h = &ipl->svc.latency;
 	struct rpc_server_stats rs = {0};
 	static const struct {
 		const char *tag;
@@ -90,13 +90,13 @@ void iplocd_emit_metrics(struct iplocd *ipl, struct statsd *s)
 			statsd_tags_init(&t);
 			statsd_tags_add(&t, "quantile", qs[i].tag);
 			statsd_gauge(s, "frontend.request_duration",
-				     (int64_t)iploc_hist_quantile(h, qs[i].q), &t);
+				     (int64_t)hist_quantile(h, qs[i].q), &t);
 		}
 		statsd_tags_init(&t);
 		statsd_tags_add(&t, "quantile", "mean");
-		statsd_gauge(s, "frontend.request_duration", (int64_t)iploc_hist_mean(h), &t);
+		statsd_gauge(s, "frontend.request_duration", (int64_t)hist_mean(h), &t);
 	}
-	iploc_hist_reset(&ipl->svc.latency);
+	hist_reset(&ipl->svc.latency);
 	for (int k = 0; k < IPLOC_DB__COUNT; k++) {
 		const struct iploc_db *db = ipl->svc.db[k];
 		uint64_t epoch;

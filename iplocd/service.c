@@ -20,10 +20,15 @@ const struct rpc_service iploc_rpc_service = {
 
 void iploc_service_init(struct iploc_service *s)
 {
+	int ret;
+
 	memset(s, 0, sizeof(*s));
 	s->magic = IPLOC_SERVICE_MAGIC;
 	s->ttl = IPLOC_DEFAULT_TTL;
 	s->miss_ttl = IPLOC_DEFAULT_MISS_TTL;
+	/* Durations in ns up to 18 minutes, within 1/64 of the value. */
+	ret = hist_init(&s->latency, 5, 40);
+	ASSERT(ret == 0); /* control-plane allocation */
 }
 
 void iploc_service_fini(struct iploc_service *s)
@@ -34,6 +39,7 @@ void iploc_service_fini(struct iploc_service *s)
 		iploc_db_unref(s->db[k]);
 		s->db[k] = NULL;
 	}
+	hist_fini(&s->latency);
 	POISON_OBJ(s);
 }
 
@@ -343,6 +349,6 @@ enum rpc_code iploc_handle(void *ctx, const ProtobufCMessage *req_, ProtobufCMes
 	dt = util_mono_ns() - t0;
 	s->stats.latency_ns += dt;
 	s->stats.latency_max = MAX(s->stats.latency_max, dt);
-	iploc_hist_add(&s->latency, dt);
+	hist_record(&s->latency, dt);
 	return code;
 }

@@ -19,7 +19,7 @@
 
 #include "common/rpc.h"
 #include "iplocd/db.h"
-#include "iplocd/hist.h"
+#include "common/hist.h"
 #include "proto/iploc.pb-c.h"
 
 #define IPLOC_SERVICE_MAGIC 0x6970737au /* "ipsz" */
@@ -46,7 +46,7 @@ struct iploc_service {
 	struct iploc_db *db[IPLOC_DB__COUNT]; /* owned references, NULL = not configured */
 	uint32_t ttl, miss_ttl;		      /* seconds */
 	struct iploc_stats stats;
-	struct iploc_hist latency; /* per metrics interval, reset by the emitter */
+	struct hist latency; /* per metrics interval, reset by the emitter */
 };
 
 /* Initialise with no database and the default TTLs. */

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "fcgend/cache.h"
-#include "fcgend/hist.h"
+#include "common/hist.h"
 
 static struct cached_cert val(const char *leaf, const char *key, uint64_t ttl_until)
 {
@@ -154,37 +154,36 @@ static void test_replace_clear_disabled(void **state)
 static void test_hist(void **state)
 {
 	struct hist_conf hc;
-	struct hist *h = calloc(1, sizeof(*h));
+	struct hist_window w;
 
 	(void)state;
 	hist_conf_defaults(&hc);
 	assert_int_equal(hc.rotate_ms, 4000);
 	assert_int_equal(hc.nq, 5);
-	hist_init(h, 1000);
+	assert_int_equal(hist_window_init(&w, 1000), 0);
 	for (uint64_t v = 1; v <= 100; v++)
-		hist_record(h, v * 10);
-	assert_false(hist_rotate(h, &hc, 4999)); /* the interval is not over */
-	assert_true(hist_rotate(h, &hc, 5000));
-	assert_int_equal(h->last.count, 100);
-	assert_int_equal(h->last.min, 10);
-	assert_int_equal(h->last.max, 1000);
-	assert_int_equal(h->last.mean, 505);
-	assert_int_equal(h->last.qv[0], 510);  /* 0.50 */
-	assert_int_equal(h->last.qv[4], 1000); /* 0.99 */
+		hist_window_record(&w, v * 10);
+	assert_false(hist_window_rotate(&w, &hc, 4999)); /* the interval is not over */
+	assert_true(hist_window_rotate(&w, &hc, 5000));
+	assert_int_equal(w.last.count, 100);
+	assert_int_equal(w.last.min, 10);
+	assert_int_equal(w.last.max, 1000);
+	assert_int_equal(w.last.mean, 505);
+	assert_int_equal(w.last.qv[0], 501); /* 0.50: the 50th value, 500, bucket 500..501 */
+	assert_int_equal(w.last.qv[4], 990); /* 0.99: the 99th value, 990, bucket 988..991 */
 	/* An empty interval reports nothing. */
-	assert_true(hist_rotate(h, &hc, 9000));
-	assert_int_equal(h->last.count, 0);
-	/* More samples than the reservoir: min, max and mean stay exact. */
-	for (uint64_t v = 0; v < 3 * HIST_SAMPLES; v++)
-		hist_record(h, v);
-	assert_true(hist_rotate(h, &hc, 20000));
-	assert_int_equal(h->last.count, 3 * HIST_SAMPLES);
-	assert_int_equal(h->last.min, 0);
-	assert_int_equal(h->last.max, 3 * HIST_SAMPLES - 1);
-	assert_int_equal(h->last.mean, (3 * HIST_SAMPLES - 1) / 2);
-	/* The median of a uniform sample lands near the middle. */
-	assert_true(h->last.qv[0] > HIST_SAMPLES && h->last.qv[0] < 2 * HIST_SAMPLES);
-	free(h);
+	assert_true(hist_window_rotate(&w, &hc, 9000));
+	assert_int_equal(w.last.count, 0);
+	/* Many values: min, max and mean stay exact, quantiles within 0.4 %. */
+	for (uint64_t v = 0; v < 3 * 4096; v++)
+		hist_window_record(&w, v);
+	assert_true(hist_window_rotate(&w, &hc, 20000));
+	assert_int_equal(w.last.count, 3 * 4096);
+	assert_int_equal(w.last.min, 0);
+	assert_int_equal(w.last.max, 3 * 4096 - 1);
+	assert_int_equal(w.last.mean, (3 * 4096 - 1) / 2);
+	assert_true(w.last.qv[0] >= 6144 - 24 && w.last.qv[0] <= 6144 + 24);
+	hist_window_fini(&w);
 }
 
 int main(void)

@@ -43,9 +43,9 @@ int bench_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	total.lat = hist_new();
-	total.send_all = hist_new();
-	total.recv_hdr = hist_new();
+	total.lat = hist_new(BENCH_HIST_SUB_BITS, BENCH_HIST_VALUE_BITS);
+	total.send_all = hist_new(BENCH_HIST_SUB_BITS, BENCH_HIST_VALUE_BITS);
+	total.recv_hdr = hist_new(BENCH_HIST_SUB_BITS, BENCH_HIST_VALUE_BITS);
 	if (bench_run(b, &total) < 0)
 		goto out;
 	bench_report(b, &total);

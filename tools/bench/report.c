@@ -27,8 +27,8 @@ static void json_hist(const char *name, const struct hist *h)
 	printf("\"%s\":{\"count\":%llu,\"min\":%.1f,\"mean\":%.1f,\"stddev\":%.1f,"
 	       "\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99.9\":%.1f,\"max\":%.1f}",
 	       name, (unsigned long long)h->count, h->count ? us(h->min) : 0.0, hist_mean(h) / 1e3,
-	       hist_stddev(h) / 1e3, us(hist_percentile(h, 50)), us(hist_percentile(h, 90)),
-	       us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)), us(h->max));
+	       hist_stddev(h) / 1e3, us(hist_quantile(h, 0.5)), us(hist_quantile(h, 0.9)),
+	       us(hist_quantile(h, 0.99)), us(hist_quantile(h, 0.999)), us(h->max));
 }
 
 static void report_json(const struct bench *b, const struct bench_stats *s, double secs)
@@ -72,7 +72,7 @@ static void report_json(const struct bench *b, const struct bench_stats *s, doub
 static void text_hist(const char *name, const struct hist *h)
 {
 	printf("%-9s%10.1f %8.1f %8.1f %8.1f %8.1f\n", name, h->count ? us(h->min) : 0.0,
-	       hist_mean(h) / 1e3, hist_stddev(h) / 1e3, us(hist_percentile(h, 90)), us(h->max));
+	       hist_mean(h) / 1e3, hist_stddev(h) / 1e3, us(hist_quantile(h, 0.9)), us(h->max));
 }
 
 static void report_text(const struct bench *b, const struct bench_stats *s, double secs)
@@ -134,7 +134,7 @@ static void report_text(const struct bench *b, const struct bench_stats *s, doub
 		text_hist("Total:", h);
 		printf("Percentage of the requests served within a certain time (us)\n");
 		for (size_t i = 0; i < ARRAY_SIZE(pcts); i++)
-			printf("  %5g%%  %10.1f\n", pcts[i], us(hist_percentile(h, pcts[i])));
+			printf("  %5g%%  %10.1f\n", pcts[i], us(hist_quantile(h, pcts[i] / 100.0)));
 	}
 }
 

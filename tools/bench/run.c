@@ -209,9 +209,9 @@ int bench_run(struct bench *b, struct bench_stats *total)
 		w->n_tasks = o->concurrency / nt + (i < o->concurrency % nt ? 1 : 0);
 		w->tasks = xcalloc(w->n_tasks, sizeof(*w->tasks));
 		w->rate = o->rate / nt;
-		w->st.lat = hist_new();
-		w->st.send_all = hist_new();
-		w->st.recv_hdr = hist_new();
+		w->st.lat = hist_new(BENCH_HIST_SUB_BITS, BENCH_HIST_VALUE_BITS);
+		w->st.send_all = hist_new(BENCH_HIST_SUB_BITS, BENCH_HIST_VALUE_BITS);
+		w->st.recv_hdr = hist_new(BENCH_HIST_SUB_BITS, BENCH_HIST_VALUE_BITS);
 		w->loop = ev_loop_new(EVFLAG_AUTO);
 		if (!w->loop) {
 			fprintf(stderr, "g3bench: cannot create an event loop\n");
@@ -243,9 +243,10 @@ int bench_run(struct bench *b, struct bench_stats *total)
 	for (unsigned i = 0; i < nt; i++) {
 		const struct bench_stats *s = &ws[i].st;
 
-		hist_merge(total->lat, s->lat);
-		hist_merge(total->send_all, s->send_all);
-		hist_merge(total->recv_hdr, s->recv_hdr);
+		/* Same shape everywhere: a merge cannot fail. */
+		ASSERT(hist_merge(total->lat, s->lat) == 0);
+		ASSERT(hist_merge(total->send_all, s->send_all) == 0);
+		ASSERT(hist_merge(total->recv_hdr, s->recv_hdr) == 0);
 		total->ok += s->ok;
 		total->failed += s->failed;
 		for (int e = 0; e < BENCH_ERR__N; e++)

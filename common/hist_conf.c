@@ -1,5 +1,5 @@
-/* duration_stats (see hist.h). */
-#include "fcgend/hist.h"
+/* g3's duration_stats setting and the rotating window (see hist.h). */
+#include "common/hist.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -109,70 +109,43 @@ int hist_conf_parse(struct conf_ctx *ctx, const struct conf_node *n, struct hist
 	return ret;
 }
 
-void hist_init(struct hist *h, uint64_t now_ms)
+/* 7 sub-bucket bits: within 1/256 of the value; 40 value bits: durations
+ * up to 18 minutes in ns, or 34 years in ms. */
+int hist_window_init(struct hist_window *w, uint64_t now_ms)
 {
-	memset(h, 0, sizeof(*h));
-	h->rng = 0x9e3779b97f4a7c15ull ^ util_mono_ns();
-	h->window_start_ms = now_ms;
+	memset(w, 0, sizeof(*w));
+	w->window_start_ms = now_ms;
+	return hist_init(&w->h, 7, 40);
 }
 
-static uint64_t next_rand(struct hist *h)
+void hist_window_fini(struct hist_window *w)
 {
-	/* xorshift64 */
-	h->rng ^= h->rng << 13;
-	h->rng ^= h->rng >> 7;
-	h->rng ^= h->rng << 17;
-	return h->rng;
+	hist_fini(&w->h);
 }
 
-void hist_record(struct hist *h, uint64_t v)
+void hist_window_record(struct hist_window *w, uint64_t v)
 {
-	if (h->count < HIST_SAMPLES) {
-		h->samples[h->count] = v;
-	} else {
-		/* Reservoir sampling keeps a uniform sample of the interval. */
-		uint64_t j = next_rand(h) % (h->count + 1);
-		if (j < HIST_SAMPLES)
-			h->samples[j] = v;
-	}
-	if (h->count == 0 || v < h->min)
-		h->min = v;
-	if (v > h->max)
-		h->max = v;
-	h->count++;
-	h->sum += v;
+	hist_record(&w->h, v);
 }
 
-static int cmp_u64(const void *a, const void *b)
+bool hist_window_rotate(struct hist_window *w, const struct hist_conf *c, uint64_t now_ms)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	struct hist_snapshot *s = &w->last;
 
-	return x < y ? -1 : x > y;
-}
-
-bool hist_rotate(struct hist *h, const struct hist_conf *c, uint64_t now_ms)
-{
-	struct hist_snapshot *s = &h->last;
-	size_t n;
-
-	if (now_ms - h->window_start_ms < c->rotate_ms)
+	if (now_ms - w->window_start_ms < c->rotate_ms)
 		return false;
 	memset(s, 0, sizeof(*s));
-	s->count = h->count;
+	s->count = w->h.count;
 	s->nq = c->nq;
 	memcpy(s->q, c->q, c->nq * sizeof(c->q[0]));
-	if (h->count) {
-		n = (size_t)MIN(h->count, (uint64_t)HIST_SAMPLES);
-		qsort(h->samples, n, sizeof(h->samples[0]), cmp_u64);
-		s->min = h->min;
-		s->max = h->max;
-		s->mean = h->sum / h->count;
-		for (unsigned i = 0; i < c->nq; i++) {
-			size_t idx = (size_t)(c->q[i] * (double)n);
-			s->qv[i] = h->samples[MIN(idx, n - 1)];
-		}
+	if (w->h.count) {
+		s->min = w->h.min;
+		s->max = w->h.max;
+		s->mean = (uint64_t)(w->h.sum / (long double)w->h.count);
+		for (unsigned i = 0; i < c->nq; i++)
+			s->qv[i] = hist_quantile(&w->h, c->q[i]);
 	}
-	h->count = h->sum = h->min = h->max = 0;
-	h->window_start_ms = now_ms;
+	hist_reset(&w->h);
+	w->window_start_ms = now_ms;
 	return true;
 }
