@@ -34,6 +34,7 @@ struct user_state {
 	struct user_bucket *old;   /* replaced ones */
 	/* atomics */
 	atomic_uint_fast64_t alive;
+	_Atomic uint64_t log_tat_ns; /* log_rate_limit's GCRA (limit_gcra_take) */
 };
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -156,6 +157,13 @@ bool user_state_rate_take(struct user_state *st, enum user_rate k, const struct 
 	return ok;
 }
 
+bool user_state_log_take(struct user_state *st, const struct rate_limit_quota *q, uint64_t now_ns)
+{
+	if (q == NULL || !q->set)
+		return true;
+	return limit_gcra_take(&st->log_tat_ns, q->replenish_interval_ns, q->max_burst, now_ns);
+}
+
 static bool same_limit(const struct global_stream_limit *a, const struct global_stream_limit *b)
 {
 	return a->replenish_interval_ms == b->replenish_interval_ms &&
@@ -253,6 +261,7 @@ static const char *const uc_names[UC__COUNT] = {
 	[UC_FORBID_PROTO_BANNED] = "user.forbidden.proto_banned",
 	[UC_FORBID_DEST_DENIED] = "user.forbidden.dest_denied",
 	[UC_FORBID_UA_BLOCKED] = "user.forbidden.ua_blocked",
+	[UC_FORBID_LOG_SKIPPED] = "user.forbidden.log_skipped",
 };
 
 static const char *const urc_names[URC__COUNT] = {

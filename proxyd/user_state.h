@@ -51,6 +51,7 @@ enum user_ctr {
 	UC_FORBID_PROTO_BANNED,
 	UC_FORBID_DEST_DENIED,
 	UC_FORBID_UA_BLOCKED,
+	UC_FORBID_LOG_SKIPPED, /* a task record skipped by log_rate_limit */
 	UC__COUNT,
 };
 
@@ -114,6 +115,11 @@ void user_state_pw_forget(struct user_state *st);
  * set); false when over the limit (nothing is taken). now_ns: monotonic. */
 bool user_state_rate_take(struct user_state *st, enum user_rate k, const struct rate_limit_quota *q,
 			  uint64_t now_ns);
+
+/* log_rate_limit with quota q: true when one more task may be logged now
+ * (or q is not set). Lock free (one compare-and-swap on the entry's
+ * log_rate_limit state, shared by every worker). now_ns: monotonic. */
+bool user_state_log_take(struct user_state *st, const struct rate_limit_quota *q, uint64_t now_ns);
 
 /* The user's shared token bucket for tcp_all_download_speed_limit
  * (download) or tcp_all_upload_speed_limit, NULL when l is not set. One

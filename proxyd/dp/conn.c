@@ -598,6 +598,7 @@ void conn_task_create(struct conn *c)
 	t->created_ns = util_mono_ns();
 	t->escaper = c->srv->escaper ? c->srv->escaper->name : c->srv->escaper_name;
 	t->user = c->user != NULL && c->user->name[0] != '\0' ? c->user->name : NULL;
+	t->log_skip = !conn_user_log_take(c);
 	atomic_fetch_add(&c->wk->sh->tasks, 1);
 	metrics_srv_add(c->srv->stats, MS_TASK_TOTAL, 1);
 	metrics_srv_alive(c->srv->stats, 1);

@@ -497,3 +497,15 @@ void conn_user_speed_used(struct conn *c, unsigned dirs, size_t n)
 	}
 	u->pending[i] = 0;
 }
+
+bool conn_user_log_take(struct conn *c)
+{
+	struct conn_user *u = c->user;
+
+	if (u == NULL || u->st == NULL || !u->uc->log_rate_limit.set)
+		return true;
+	if (user_state_log_take(u->st, &u->uc->log_rate_limit, util_mono_ns()))
+		return true;
+	user_stats_add(u->stats, UC_FORBID_LOG_SKIPPED, 1);
+	return false;
+}

@@ -116,6 +116,12 @@ size_t conn_user_speed_grant(struct conn *c, unsigned dirs, size_t want, uint64_
  * or take what moved beyond it). */
 void conn_user_speed_used(struct conn *c, unsigned dirs, size_t n);
 
+/* log_rate_limit of c's user for a new task: true when its task records
+ * are written; false when the user is over the rate (the task's records
+ * are skipped and user.forbidden.log_skipped counts it). True without a
+ * user or a limit. */
+bool conn_user_log_take(struct conn *c);
+
 /* Free c->user (NULL accepted; releases a slot still held). */
 void conn_user_free(struct conn *c);
 

@@ -225,7 +225,11 @@ static int fwd_setup(struct conn *c, const struct http_request *req)
 	if (slice_to_cstr(req->method_str, f->method, sizeof(f->method)) < 0)
 		snprintf(f->method, sizeof(f->method), "%.*s", (int)(sizeof(f->method) - 1),
 			 (const char *)req->method_str.p);
-	uri_copy(f, req, hc->log_uri_max_chars);
+	/* log_uri_max_chars: the user's when set, else the server's */
+	uri_copy(f, req,
+		 c->user != NULL && c->user->uc->has_log_uri_max_chars
+			 ? c->user->uc->log_uri_max_chars
+			 : hc->log_uri_max_chars);
 	n = (int)MIN(req->user_agent.len, sizeof(f->ua) - 1);
 	if (n > 0)
 		memcpy(f->ua, req->user_agent.p, (size_t)n);

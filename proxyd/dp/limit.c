@@ -124,3 +124,23 @@ void limit_bucket_refund(struct limit_bucket *b, uint64_t n)
 	} while (!atomic_compare_exchange_weak_explicit(
 		&b->tat_ns, &tat, next, memory_order_relaxed, memory_order_relaxed));
 }
+
+bool limit_gcra_take(_Atomic uint64_t *tat, uint64_t interval_ns, uint32_t burst,
+		     uint64_t now_ns)
+{
+	uint64_t cur = atomic_load_explicit(tat, memory_order_relaxed);
+	uint64_t tau;
+
+	if (interval_ns == 0 || burst == 0)
+		return true;
+	tau = interval_ns * (uint64_t)burst; /* the burst tolerance */
+	for (;;) {
+		uint64_t base = cur > now_ns ? cur : now_ns;
+		if (base + interval_ns - now_ns > tau)
+			return false;
+		if (atomic_compare_exchange_weak_explicit(tat, &cur, base + interval_ns,
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			return true;
+	}
+}

@@ -80,4 +80,12 @@ uint64_t limit_bucket_take(struct limit_bucket *b, uint64_t now_ns, uint64_t wan
 /* Give back n bytes taken but not moved. */
 void limit_bucket_refund(struct limit_bucket *b, uint64_t n);
 
+/* A lock-free GCRA over whole cells (log_rate_limit: one cell per task
+ * record): one cell every interval_ns, at most burst cells at once. *tat
+ * is the shared "theoretical arrival time" (starts at 0 = full); any
+ * thread may call this. True when a cell was taken; false when over the
+ * rate (nothing taken). burst 0 or interval_ns 0 = unlimited. */
+bool limit_gcra_take(_Atomic uint64_t *tat, uint64_t interval_ns, uint32_t burst,
+		     uint64_t now_ns);
+
 #endif

@@ -183,7 +183,7 @@ void task_log_event(struct logger *lg, const struct task_server *ts, const struc
 	char id[33];
 	uint64_t now = util_mono_ns();
 
-	if (!logger_enabled(lg) || !t->created)
+	if (!logger_enabled(lg) || !t->created || t->log_skip)
 		return;
 	if (t->udp != NULL) {
 		task_log_udp(lg, ts, t, ev);
