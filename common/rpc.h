@@ -64,6 +64,23 @@ void rpc_arena_set_error(struct rpc_arena *a, const char *fmt, ...) PRINTF_FMT(2
 typedef enum rpc_code rpc_handler_fn(void *ctx, const ProtobufCMessage *req, ProtobufCMessage *rep,
 				     struct rpc_arena *a);
 
+/* Deferred replies, for a handler that must wait for another thread or an
+ * event: it calls rpc_defer(a) and returns (its return value is then
+ * ignored and nothing is sent yet). The deferred reply owns the request's
+ * arena, so `rep` and everything allocated from `a` stay valid; the owner
+ * fills rep (allocating from rpc_deferred_arena) and calls
+ * rpc_deferred_finish on the server's loop thread, exactly once, after the
+ * handler has returned (never inside it). Returns
+ * NULL when the caller cannot defer (rpc_dispatch_buffer): answer now.
+ * Calling it twice in one handler returns the same handle. */
+struct rpc_deferred;
+struct rpc_deferred *rpc_defer(struct rpc_arena *a);
+struct rpc_arena *rpc_deferred_arena(struct rpc_deferred *d);
+/* Send the reply with `code` (and the arena's error text when not OK), then
+ * free d and its arena. When the server was freed meanwhile nothing is
+ * sent. */
+void rpc_deferred_finish(struct rpc_deferred *d, enum rpc_code code);
+
 struct rpc_server_stats {
 	uint64_t requests;  /* decoded and handled */
 	uint64_t malformed; /* undecodable messages (answered or dropped) */

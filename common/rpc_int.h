@@ -58,11 +58,39 @@ const char *rpc_arena_error(const struct rpc_arena *a);
  * id was found (the last occurrence wins, as in protobuf). */
 bool rpc_wire_find_id(const uint8_t *p, size_t len, uint64_t *id);
 
+/* A reply the handler gave later (rpc_defer): it owns the request's arena,
+ * which holds rep; the server that made it links it to send it and to
+ * forget it when the server goes first. */
+#define RPC_DEFERRED_MAGIC 0x72706466u /* "rpdf" */
+/* Room for the SP header: pipe key + backtrace hops + request id. */
+#define RPC_CTRL_MAX 256
+struct rpc_server;
+struct rpc_deferred {
+	uint32_t magic;
+	struct rpc_arena *arena; /* owned once the handler returned */
+	ProtobufCMessage *rep;	 /* in arena */
+	uint64_t id;
+	struct rpc_server *server; /* NULL once the server is gone */
+	struct rpc_deferred *next; /* the server's pending list */
+	uint64_t ctrl[RPC_CTRL_MAX / 8]; /* the SP header routing the reply (aligned) */
+	size_t ctrl_len;
+};
+
+/* Allow the next handler call on `a` to defer (servers only). */
+void rpc_arena_allow_defer(struct rpc_arena *a);
+
+/* Fill rep's envelope (id, code, the arena's error text for a non-OK code)
+ * and encode it into `out`; a reply over RPC_MAX_MSG becomes INTERNAL. */
+void rpc_pack_reply(const struct rpc_service *svc, const struct rpc_envelope *env,
+		    struct rpc_arena *a, ProtobufCMessage *rep, uint64_t id, enum rpc_code code,
+		    struct rpc_buf *out);
+
 /* Decode one packed request, run the handler, encode the reply into `out`
  * (len set). *malformed tells whether the request was undecodable or too
  * large; such a request is answered with MALFORMED when its id can be read.
- * Resets `a` before returning. Returns 0 (reply in out) or -EBADMSG (nothing
- * to answer: drop). */
+ * Resets `a` before returning. Returns 0 (reply in out), -EBADMSG (nothing
+ * to answer: drop) or 1: the handler deferred its reply (rpc_defer), `a`
+ * belongs to that rpc_deferred (id and rep set) and is not reset. */
 int rpc_handle_packed(const struct rpc_service *svc, const struct rpc_envelope *env,
 		      rpc_handler_fn *fn, void *ctx, struct rpc_arena *a, const uint8_t *req,
 		      size_t len, struct rpc_buf *out, bool *malformed) MUST_CHECK;

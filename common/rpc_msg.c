@@ -98,6 +98,10 @@ struct rpc_arena {
 	struct rpc_arena_chunk *first;
 	char *errmsg;
 	ProtobufCAllocator pa;
+	/* Set by the server around a handler call (rpc_defer may then take
+	 * the arena over); cleared by rpc_arena_reset. */
+	bool can_defer;
+	struct rpc_deferred *deferred;
 };
 
 static struct rpc_arena_chunk *rpc_arena_chunk_new(size_t size)
@@ -160,6 +164,8 @@ void rpc_arena_reset(struct rpc_arena *a)
 	}
 	a->first->used = 0;
 	a->errmsg = NULL;
+	a->can_defer = false;
+	a->deferred = NULL;
 }
 
 void rpc_arena_free(struct rpc_arena *a)
@@ -346,6 +352,47 @@ static void rpc_pack_status(const struct rpc_service *svc, const struct rpc_enve
 	rpc_pack(rep, protobuf_c_message_get_packed_size(rep), out);
 }
 
+void rpc_pack_reply(const struct rpc_service *svc, const struct rpc_envelope *env,
+		    struct rpc_arena *a, ProtobufCMessage *rep, uint64_t id, enum rpc_code code,
+		    struct rpc_buf *out)
+{
+	size_t size;
+
+	rpc_set_envelope(env, a, rep, id, code, code == RPC_OK ? NULL : rpc_arena_error(a));
+	size = protobuf_c_message_get_packed_size(rep);
+	if (size > RPC_MAX_MSG) {
+		const char *m = rpc_arena_printf(a, "reply too large (%zu bytes)", size);
+		rpc_pack_status(svc, env, a, id, RPC_INTERNAL, m, out);
+		return;
+	}
+	rpc_pack(rep, size, out);
+}
+
+void rpc_arena_allow_defer(struct rpc_arena *a)
+{
+	CHECK_OBJ(a, RPC_ARENA_MAGIC);
+	a->can_defer = true;
+}
+
+struct rpc_deferred *rpc_defer(struct rpc_arena *a)
+{
+	CHECK_OBJ(a, RPC_ARENA_MAGIC);
+	if (!a->can_defer)
+		return NULL;
+	if (!a->deferred) {
+		a->deferred = xcalloc(1, sizeof(*a->deferred));
+		a->deferred->magic = RPC_DEFERRED_MAGIC;
+		a->deferred->arena = a;
+	}
+	return a->deferred;
+}
+
+struct rpc_arena *rpc_deferred_arena(struct rpc_deferred *d)
+{
+	CHECK_OBJ(d, RPC_DEFERRED_MAGIC);
+	return d->arena;
+}
+
 int rpc_handle_packed(const struct rpc_service *svc, const struct rpc_envelope *env,
 		      rpc_handler_fn *fn, void *ctx, struct rpc_arena *a, const uint8_t *req,
 		      size_t len, struct rpc_buf *out, bool *malformed)
@@ -353,7 +400,6 @@ int rpc_handle_packed(const struct rpc_service *svc, const struct rpc_envelope *
 	ProtobufCMessage *msg = NULL, *rep;
 	enum rpc_code code;
 	uint64_t id = 0;
-	size_t size;
 	int ret = 0;
 
 	*malformed = false;
@@ -375,14 +421,14 @@ int rpc_handle_packed(const struct rpc_service *svc, const struct rpc_envelope *
 	id = *RPC_FIELD(msg, env->req_id_off, uint64_t);
 	rep = rpc_new_reply(svc, a);
 	code = fn(ctx, msg, rep, a);
-	rpc_set_envelope(env, a, rep, id, code, code == RPC_OK ? NULL : rpc_arena_error(a));
-	size = protobuf_c_message_get_packed_size(rep);
-	if (size > RPC_MAX_MSG) {
-		const char *m = rpc_arena_printf(a, "reply too large (%zu bytes)", size);
-		rpc_pack_status(svc, env, a, id, RPC_INTERNAL, m, out);
-		goto out;
+	if (a->deferred) {
+		/* The handler answers later: the arena (holding rep) is the
+		 * deferred reply's now, so it is not reset here. */
+		a->deferred->id = id;
+		a->deferred->rep = rep;
+		return 1;
 	}
-	rpc_pack(rep, size, out);
+	rpc_pack_reply(svc, env, a, rep, id, code, out);
 out:
 	/* msg and rep live in the arena: nothing to free one by one. */
 	rpc_arena_reset(a);

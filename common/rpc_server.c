@@ -18,8 +18,6 @@
 #include "common/rpc_int.h"
 
 #define RPC_SERVER_MAGIC 0x72707373u
-/* Room for the SP header: pipe key + backtrace hops + request id. */
-#define RPC_CTRL_MAX 256
 #define RPC_SERVER_SNDBUF (1 << 20)
 
 struct rpc_server {
@@ -34,6 +32,7 @@ struct rpc_server {
 	struct rpc_arena *arena;
 	struct rpc_buf out;
 	struct rpc_server_stats stats;
+	struct rpc_deferred *deferred; /* replies handlers will give later */
 };
 
 union rpc_ctrl {
@@ -120,27 +119,78 @@ static void rpc_server_reply(struct rpc_server *s, union rpc_ctrl *ctrl)
 		s->stats.send_errors++;
 }
 
+static bool rpc_ctrl_valid(const union rpc_ctrl *ctrl)
+{
+	return ctrl->h.cmsg_level == PROTO_SP && ctrl->h.cmsg_type == SP_HDR &&
+	       ctrl->h.cmsg_len <= sizeof(*ctrl);
+}
+
+/* The handler deferred: keep the route back and the arena with the
+ * deferred reply, and serve the next requests from a fresh arena. */
+static void rpc_server_keep_deferred(struct rpc_server *s, const union rpc_ctrl *ctrl)
+{
+	struct rpc_deferred *d = rpc_defer(s->arena);
+
+	ASSERT(d != NULL);
+	if (rpc_ctrl_valid(ctrl)) {
+		memcpy(d->ctrl, ctrl, ctrl->h.cmsg_len);
+		d->ctrl_len = ctrl->h.cmsg_len;
+	}
+	d->server = s;
+	d->next = s->deferred;
+	s->deferred = d;
+	s->arena = rpc_arena_new();
+}
+
 static void rpc_server_serve(struct rpc_server *s, const uint8_t *body, size_t len,
 			     union rpc_ctrl *ctrl)
 {
 	bool malformed;
 	int r;
 
+	rpc_arena_allow_defer(s->arena);
 	r = rpc_handle_packed(s->svc, &s->env, s->fn, s->ctx, s->arena, body, len, &s->out,
 			      &malformed);
 	if (malformed)
 		s->stats.malformed++;
 	else
 		s->stats.requests++;
+	if (r == 1) {
+		rpc_server_keep_deferred(s, ctrl);
+		return;
+	}
 	if (r != 0)
 		return;
 	/* Without the SP header there is no route back to the caller. */
-	if (ctrl->h.cmsg_level != PROTO_SP || ctrl->h.cmsg_type != SP_HDR ||
-	    ctrl->h.cmsg_len > sizeof(*ctrl)) {
+	if (!rpc_ctrl_valid(ctrl)) {
 		s->stats.send_errors++;
 		return;
 	}
 	rpc_server_reply(s, ctrl);
+}
+
+void rpc_deferred_finish(struct rpc_deferred *d, enum rpc_code code)
+{
+	struct rpc_server *s;
+
+	CHECK_OBJ(d, RPC_DEFERRED_MAGIC);
+	s = d->server;
+	if (s) {
+		CHECK_OBJ(s, RPC_SERVER_MAGIC);
+		for (struct rpc_deferred **pp = &s->deferred; *pp; pp = &(*pp)->next)
+			if (*pp == d) {
+				*pp = d->next;
+				break;
+			}
+		rpc_pack_reply(s->svc, &s->env, d->arena, d->rep, d->id, code, &s->out);
+		if (d->ctrl_len == 0)
+			s->stats.send_errors++;
+		else
+			rpc_server_reply(s, (union rpc_ctrl *)(void *)d->ctrl);
+	}
+	rpc_arena_free(d->arena);
+	POISON_OBJ(d);
+	free(d);
 }
 
 static void rpc_server_on_read(struct ev_loop *loop UNUSED, ev_io *w, int revents UNUSED)
@@ -237,6 +287,13 @@ void rpc_server_free(struct rpc_server *s)
 	CHECK_OBJ(s, RPC_SERVER_MAGIC);
 	ev_io_stop(s->loop, &s->rio);
 	nn_close(s->sock);
+	/* Pending deferred replies stay with their owners, who free them
+	 * with rpc_deferred_finish: nothing is sent any more. */
+	for (struct rpc_deferred *d = s->deferred, *next; d; d = next) {
+		next = d->next;
+		d->server = NULL;
+		d->next = NULL;
+	}
 	rpc_arena_free(s->arena);
 	rpc_buf_fini(&s->out);
 	POISON_OBJ(s);

@@ -57,10 +57,11 @@ def origin6(origin_root):
 @pytest.fixture
 def dns():
     """DNS on 127.0.0.1: origin.test → 127.0.0.1 (A) and ::1 (AAAA),
-    v4only.test → 127.0.0.1, denied.test → 127.0.0.2; others NXDOMAIN."""
+    v4only.test → 127.0.0.1, denied.test → 127.0.0.2; silent.test never
+    answered; others NXDOMAIN."""
     s = DnsServer(a={"origin.test": ["127.0.0.1"], "v4only.test": ["127.0.0.1"],
                      "denied.test": ["127.0.0.2"]},
-                  aaaa={"origin.test": ["::1"]}, ttl=300)
+                  aaaa={"origin.test": ["::1"]}, ttl=300, silent=("silent.test",))
     yield s
     s.stop()
 

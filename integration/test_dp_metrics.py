@@ -330,6 +330,35 @@ def test_ctl_resolver_query(ctl_proxyd, dns):  # noqa: F811
     assert ctl.json("server", "socks", "status")["online"] is True
 
 
+def test_ctl_resolver_query_does_not_block(daemon_factory, write_conf, dns,  # noqa: F811
+                                           workdir):
+    """The reply to a resolver query is deferred, not waited for on the main
+    loop: while a query waits on a name the DNS server never answers, other
+    control requests are answered, and the slow query ends with a clear
+    error once the resolver gives up."""
+    from helpers import Ctl
+    sp = free_port()
+    # two tries 1 s apart: the status below must come back before the
+    # second, which a main loop waiting for the query could not do
+    conf = dp_conf(socks_port=sp, resolver=f"server: 127.0.0.1:{dns.port}\n"
+                   "each_timeout: 1000\neach_tries: 2")
+    start_proxyd(daemon_factory, write_conf, conf)
+    ctl = Ctl("proxyd", "test", workdir)
+    slow = subprocess.Popen(ctl.argv("resolver", "dns", "query", "silent.test"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: dns.count("silent.test", "A") >= 1, 5, what="the query reached DNS")
+        assert ctl.json("server", "socks", "status")["online"] is True
+        assert dns.count("silent.test", "A") == 1 and slow.poll() is None
+        out, err = slow.communicate(timeout=30)
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+            slow.wait()
+    assert dns.count("silent.test", "A") == 2
+    assert slow.returncode == 1 and "timed out" in err, (out, err)
+
+
 def test_counters_survive_reload(ctl_proxyd, origin):  # noqa: F811
     """Counters are kept per name: a reload (even one that changes the
     server) keeps totals; a server renamed away reports the new name from 0."""

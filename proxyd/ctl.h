@@ -10,9 +10,10 @@ enum rpc_code proxyd_ctl_handle(void *ctx, const ProtobufCMessage *req, Protobuf
 				struct rpc_arena *a);
 
 struct proxyd_runtime;
-/* resolver NAME query HOST (ctl_resolve.c): blocks the main thread up to
- * 5s while worker 0 resolves. */
-enum rpc_code proxyd_ctl_resolve(struct proxyd_runtime *rt,
+struct ev_loop;
+/* resolver NAME query HOST (ctl_resolve.c): defers the reply (rpc_defer)
+ * until worker 0 has resolved, at most 5s; main_loop is the daemon's. */
+enum rpc_code proxyd_ctl_resolve(struct proxyd_runtime *rt, struct ev_loop *main_loop,
 				 const G3c__Control__ProxydResolverQueryReq *q,
 				 G3c__Control__Reply *rep, struct rpc_arena *a);
 

@@ -1,21 +1,22 @@
 /* `g3ctl -d proxyd resolver NAME query HOST`: the control handler runs on
- * the main loop and must answer synchronously, so the query is handed to
- * worker 0 (proxyd_runtime_run_on_owned) and the MAIN thread waits for it
- * on a condition variable, bounded by CTL_RESOLVE_WAIT_MS. Only this admin
- * command blocks the main loop, never a worker. The job is shared by both
- * threads (refs = 2); a main thread that gave up leaves the worker to finish
- * and free it. The worker holds a generation reference while its requests
- * wait, so the resolver outlives them. */
+ * the main loop and defers its reply (rpc_defer): the query is handed to
+ * worker 0 (proxyd_runtime_run_on_owned), whose resolver answers on that
+ * worker's loop; the worker wakes the main loop through the job's ev_async
+ * and the main loop sends the reply. A timer on the main loop answers
+ * DEADLINE_EXCEEDED after CTL_RESOLVE_WAIT_MS if the worker does not. The
+ * main loop never waits. The job is shared by both threads (refs = 2); the
+ * worker holds a generation reference while its requests wait, so the
+ * resolver outlives them. */
 #include "proxyd/ctl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include <ev.h>
 
 #include "proto/control.pb-c.h"
 #include "proxyd/dp/dp.h"
@@ -28,17 +29,20 @@
 struct rq_job {
 	uint32_t magic;
 	atomic_uint refs;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
 	char resolver[128];
 	char host[256];
 	enum resolve_query query;
+	/* main side: the reply to give, how the worker wakes us, our timeout */
+	struct ev_loop *main_loop;
+	struct rpc_deferred *reply;
+	G3c__Control__Reply *rep; /* in the deferred reply's arena */
+	ev_async done_w;
+	ev_timer timeout_w;
 	/* worker side */
 	struct dp_gen *gen;
 	struct dp_resolve_req rq4, rq6;
 	unsigned pending;
-	/* results (under lock once done) */
+	/* results: written by the worker before it wakes the main loop */
 	int st4, st6;
 	unsigned n4, n6;
 	char a4[DP_RES_MAX_ADDRS][INET6_ADDRSTRLEN];
@@ -47,8 +51,6 @@ struct rq_job {
 
 static void job_destroy(struct rq_job *j)
 {
-	pthread_mutex_destroy(&j->lock);
-	pthread_cond_destroy(&j->cond);
 	POISON_OBJ(j);
 	free(j);
 }
@@ -84,14 +86,13 @@ static void take(struct rq_job *j, int family, const struct dp_resolve_result *r
 	}
 }
 
+/* Worker side: the results are complete. ev_async_send is thread-safe and
+ * harmless on a watcher the main loop already stopped (timed out). */
 static void finish(struct rq_job *j)
 {
 	struct dp_gen *g = j->gen;
 
-	pthread_mutex_lock(&j->lock);
-	j->done = true;
-	pthread_cond_signal(&j->cond);
-	pthread_mutex_unlock(&j->lock);
+	ev_async_send(j->main_loop, &j->done_w);
 	j->gen = NULL;
 	if (g != NULL)
 		dp_gen_unref(g);
@@ -168,6 +169,8 @@ static const char *status_text(int st)
 		return "denied by the resolver (deny_all)";
 	case -ENXIO:
 		return "no resolver of that name in the worker's config";
+	case -ESRCH:
+		return "no worker to run the query on";
 	default:
 		return "resolution failed";
 	}
@@ -195,16 +198,77 @@ static bool parse_query(const char *s, enum resolve_query *q)
 	return false;
 }
 
-enum rpc_code proxyd_ctl_resolve(struct proxyd_runtime *rt,
+/* Main side: fill the deferred reply from the results; the code to send. */
+static enum rpc_code build_reply(struct rq_job *j, struct rpc_arena *a)
+{
+	G3c__Control__ProxydResolverQueryRep *r = rpc_arena_alloc(a, sizeof(*r));
+
+	g3c__control__proxyd_resolver_query_rep__init(r);
+	r->addrs = rpc_arena_alloc(a, 2 * DP_RES_MAX_ADDRS * sizeof(char *));
+	for (int pass = 0; pass < 2; pass++) {
+		bool v6 = (pass == 0) ==
+			  (j->query == RESOLVE_IPV6_FIRST || j->query == RESOLVE_IPV6_ONLY);
+		unsigned n = v6 ? j->n6 : j->n4;
+		for (unsigned i = 0; i < n; i++)
+			r->addrs[r->n_addrs++] = rpc_arena_strdup(a, v6 ? j->a6[i] : j->a4[i]);
+	}
+	if (r->n_addrs == 0) {
+		int st = j->st4 <= 0 ? j->st4 : j->st6;
+		if (j->st4 == -ENOENT && j->st6 < 0)
+			st = j->st6; /* the more telling of the two */
+		rpc_arena_set_error(a, "%s", status_text(st));
+		if (st == -ESRCH)
+			return RPC_UNAVAILABLE;
+		return st == -ENXIO ? RPC_NOT_FOUND : RPC_FAILED_PRECONDITION;
+	}
+	j->rep->body_case = G3C__CONTROL__REPLY__BODY_PROXYD_RESOLVER_QUERY;
+	j->rep->proxyd_resolver_query = r;
+	return RPC_OK;
+}
+
+/* Main side, once: send the reply, stop both watchers, drop our share. */
+static void answer(struct rq_job *j, bool timed_out)
+{
+	struct rpc_arena *a = rpc_deferred_arena(j->reply);
+	enum rpc_code code;
+
+	ev_async_stop(j->main_loop, &j->done_w);
+	ev_timer_stop(j->main_loop, &j->timeout_w);
+	if (timed_out) {
+		rpc_arena_set_error(a, "no answer from the worker within %ds",
+				    CTL_RESOLVE_WAIT_MS / 1000);
+		code = RPC_DEADLINE_EXCEEDED;
+	} else {
+		code = build_reply(j, a);
+	}
+	rpc_deferred_finish(j->reply, code);
+	j->reply = NULL;
+	job_unref(j);
+}
+
+static void ctl_resolve_on_done(struct ev_loop *loop UNUSED, ev_async *w, int revents UNUSED)
+{
+	struct rq_job *j = container_of(w, struct rq_job, done_w);
+
+	CHECK_OBJ(j, RQJOB_MAGIC);
+	answer(j, false);
+}
+
+static void ctl_resolve_on_timeout(struct ev_loop *loop UNUSED, ev_timer *w, int revents UNUSED)
+{
+	struct rq_job *j = container_of(w, struct rq_job, timeout_w);
+
+	CHECK_OBJ(j, RQJOB_MAGIC);
+	answer(j, true);
+}
+
+enum rpc_code proxyd_ctl_resolve(struct proxyd_runtime *rt, struct ev_loop *main_loop,
 				 const G3c__Control__ProxydResolverQueryReq *q,
 				 G3c__Control__Reply *rep, struct rpc_arena *a)
 {
-	G3c__Control__ProxydResolverQueryRep *r;
-	struct rq_job *j;
-	struct timespec ts;
+	struct rpc_deferred *reply;
 	enum resolve_query query;
-	bool done;
-	int rc;
+	struct rq_job *j;
 
 	if (!q->resolver || !proxyd_conf_resolver(proxyd_runtime_conf(rt), q->resolver)) {
 		rpc_arena_set_error(a, "no resolver of that name in the running config");
@@ -220,55 +284,31 @@ enum rpc_code proxyd_ctl_resolve(struct proxyd_runtime *rt,
 				    "unknown strategy (ipv4first, ipv6first, ipv4only, ipv6only)");
 		return RPC_INVALID_ARGUMENT;
 	}
+	reply = rpc_defer(a);
+	if (!reply) {
+		rpc_arena_set_error(a, "a resolver query needs the control socket");
+		return RPC_UNAVAILABLE;
+	}
 	j = xcalloc(1, sizeof(*j));
 	j->magic = RQJOB_MAGIC;
 	atomic_init(&j->refs, 2);
-	pthread_mutex_init(&j->lock, NULL);
-	pthread_cond_init(&j->cond, NULL);
 	snprintf(j->resolver, sizeof(j->resolver), "%s", q->resolver);
 	snprintf(j->host, sizeof(j->host), "%s", q->host);
 	j->query = query;
 	j->st4 = j->st6 = 1; /* not asked */
+	j->main_loop = main_loop;
+	j->reply = reply;
+	j->rep = rep;
+	ev_async_init(&j->done_w, ctl_resolve_on_done);
+	ev_async_start(main_loop, &j->done_w);
+	ev_timer_init(&j->timeout_w, ctl_resolve_on_timeout, CTL_RESOLVE_WAIT_MS / 1000.0, 0.);
+	ev_timer_start(main_loop, &j->timeout_w);
 	if (proxyd_runtime_run_on_owned(rt, 0, job_run, job_unref, j) != 0) {
-		/* never queued: both references are still ours */
-		job_destroy(j);
-		rpc_arena_set_error(a, "no worker to run the query on");
-		return RPC_UNAVAILABLE;
+		/* Never queued: answer from the main loop's next turn (a
+		 * deferred reply is never finished inside its handler). */
+		j->st4 = j->st6 = -ESRCH;
+		ev_async_send(main_loop, &j->done_w);
+		job_unref(j); /* the worker's share */
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += CTL_RESOLVE_WAIT_MS / 1000;
-	pthread_mutex_lock(&j->lock);
-	rc = 0;
-	while (!j->done && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&j->cond, &j->lock, &ts);
-	done = j->done;
-	pthread_mutex_unlock(&j->lock);
-	if (!done) {
-		job_unref(j);
-		rpc_arena_set_error(a, "no answer from the worker within 5s");
-		return RPC_DEADLINE_EXCEEDED;
-	}
-	/* done: the worker wrote everything before signalling */
-	r = rpc_arena_alloc(a, sizeof(*r));
-	g3c__control__proxyd_resolver_query_rep__init(r);
-	r->addrs = rpc_arena_alloc(a, 2 * DP_RES_MAX_ADDRS * sizeof(char *));
-	for (int pass = 0; pass < 2; pass++) {
-		bool v6 =
-			(pass == 0) == (query == RESOLVE_IPV6_FIRST || query == RESOLVE_IPV6_ONLY);
-		unsigned n = v6 ? j->n6 : j->n4;
-		for (unsigned i = 0; i < n; i++)
-			r->addrs[r->n_addrs++] = rpc_arena_strdup(a, v6 ? j->a6[i] : j->a4[i]);
-	}
-	if (r->n_addrs == 0) {
-		int st = j->st4 <= 0 ? j->st4 : j->st6;
-		if (j->st4 == -ENOENT && j->st6 < 0)
-			st = j->st6; /* the more telling of the two */
-		rpc_arena_set_error(a, "%s", status_text(st));
-		job_unref(j);
-		return st == -ENXIO ? RPC_NOT_FOUND : RPC_FAILED_PRECONDITION;
-	}
-	job_unref(j);
-	rep->body_case = G3C__CONTROL__REPLY__BODY_PROXYD_RESOLVER_QUERY;
-	rep->proxyd_resolver_query = r;
-	return RPC_OK;
+	return RPC_OK; /* ignored: the reply is deferred */
 }
