@@ -555,6 +555,10 @@ ssize_t conn_read_client(struct conn *c)
 		c->cl.eof = true;
 	else if (n == -EAGAIN)
 		c->cl.ready &= ~EV_READ;
+	/* a read that found nothing must not leave an idle connection holding
+	 * the block buf_reserve() took for it */
+	if (n <= 0)
+		(void)buf_release_if_empty(&c->in);
 	return n;
 }
 
