@@ -182,6 +182,68 @@ static void uri_copy(struct http_fwd *f, const struct http_request *req, size_t 
 	f->uri[o] = '\0';
 }
 
+/* ---- forward state free list ------------------------------------------------ */
+
+/* Forward states between exchanges, per thread (a worker's connections
+ * only ever run on its thread): an idle keep-alive connection holds none,
+ * and a request takes one without malloc. Linked through uin.data (a
+ * parked state holds no storage). */
+#define FWD_POOL_MAX 64u
+
+static _Thread_local struct http_fwd *fwd_pool;
+static _Thread_local unsigned fwd_pool_n;
+
+static struct http_fwd *fwd_take(void)
+{
+	struct http_fwd *f = fwd_pool;
+
+	if (f != NULL) {
+		fwd_pool = (struct http_fwd *)(void *)f->uin.data;
+		fwd_pool_n--;
+		memset(f, 0, sizeof(*f));
+	} else {
+		f = calloc(1, sizeof(*f));
+		if (f == NULL)
+			return NULL;
+	}
+	buf_init(&f->uout, BUF_BLOCK_SIZE);
+	buf_init(&f->uin, BUF_BLOCK_SIZE);
+	buf_init(&f->cout, BUF_BLOCK_SIZE);
+	return f;
+}
+
+/* Give c's forward state back (its buffers to the block pool). */
+static void fwd_put(struct conn *c)
+{
+	struct http_fwd *f = c->fwd;
+
+	if (f == NULL)
+		return;
+	c->fwd = NULL;
+	if (c->task.http == &f->th)
+		c->task.http = NULL;
+	buf_fini(&f->uout);
+	buf_fini(&f->uin);
+	buf_fini(&f->cout);
+	if (fwd_pool_n >= FWD_POOL_MAX) {
+		free(f);
+		return;
+	}
+	f->uin.data = (uint8_t *)(void *)fwd_pool;
+	fwd_pool = f;
+	fwd_pool_n++;
+}
+
+void http_fwd_pool_trim(void)
+{
+	while (fwd_pool != NULL) {
+		struct http_fwd *f = fwd_pool;
+		fwd_pool = (struct http_fwd *)(void *)f->uin.data;
+		free(f);
+	}
+	fwd_pool_n = 0;
+}
+
 static int fwd_setup(struct conn *c, const struct http_request *req)
 {
 	const struct http_proxy_conf *hc = &c->srv->u.http;
@@ -191,12 +253,9 @@ static int fwd_setup(struct conn *c, const struct http_request *req)
 	int n;
 
 	if (f == NULL) {
-		f = calloc(1, sizeof(*f));
+		f = fwd_take();
 		if (f == NULL)
 			return -ENOMEM;
-		buf_init(&f->uout, BUF_BLOCK_SIZE);
-		buf_init(&f->uin, BUF_BLOCK_SIZE);
-		buf_init(&f->cout, BUF_BLOCK_SIZE);
 		c->fwd = f;
 	}
 	if (cap > f->uout.cap) {
@@ -688,9 +747,8 @@ static void fwd_finish(struct conn *c)
 	} else {
 		conn_up_close(c);
 	}
-	(void)buf_release_if_empty(&f->uout);
-	(void)buf_release_if_empty(&f->uin);
-	(void)buf_release_if_empty(&f->cout);
+	/* the exchange is over: its state (and buffers) go back to the pools */
+	fwd_put(c);
 	if (!keep_client) {
 		conn_linger(c);
 		return;
@@ -792,9 +850,5 @@ void http_fwd_free(struct conn *c)
 
 	if (f == NULL)
 		return;
-	buf_fini(&f->uout);
-	buf_fini(&f->uin);
-	buf_fini(&f->cout);
-	free(f);
-	c->fwd = NULL;
+	fwd_put(c);
 }

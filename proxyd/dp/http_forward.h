@@ -1,10 +1,10 @@
 /* HttpForward on a client connection of an http_proxy (see http_forward.c):
  * entry points for http_server.c (a parsed absolute-form request), conn.c
  * (the connect outcome, the HTTP_FWD state handler, its timer and watcher
- * interest) and teardown. The per-connection forward state (struct
- * http_fwd, buffers included) is allocated by the first forwarded request
- * and lives until the connection ends; its buffers go back to the pool
- * between requests. */
+ * interest) and teardown. The forward state (struct http_fwd, buffers
+ * included) is taken from a per-thread free list by each forwarded request
+ * and given back when its exchange ends, so an idle keep-alive connection
+ * holds none. */
 #ifndef G3C_PROXYD_DP_HTTP_FORWARD_H
 #define G3C_PROXYD_DP_HTTP_FORWARD_H
 
@@ -44,8 +44,12 @@ void http_fwd_counts(struct conn *c);
  * t's (a Periodic record's snapshot). No-op without forward state. */
 void http_fwd_peek_counts(const struct conn *c, struct task_notes *t);
 
-/* Release the forward state (conn_free, after the record). NULL state ok. */
+/* Release the forward state (conn_free, after the record). NULL state ok.
+ * Forward states live in a per-thread free list between exchanges. */
 void http_fwd_free(struct conn *c);
+
+/* Free the calling thread's parked forward states (worker shutdown). */
+void http_fwd_pool_trim(void);
 
 /* Error reply then LINGER (http_server.c): status with "Connection:
  * close"; why goes to the process log when no task exists yet. */

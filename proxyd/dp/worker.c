@@ -14,6 +14,7 @@
 #include "proxyd/dp/escaper.h"
 #include "proxyd/dp/resolver.h"
 #include "proxyd/dp/tls_ep.h"
+#include "proxyd/dp/http_forward.h"
 #include "proxyd/dp/uppool.h"
 
 /* A generation whose last reference goes while resolver code is on the
@@ -169,6 +170,7 @@ void dp_worker_shutdown(struct dp_worker *wk)
 	reaper_on_prepare(wk->loop, &r->w, 0);
 	buf_pool_trim();
 	pipebuf_pool_trim();
+	http_fwd_pool_trim();
 }
 
 void dp_worker_free(struct dp_worker *wk)
