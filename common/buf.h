@@ -8,8 +8,9 @@
  * half of the capacity has been consumed, or when a write needs the room.
  *
  * Buffers whose capacity is at most BUF_BLOCK_SIZE take their storage from a
- * small per-thread free list of BUF_BLOCK_SIZE blocks, so steady-state
- * relaying does not call malloc. Larger buffers (up to BUF_CAP_MAX) use
+ * small per-thread free list of BUF_BLOCK_SIZE blocks (each mapped pages of
+ * its own, so one given back beyond the list returns to the system), so
+ * steady-state relaying allocates nothing. Larger buffers (up to BUF_CAP_MAX) use
  * malloc directly. A block freed on another thread simply joins that
  * thread's pool.
  *
