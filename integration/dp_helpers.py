@@ -181,6 +181,57 @@ class AppOrigin(Origin):
         self.thread.start()
 
 
+class PeerEchoOrigin:
+    """HTTP servers on loopback addresses answering every request with the
+    client's address as the body, so the body tells which bind address (which
+    escaper) carried the request. ports: address → port (the given port on
+    every address, else a free one each)."""
+
+    def __init__(self, ips, port=0):
+        self.ports, self._socks, self._stop = {}, [], False
+        for ip in ips:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((ip, port))
+            s.listen(64)
+            s.settimeout(0.2)
+            self.ports[ip] = s.getsockname()[1]
+            self._socks.append(s)
+            threading.Thread(target=self._run, args=(s,), daemon=True).start()
+
+    def _run(self, ls):
+        while not self._stop:
+            try:
+                c, peer = ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c, peer), daemon=True).start()
+
+    @staticmethod
+    def _serve(c, peer):
+        with c:
+            c.settimeout(5)
+            head = b""
+            try:
+                while b"\r\n\r\n" not in head:
+                    d = c.recv(4096)
+                    if not d:
+                        return
+                    head += d
+                body = peer[0].encode()
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() +
+                          b"\r\nConnection: close\r\n\r\n" + body)
+            except OSError:
+                pass
+
+    def stop(self):
+        self._stop = True
+        for s in self._socks:
+            s.close()
+
+
 class WebSocketEcho:
     """Answers an Upgrade: websocket request with 101 and then echoes every
     byte (no framing: enough to prove the tunnel)."""

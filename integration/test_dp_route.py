@@ -6,66 +6,16 @@ task log's `escaper` field must name the same one."""
 
 import socket
 import struct
-import threading
 import time
 
 import pytest
 
 from dp_fixtures import dp_clean_exit  # noqa: F401
-from dp_helpers import (Blackhole, DnsServer, check_clean_exit, recv_all, recv_exact,
-                        socks5_addr, start_proxyd, wait_record)
+from dp_helpers import (Blackhole, DnsServer, PeerEchoOrigin, check_clean_exit, recv_all,
+                        recv_exact, socks5_addr, start_proxyd, wait_record)
 
 # escaper name → bind address the origin sees
 BINDS = {"a": "127.0.0.11", "b": "127.0.0.12", "c": "127.0.0.13", "dflt": "127.0.0.10"}
-
-
-class EchoOrigin:
-    """HTTP servers on loopback addresses answering every request with the
-    client's address as the body (port: given, else one per address)."""
-
-    def __init__(self, ips, port=0):
-        self.ports, self._socks, self._stop = {}, [], False
-        for ip in ips:
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((ip, port))
-            s.listen(64)
-            s.settimeout(0.2)
-            self.ports[ip] = s.getsockname()[1]
-            self._socks.append(s)
-            threading.Thread(target=self._run, args=(s,), daemon=True).start()
-
-    def _run(self, ls):
-        while not self._stop:
-            try:
-                c, peer = ls.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c, peer), daemon=True).start()
-
-    @staticmethod
-    def _serve(c, peer):
-        with c:
-            c.settimeout(5)
-            head = b""
-            try:
-                while b"\r\n\r\n" not in head:
-                    d = c.recv(4096)
-                    if not d:
-                        return
-                    head += d
-                body = peer[0].encode()
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() +
-                          b"\r\nConnection: close\r\n\r\n" + body)
-            except OSError:
-                pass
-
-    def stop(self):
-        self._stop = True
-        for s in self._socks:
-            s.close()
 
 
 def free_ports(n):
@@ -203,7 +153,7 @@ def names_dns():
 
 @pytest.fixture(scope="module")
 def origins():
-    o = EchoOrigin(["127.0.0.1", "127.0.2.5", "127.0.2.200", "127.0.3.5", "127.0.4.5"])
+    o = PeerEchoOrigin(["127.0.0.1", "127.0.2.5", "127.0.2.200", "127.0.3.5", "127.0.4.5"])
     yield o
     o.stop()
 
@@ -590,7 +540,7 @@ def test_failover_blackholed_primary(daemon_factory, write_conf, names_dns):
     well before the primary's 5s connect timeout; the primary's attempt is
     closed."""
     bh = Blackhole()  # 127.0.0.1:P, SYNs dropped
-    live = EchoOrigin(["127.0.0.2"], port=bh.port)
+    live = PeerEchoOrigin(["127.0.0.2"], port=bh.port)
     dns_p = DnsServer(a={"svc.test": ["127.0.0.1"]})
     dns_s = DnsServer(a={"svc.test": ["127.0.0.2"]})
     try:

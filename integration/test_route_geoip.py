@@ -12,13 +12,13 @@ import pathlib
 import signal
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
 from dp_fixtures import dp_clean_exit, dns  # noqa: F401
-from dp_helpers import check_clean_exit, recv_all, recv_exact, socks5_open, start_proxyd, wait_record
+from dp_helpers import (PeerEchoOrigin, check_clean_exit, recv_all, recv_exact, socks5_open,
+                        start_proxyd, wait_record)
 from iplocd_helpers import conf_text, need_writer
 
 DB_BUILDER = pathlib.Path(__file__).resolve().parent / "route_geoip_db.pl"
@@ -31,58 +31,9 @@ TARGETS = {"127.0.0.5": "de", "127.0.1.5": "asia", "127.0.2.5": "asn", "127.0.3.
            "127.0.4.5": "dflt"}
 
 
-class PeerOrigin:
-    """HTTP servers on several loopback addresses (one port each) that answer
-    every request with the client's address as the body."""
-
-    def __init__(self, ips):
-        self.ports, self._socks, self._stop = {}, [], False
-        for ip in ips:
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((ip, 0))
-            s.listen(64)
-            s.settimeout(0.2)
-            self.ports[ip] = s.getsockname()[1]
-            self._socks.append(s)
-            threading.Thread(target=self._run, args=(s,), daemon=True).start()
-
-    def _run(self, ls):
-        while not self._stop:
-            try:
-                c, peer = ls.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c, peer), daemon=True).start()
-
-    @staticmethod
-    def _serve(c, peer):
-        with c:
-            c.settimeout(5)
-            head = b""
-            try:
-                while b"\r\n\r\n" not in head:
-                    d = c.recv(4096)
-                    if not d:
-                        return
-                    head += d
-                body = peer[0].encode()
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() +
-                          b"\r\nConnection: close\r\n\r\n" + body)
-            except OSError:
-                pass
-
-    def stop(self):
-        self._stop = True
-        for s in self._socks:
-            s.close()
-
-
 @pytest.fixture(scope="module")
 def peers():
-    o = PeerOrigin(list(TARGETS) + ["127.0.0.1"])
+    o = PeerEchoOrigin(list(TARGETS) + ["127.0.0.1"])
     yield o
     o.stop()
 
