@@ -72,18 +72,20 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_HTTP_HEAD] = {"http_head", http_on_head, http_on_timeout, IO_CL_READ,
 			       AFTER_REQUEST | B(CONN_ST_HTTP_FWD) | B(CONN_ST_AUTH_DELAY)},
 	[CONN_ST_RESOLVING] = {"resolving", NULL, escape_on_resolve_timeout, 0,
-			       B(CONN_ST_CONNECTING) | B(CONN_ST_LINGER)},
+			       B(CONN_ST_CONNECTING) | B(CONN_ST_LINGER) | B(CONN_ST_UDP)},
 	[CONN_ST_CONNECTING] = {"connecting", escape_on_connecting, escape_on_timeout,
 				IO_UP_CONNECT,
 				B(CONN_ST_CONNECTING) | B(CONN_ST_REPLYING) | B(CONN_ST_HTTP_FWD) |
 					B(CONN_ST_LINGER) | B(CONN_ST_TLS_CONNECT) |
-					B(CONN_ST_PEER_NEGO)},
+					B(CONN_ST_PEER_NEGO) | B(CONN_ST_UDP)},
 	[CONN_ST_REPLYING] = {"replying", conn_on_replying, conn_reply_timeout, 0,
 			      B(CONN_ST_RELAY) | B(CONN_ST_LINGER)},
 	[CONN_ST_HTTP_FWD] = {"http_forward", http_fwd_run, http_fwd_timeout, IO_HTTP_FWD,
 			      TO_CONNECT | B(CONN_ST_HTTP_HEAD) | B(CONN_ST_RELAY) |
 				      B(CONN_ST_LINGER)},
-	[CONN_ST_UDP] = {"udp", socks_udp_run, socks_udp_timeout, IO_CL_WATCH, 0},
+	/* a route decides a UDP association on its first datagram */
+	[CONN_ST_UDP] = {"udp", socks_udp_run, socks_udp_timeout, IO_CL_WATCH,
+			 TO_CONNECT | B(CONN_ST_PEER_NEGO) | B(CONN_ST_UDP)},
 	[CONN_ST_RELAY] = {"relay", conn_on_relay, conn_relay_timeout, IO_RELAY, 0},
 	[CONN_ST_LINGER] = {"linger", conn_on_linger, conn_linger_timeout, IO_CL_DRAIN, 0},
 	[CONN_ST_STANDBY] = {"standby", NULL, conn_standby_timeout, 0,
@@ -97,7 +99,7 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 	[CONN_ST_PEER_NEGO] = {"peer_negotiation", escape_proxy_on_nego,
 			       escape_proxy_on_nego_timeout, IO_UP_READ,
 			       B(CONN_ST_REPLYING) | B(CONN_ST_HTTP_FWD) | B(CONN_ST_TLS_CONNECT) |
-				       B(CONN_ST_LINGER)},
+				       B(CONN_ST_LINGER) | B(CONN_ST_UDP) | TO_CONNECT},
 	[CONN_ST_SOCKS5_AUTH] = {"socks5_auth", socks_on_auth, socks_on_timeout, IO_CL_READ,
 				 B(CONN_ST_SOCKS5_REQUEST) | B(CONN_ST_AUTH_DELAY) |
 					 B(CONN_ST_LINGER)},
@@ -675,7 +677,10 @@ void conn_connect_done(struct conn *c, enum escape_err err)
 	switch (c->proto) {
 	case CONN_P_SOCKS4:
 	case CONN_P_SOCKS5:
-		socks_reply_connect(c, err);
+		if (c->udp != NULL)
+			socks_udp_escaped(c, err);
+		else
+			socks_reply_connect(c, err);
 		break;
 	case CONN_P_HTTP_CONNECT:
 		http_reply_connect(c, err);

@@ -192,6 +192,17 @@ static void escape_log(struct conn *c, enum escape_err e, const char *msg)
 
 void escape_fail(struct conn *c, enum escape_err e, const char *msg)
 {
+	const struct escaper_conf *standby = c->esc.udp_standby;
+
+	if (c->esc.udp && standby != NULL) {
+		/* SOCKS UDP through route_failover: the primary failed */
+		c->esc.udp_standby = NULL;
+		escape_cancel(&c->esc);
+		conn_up_close(c);
+		escape_log(c, e, msg);
+		escape_dispatch(c, standby);
+		return;
+	}
 	c->esc.err = e;
 	c->esc.msg = msg;
 	escape_cancel(&c->esc);
@@ -582,6 +593,15 @@ void escape_start(struct conn *c)
 	escape_dispatch(c, c->srv->escaper);
 }
 
+void escape_start_udp(struct conn *c)
+{
+	escape_failover_free(c);
+	escape_proxy_fini(&c->esc);
+	memset(&c->esc, 0, sizeof(c->esc));
+	c->esc.udp = true;
+	escape_dispatch(c, c->srv->escaper);
+}
+
 /* Route escapers in a row (a route_geoip whose next is another route). */
 #define ESCAPE_MAX_HOPS 8
 
@@ -593,6 +613,17 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 	op->route = NULL;
 	if (op->hops > 0 && e != NULL) /* g3: the task's escaper is the one used */
 		c->task.escaper = e->name;
+	if (op->udp && e != NULL && e->type == ESCAPER_ROUTE_FAILOVER) {
+		/* UDP has no connect to race: primary, standby if it fails */
+		if (++op->hops > ESCAPE_MAX_HOPS) {
+			escape_fail(c, ESCAPE_NOT_USABLE,
+				    "escaper not usable: route escapers form a loop");
+			return;
+		}
+		op->udp_standby = e->route.standby;
+		escape_dispatch(c, e->route.primary);
+		return;
+	}
 	if (e != NULL && (e->type == ESCAPER_ROUTE_GEOIP || e->type == ESCAPER_ROUTE_UPSTREAM ||
 			  e->type == ESCAPER_ROUTE_CLIENT || e->type == ESCAPER_ROUTE_RESOLVED ||
 			  e->type == ESCAPER_ROUTE_MAPPING || e->type == ESCAPER_ROUTE_FAILOVER ||
@@ -609,12 +640,21 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 		return;
 	}
 	if (escape_is_proxy(e)) {
+		if (op->udp && (e->type == ESCAPER_PROXY_HTTP || e->type == ESCAPER_PROXY_HTTPS)) {
+			escape_fail(c, ESCAPE_NOT_USABLE,
+				    "escaper not usable: an http proxy cannot relay udp");
+			return;
+		}
 		escape_proxy_start(c, e);
 		return;
 	}
 	if (e == NULL || e->type != ESCAPER_DIRECT_FIXED) {
 		escape_fail(c, ESCAPE_FORBIDDEN,
 			    "forbidden by rule: the escaper denies every request");
+		return;
+	}
+	if (op->udp) { /* direct_fixed: socks_udp.c sends from here */
+		conn_connect_done(c, ESCAPE_OK);
 		return;
 	}
 	escape_connect(c, c->host, c->port, c->host_is_ip, &c->host_addr);

@@ -81,6 +81,13 @@ struct escape_op {
 	struct peer_nego *nego;	       /* owned while negotiating (CONN_ST_PEER_NEGO) */
 	struct float_set *fset;	       /* proxy_float: reference while a peer of it is used */
 	const struct float_peer *fpeer;
+	/* SOCKS UDP (escape_start_udp): the final escaper sets up UDP instead
+	 * of a TCP connect. direct_fixed succeeds at once; proxy_socks5 opens
+	 * the control connection and negotiates UDP ASSOCIATE; the others fail.
+	 * route_failover runs primary, then standby once primary failed. */
+	bool udp;
+	const struct escaper_conf *udp_standby; /* route_failover's standby, not tried yet */
+	union dp_addr udp_relay;		/* proxy_socks5: where the peer relays (port set) */
 };
 
 struct conn;
@@ -89,6 +96,12 @@ struct rpc_client;
 /* Start reaching c->host:c->port with the server's escaper. Moves c to
  * RESOLVING or CONNECTING, or reports the outcome at once. */
 void escape_start(struct conn *c);
+/* The same for a SOCKS UDP association (op->udp): routes decide on
+ * c->host:c->port (the first datagram's target, or empty), then the
+ * outcome goes to conn_connect_done() with c->esc.esc the escaper that
+ * carries the datagrams and, for proxy_socks5, c->up the control
+ * connection and c->esc.udp_relay the peer's relay address. */
+void escape_start_udp(struct conn *c);
 
 /* State handlers and timer (conn.c's table calls them). */
 int escape_on_connecting(struct conn *c);

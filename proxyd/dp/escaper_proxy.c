@@ -10,6 +10,9 @@
  *                  with Proxy-Authorization, no handshake
  *                proxy_http, tunnels: CONNECT host:port (RFC 9110 §9.3.6)
  *                proxy_socks5: RFC 1928 greeting, RFC 1929 auth, CONNECT
+ *                  (UDP ASSOCIATE for 0.0.0.0:0 when op->udp: the reply's
+ *                  relay address goes to op->udp_relay, an unspecified IP
+ *                  replaced by the peer's; an http peer cannot carry UDP)
  *   PEER_NEGO  read the answers strictly without reading past them (bytes
  *              after the handshake belong to the tunnel), bounded by
  *              peer_negotiation_timeout; any failure is ESCAPE_PEER_FAILED
@@ -27,6 +30,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/sock.h"
 #include "proxyd/dp/conn.h"
 #include "proxyd/dp/http_forward.h"
 #include "proxyd/dp/peer_proto.h"
@@ -283,7 +287,10 @@ static void nego_begin(struct conn *c)
 static void s5_request(struct conn *c, struct peer_nego *n)
 {
 	uint8_t req[PEER_SOCKS5_REQ_MAX];
-	int len = peer_socks5_request_build(0x01, c->host, c->port, req, sizeof(req));
+	/* UDP: the address we send from is not known to the peer's side
+	 * (NAT, a socket made later): 0.0.0.0:0 as RFC 1928 §6 allows */
+	int len = c->esc.udp ? peer_socks5_request_build(0x03, "0.0.0.0", 0, req, sizeof(req))
+			     : peer_socks5_request_build(0x01, c->host, c->port, req, sizeof(req));
 
 	if (len < 0 || peer_send(c, req, (size_t)len) < 0) {
 		nego_fail(c, "socks5 peer: cannot send the request");
@@ -301,6 +308,11 @@ void escape_proxy_connected(struct conn *c)
 	struct peer_view v;
 
 	view_of(c, &v);
+	if (c->esc.udp && is_http(v.kind)) { /* a proxy_float's http peer */
+		escape_fail(c, ESCAPE_NOT_USABLE,
+			    "escaper not usable: an http proxy cannot relay udp");
+		return;
+	}
 	if (e->use_proxy_protocol != 0) {
 		uint8_t pp[PEER_PP_MAX];
 		int len = peer_pp_build(e->use_proxy_protocol, &c->client_addr.sa,
@@ -427,6 +439,42 @@ static int http_step(struct conn *c, struct peer_nego *n)
 	return CONN_AGAIN;
 }
 
+/* The relay address of the peer's UDP ASSOCIATE reply: an unspecified
+ * IP (0.0.0.0 / ::) means the peer's own address, as g3 does. 0, or -1
+ * with the escape failed. */
+static int udp_relay(struct conn *c, const struct sockaddr_storage *bound)
+{
+	union dp_addr *r = &c->esc.udp_relay;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	uint16_t port;
+	bool any;
+
+	if (bound->ss_family != AF_INET && bound->ss_family != AF_INET6) {
+		nego_fail(c, "socks5 peer: the udp relay address is a domain name");
+		return -1;
+	}
+	dp_addr_set(r, (const struct sockaddr *)bound);
+	port = sock_addr_port(&r->sa);
+	if (r->sa.sa_family == AF_INET)
+		any = r->in.sin_addr.s_addr == htonl(INADDR_ANY);
+	else
+		any = IN6_IS_ADDR_UNSPECIFIED(&r->in6.sin6_addr);
+	if (port == 0) {
+		nego_fail(c, "socks5 peer: the udp relay address has port 0");
+		return -1;
+	}
+	if (any) {
+		if (getpeername(c->up.fd, (struct sockaddr *)&ss, &len) < 0) {
+			nego_fail(c, "socks5 peer: cannot get the peer's address");
+			return -1;
+		}
+		dp_addr_set(r, (const struct sockaddr *)&ss);
+		sock_addr_set_port(&r->sa, port);
+	}
+	return 0;
+}
+
 static int s5_step(struct conn *c, struct peer_nego *n)
 {
 	struct peer_view v;
@@ -474,6 +522,8 @@ static int s5_step(struct conn *c, struct peer_nego *n)
 			n->want = need;
 			return CONN_AGAIN;
 		case PARSE_OK:
+			if (c->esc.udp && udp_relay(c, &bound) < 0)
+				return CONN_WAIT;
 			nego_done(c);
 			return CONN_AGAIN;
 		default:

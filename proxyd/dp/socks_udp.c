@@ -4,7 +4,15 @@
  * every datagram names its target; one unconnected socket per family).
  * The client's datagrams come to a UDP socket bound on the IP the TCP
  * connection reached (or udp_bind_ipv4/6); the association lives as long
- * as the TCP connection. Fragments (FRAG != 0) are dropped, as in g3. */
+ * as the TCP connection. Fragments (FRAG != 0) are dropped, as in g3.
+ *
+ * The escaper (escape_start_udp): a route escaper decides per association
+ * on the first datagram's target (g3's initial_peer / upstream), which is
+ * held until then; any other escaper is set up before the reply, so a
+ * refusal is a SOCKS failure reply. direct_fixed sends from here; through
+ * proxy_socks5 the peer's control connection is kept (its end ends the
+ * association) and each client datagram goes to the peer's relay address
+ * whole, SOCKS header included; the relay's datagrams come back whole. */
 #include "proxyd/dp/socks_udp.h"
 
 #include <errno.h>
@@ -39,6 +47,22 @@ struct udp_assoc {
 	struct task_udp tu;
 	uint64_t idle_mark;
 	unsigned idle_count;
+	/* the escaper that carries the datagrams (NULL: a route decides on
+	 * the first datagram, held in first while it does) */
+	const struct escaper_conf *esc;
+	bool replied;  /* the success reply went out */
+	bool deciding; /* escape_start_udp() runs for the first datagram */
+	uint8_t *first;
+	size_t first_len;
+	union dp_addr first_from;
+	/* through a SOCKS5 peer: its relay, the control connection (owned),
+	 * and in udp connect mode the address bytes of the one target */
+	bool via_peer;
+	union dp_addr relay;
+	int ctl_fd;
+	ev_io ctl_io;
+	uint8_t tgt[262];
+	size_t tgt_len;
 };
 
 static int fam_idx(int family)
@@ -48,6 +72,10 @@ static int fam_idx(int family)
 
 static void udp_on_client(struct ev_loop *loop, ev_io *w, int revents);
 static void udp_on_remote(struct ev_loop *loop, ev_io *w, int revents);
+static void udp_on_peer(struct ev_loop *loop, ev_io *w, int revents);
+static void udp_on_ctl(struct ev_loop *loop, ev_io *w, int revents);
+static void client_datagram(struct conn *c, struct udp_assoc *u, const union dp_addr *from,
+			    const uint8_t *p, size_t n);
 
 /* ---- setup ------------------------------------------------------------------- */
 
@@ -93,12 +121,13 @@ static int bind_client_socket(struct conn *c, struct udp_assoc *u)
 	return fd;
 }
 
+static bool is_route(const struct escaper_conf *e);
+static void reply_ok(struct conn *c, struct udp_assoc *u);
+
 void socks_udp_start(struct conn *c, const struct socks_request *rq)
 {
 	const struct escaper_conf *e = c->srv->escaper;
 	struct udp_assoc *u;
-	uint8_t rep[22];
-	size_t n;
 	int fd;
 
 	conn_task_create(c);
@@ -109,7 +138,7 @@ void socks_udp_start(struct conn *c, const struct socks_request *rq)
 		socks_reply_code(c, SOCKS5_REP_ATYP_UNSUPPORTED);
 		return;
 	}
-	if (e == NULL || e->type != ESCAPER_DIRECT_FIXED) {
+	if (e == NULL || e->type == ESCAPER_DUMMY_DENY) {
 		task_set_reason(&c->task, TASK_R_FORBIDDEN_BY_RULE,
 				"forbidden by rule: the escaper denies every request");
 		socks_reply_code(c, SOCKS5_REP_NOT_ALLOWED);
@@ -123,7 +152,7 @@ void socks_udp_start(struct conn *c, const struct socks_request *rq)
 	}
 	u->c = c;
 	u->full = c->srv->u.socks.use_udp_associate;
-	u->cfd = u->rfd[0] = u->rfd[1] = -1;
+	u->cfd = u->rfd[0] = u->rfd[1] = u->ctl_fd = -1;
 	u->tu.full = u->full;
 	c->udp = u;
 	c->task.udp = &u->tu;
@@ -147,6 +176,38 @@ void socks_udp_start(struct conn *c, const struct socks_request *rq)
 	u->tu.listen = &u->listen.sa;
 	ev_io_init(&u->cio, udp_on_client, fd, EV_READ);
 	u->cio.data = c;
+	if (is_route(e)) {
+		reply_ok(c, u);
+		return;
+	}
+	escape_start_udp(c); /* socks_udp_escaped() replies */
+}
+
+static bool is_route(const struct escaper_conf *e)
+{
+	switch (e->type) {
+	case ESCAPER_ROUTE_GEOIP:
+	case ESCAPER_ROUTE_UPSTREAM:
+	case ESCAPER_ROUTE_CLIENT:
+	case ESCAPER_ROUTE_RESOLVED:
+	case ESCAPER_ROUTE_MAPPING:
+	case ESCAPER_ROUTE_FAILOVER:
+	case ESCAPER_ROUTE_SELECT:
+	case ESCAPER_ROUTE_QUERY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The success reply with the client-side UDP address; the association
+ * starts (the first datagram within udp_client_initial_timeout). */
+static void reply_ok(struct conn *c, struct udp_assoc *u)
+{
+	uint8_t rep[22];
+	size_t n;
+
+	u->replied = true;
 	ev_io_start(c->wk->loop, &u->cio);
 	n = socks5_build_reply(SOCKS5_REP_SUCCEEDED, &u->listen.sa, rep);
 	if (conn_send(c, rep, n) < 0) {
@@ -175,7 +236,7 @@ static bool same_ip(const struct sockaddr *a, const struct sockaddr *b)
 /* The socket towards the target's family (made on first use). */
 static int remote_socket(struct conn *c, struct udp_assoc *u, const struct sockaddr *to)
 {
-	const struct ip_list *l = &c->srv->escaper->bind_ips;
+	const struct ip_list *l = &u->esc->bind_ips;
 	int i = u->full ? fam_idx(to->sa_family) : 0, fd;
 
 	if (u->rfd[i] >= 0)
@@ -224,7 +285,7 @@ static int remote_socket(struct conn *c, struct udp_assoc *u, const struct socka
 static void send_to(struct conn *c, struct udp_assoc *u, const union dp_addr *to, const uint8_t *p,
 		    size_t n)
 {
-	const struct escaper_conf *e = c->srv->escaper;
+	const struct escaper_conf *e = u->esc;
 	ssize_t k;
 	int fd;
 
@@ -266,7 +327,7 @@ static void on_resolved(struct dp_resolve_req *rq, const struct dp_resolve_resul
 static void send_to_name(struct conn *c, struct udp_assoc *u, const char *host, uint16_t port,
 			 const uint8_t *p, size_t n)
 {
-	struct dp_resolver *r = dp_resolver_get(c->gen, c->srv->escaper->resolver);
+	struct dp_resolver *r = dp_resolver_get(c->gen, u->esc->resolver);
 	struct dp_resolve_result res;
 	union dp_addr to;
 
@@ -309,6 +370,225 @@ static void on_resolved(struct dp_resolve_req *rq, const struct dp_resolve_resul
 	conn_release(c);
 }
 
+/* The target of a datagram header: 0 for an IP (in *to, and as text in
+ * host), 1 for a name (in host), -1 when it does not fit. */
+static int udp_target(const struct socks5_udp *h, union dp_addr *to, char *host, size_t cap)
+{
+	memset(to, 0, sizeof(*to));
+	if (h->atyp == SOCKS_ATYP_DOMAIN)
+		return slice_to_cstr(h->host, host, cap) < 0 ? -1 : 1;
+	if (h->atyp == SOCKS_ATYP_IPV4) {
+		to->in.sin_family = AF_INET;
+		memcpy(&to->in.sin_addr, h->ip, 4);
+		to->in.sin_port = htons(h->port);
+	} else {
+		to->in6.sin6_family = AF_INET6;
+		memcpy(&to->in6.sin6_addr, h->ip, 16);
+		to->in6.sin6_port = htons(h->port);
+	}
+	return sock_ip_format(&to->sa, host, cap) < 0 ? -1 : 0;
+}
+
+/* A route decides the escaper on the first datagram's target: hold it
+ * (reading pauses) and start the escaper; socks_udp_escaped() goes on. */
+static void hold_first(struct conn *c, struct udp_assoc *u, const union dp_addr *from,
+		       const uint8_t *p, size_t n, const struct socks5_udp *h)
+{
+	char host[256];
+	union dp_addr to;
+
+	if (udp_target(h, &to, host, sizeof(host)) < 0 ||
+	    conn_set_target(c, host, strlen(host), h->port) < 0)
+		return; /* dropped, as a datagram for no valid target */
+	u->first = malloc(n);
+	if (u->first == NULL)
+		return;
+	memcpy(u->first, p, n);
+	u->first_len = n;
+	u->first_from = *from;
+	u->deciding = true;
+	ev_io_stop(c->wk->loop, &u->cio);
+	escape_start_udp(c);
+	conn_kick(c); /* the escaper's state wants its watchers (we are outside conn.c) */
+}
+
+/* ---- through a SOCKS5 peer ------------------------------------------------------ */
+
+/* The socket connected to the peer's relay (made on first use). */
+static int peer_socket(struct conn *c, struct udp_assoc *u)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, rc;
+
+	if (u->rfd[0] >= 0)
+		return u->rfd[0];
+	fd = sock_socket(u->relay.sa.sa_family, SOCK_DGRAM);
+	if (fd < 0)
+		return fd;
+	rc = sock_connect(fd, &u->relay.sa, sock_addr_len(&u->relay.sa));
+	if (rc < 0 && rc != -EINPROGRESS) {
+		close(fd);
+		return rc;
+	}
+	if (sock_local_addr(fd, &ss, &len) == 0) {
+		dp_addr_set(&c->task.bound, (struct sockaddr *)&ss);
+		c->task.has_bound = true;
+	}
+	dp_addr_set(&c->task.peer, &u->relay.sa);
+	c->task.has_peer = true;
+	u->rfd[0] = fd;
+	ev_io_init(&u->rio[0], udp_on_peer, fd, EV_READ);
+	u->rio[0].data = c;
+	ev_io_start(c->wk->loop, &u->rio[0]);
+	return fd;
+}
+
+/* The client's datagram goes to the relay whole: its SOCKS header names
+ * the target (udp connect mode: the first target only). */
+static void peer_datagram(struct conn *c, struct udp_assoc *u, const uint8_t *p, size_t n,
+			  const struct socks5_udp *h)
+{
+	size_t alen = (size_t)(h->payload.p - p) - 3; /* ATYP, address, port */
+	ssize_t k;
+	int fd;
+
+	if (!u->full) {
+		if (u->tgt_len == 0) {
+			memcpy(u->tgt, p + 3, alen);
+			u->tgt_len = alen;
+		} else if (alen != u->tgt_len || memcmp(u->tgt, p + 3, alen) != 0) {
+			return; /* udp connect: one peer per association */
+		}
+	}
+	fd = peer_socket(c, u);
+	if (fd < 0)
+		return;
+	do
+		k = send(fd, p, n, 0);
+	while (k < 0 && errno == EINTR);
+	if (k >= 0) {
+		u->tu.r_wr_bytes += h->payload.len;
+		u->tu.r_wr_packets++;
+	}
+}
+
+/* The relay's datagrams carry the SOCKS header naming their sender: they
+ * go to the client whole once they parse. */
+static void udp_on_peer(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+	struct udp_assoc *u;
+	uint8_t d[UDP_MAX_DGRAM];
+
+	(void)loop;
+	(void)revents;
+	CHECK_OBJ(c, CONN_MAGIC);
+	conn_hold(c);
+	u = c->udp;
+	for (int i = 0; i < UDP_BATCH && !c->closing; i++) {
+		struct socks5_udp h;
+		const char *why;
+		ssize_t n = recv(w->fd, d, sizeof(d), 0), k;
+		if (n < 0)
+			break;
+		if (socks5_parse_udp(slice_make(d, (size_t)n), &h, &why) != PARSE_OK || h.frag != 0)
+			continue;
+		u->tu.r_rd_bytes += h.payload.len;
+		u->tu.r_rd_packets++;
+		if (!u->have_client)
+			continue;
+		do
+			k = sendto(u->cfd, d, (size_t)n, 0, &u->client.sa,
+				   sock_addr_len(&u->client.sa));
+		while (k < 0 && errno == EINTR);
+		if (k >= 0) {
+			u->tu.c_wr_bytes += h.payload.len;
+			u->tu.c_wr_packets++;
+		}
+	}
+	conn_release(c);
+}
+
+/* The peer's control connection: anything read is ignored, its end ends
+ * the association. */
+static void udp_on_ctl(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+	uint8_t d[512];
+
+	(void)loop;
+	(void)revents;
+	CHECK_OBJ(c, CONN_MAGIC);
+	conn_hold(c);
+	for (int i = 0; i < UDP_BATCH && !c->closing; i++) {
+		ssize_t n = recv(w->fd, d, sizeof(d), 0);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n == 0)
+			conn_fail(c, TASK_R_CLOSED_BY_UPSTREAM,
+				  "peer closed the udp control connection");
+		else
+			conn_fail(c, TASK_R_UPSTREAM_READ_FAILED,
+				  "read from the peer's udp control connection failed");
+	}
+	conn_release(c);
+}
+
+/* The peer's control connection moves from the conn's upstream endpoint
+ * to the association (which closes it). */
+static void take_control(struct conn *c, struct udp_assoc *u)
+{
+	ev_io_stop(c->wk->loop, &c->up.io);
+	u->ctl_fd = c->up.fd;
+	c->up.fd = -1;
+	c->up.events = 0;
+	c->up.ready = 0;
+	u->via_peer = true;
+	u->relay = c->esc.udp_relay;
+	ev_io_init(&u->ctl_io, udp_on_ctl, u->ctl_fd, EV_READ);
+	u->ctl_io.data = c;
+	ev_io_start(c->wk->loop, &u->ctl_io);
+}
+
+void socks_udp_escaped(struct conn *c, enum escape_err err)
+{
+	struct udp_assoc *u = c->udp;
+	uint8_t *p;
+
+	u->deciding = false;
+	if (err != ESCAPE_OK) {
+		/* before the reply: a failure reply; after it (a route decided on
+		 * the first datagram): the association ends, reason on the task */
+		if (!u->replied)
+			socks_reply_code(c, escape_err_socks5(err));
+		else
+			conn_close(c);
+		return;
+	}
+	u->esc = c->esc.esc;
+	if (escape_is_proxy(u->esc) && c->up.fd >= 0)
+		take_control(c, u);
+	if (!u->replied) {
+		reply_ok(c, u);
+		return;
+	}
+	c->task.stage = TASK_STAGE_RELAYING;
+	conn_set_state(c, CONN_ST_UDP);
+	conn_arm_timer(c, c->srv->task_idle_check_interval_ms, true);
+	p = u->first;
+	u->first = NULL;
+	if (p != NULL)
+		client_datagram(c, u, &u->first_from, p, u->first_len);
+	free(p);
+	if (!c->closing && u->pend == NULL)
+		ev_io_start(c->wk->loop, &u->cio);
+}
+
 static void client_datagram(struct conn *c, struct udp_assoc *u, const union dp_addr *from,
 			    const uint8_t *p, size_t n)
 {
@@ -328,6 +608,10 @@ static void client_datagram(struct conn *c, struct udp_assoc *u, const union dp_
 		return;
 	if (socks5_parse_udp(slice_make(p, n), &h, &why) != PARSE_OK || h.frag != 0)
 		return;
+	if (u->esc == NULL) {
+		hold_first(c, u, from, p, n, &h);
+		return;
+	}
 	if (!u->have_client) {
 		u->client = *from;
 		u->have_client = true;
@@ -336,26 +620,22 @@ static void client_datagram(struct conn *c, struct udp_assoc *u, const union dp_
 	}
 	u->tu.c_rd_bytes += h.payload.len;
 	u->tu.c_rd_packets++;
-	memset(&to, 0, sizeof(to));
-	if (h.atyp == SOCKS_ATYP_IPV4) {
-		to.in.sin_family = AF_INET;
-		memcpy(&to.in.sin_addr, h.ip, 4);
-		to.in.sin_port = htons(h.port);
-	} else if (h.atyp == SOCKS_ATYP_IPV6) {
-		to.in6.sin6_family = AF_INET6;
-		memcpy(&to.in6.sin6_addr, h.ip, 16);
-		to.in6.sin6_port = htons(h.port);
-	} else {
-		if (slice_to_cstr(h.host, host, sizeof(host)) < 0 ||
-		    c->srv->escaper->resolver == NULL)
-			return;
+	switch (udp_target(&h, &to, host, sizeof(host))) {
+	case 0:
+		note_peer(u, host, h.port, to.sa.sa_family == AF_INET6);
+		break;
+	case 1:
 		note_peer(u, host, h.port, false);
-		send_to_name(c, u, host, h.port, h.payload.p, h.payload.len);
+		break;
+	default:
 		return;
 	}
-	if (sock_ip_format(&to.sa, host, sizeof(host)) >= 0)
-		note_peer(u, host, h.port, to.sa.sa_family == AF_INET6);
-	send_to(c, u, &to, h.payload.p, h.payload.len);
+	if (u->via_peer)
+		peer_datagram(c, u, p, n, &h);
+	else if (h.atyp == SOCKS_ATYP_DOMAIN && u->esc->resolver != NULL)
+		send_to_name(c, u, host, h.port, h.payload.p, h.payload.len);
+	else if (h.atyp != SOCKS_ATYP_DOMAIN)
+		send_to(c, u, &to, h.payload.p, h.payload.len);
 }
 
 static void udp_on_client(struct ev_loop *loop, ev_io *w, int revents)
@@ -369,7 +649,7 @@ static void udp_on_client(struct ev_loop *loop, ev_io *w, int revents)
 	CHECK_OBJ(c, CONN_MAGIC);
 	conn_hold(c);
 	u = c->udp;
-	for (int i = 0; i < UDP_BATCH && !c->closing && u->pend == NULL; i++) {
+	for (int i = 0; i < UDP_BATCH && !c->closing && u->pend == NULL && !u->deciding; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		union dp_addr from;
@@ -474,7 +754,11 @@ void socks_udp_free(struct conn *c)
 		return;
 	dp_resolve_cancel(&u->rq4);
 	free(u->pend);
+	free(u->first);
 	ev_io_stop(c->wk->loop, &u->cio);
+	ev_io_stop(c->wk->loop, &u->ctl_io);
+	if (u->ctl_fd >= 0)
+		close(u->ctl_fd);
 	if (u->cfd >= 0)
 		close(u->cfd);
 	for (int i = 0; i < 2; i++) {

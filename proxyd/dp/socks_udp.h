@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "proxyd/dp/escaper.h"
 #include "proxyd/dp/socks_parse.h"
 
 struct conn;
@@ -20,6 +21,10 @@ void socks_udp_start(struct conn *c, const struct socks_request *rq);
 int socks_udp_run(struct conn *c);
 /* Timer: udp_client_initial_timeout, then the idle check. */
 void socks_udp_timeout(struct conn *c);
+/* The escaper's outcome for the association (conn_connect_done): the
+ * success reply, or a failure reply; for a route deciding on the first
+ * datagram, that datagram goes on, or the association ends. */
+void socks_udp_escaped(struct conn *c, enum escape_err err);
 /* Release the association (conn_free, after the task record). */
 void socks_udp_free(struct conn *c);
 
