@@ -243,16 +243,16 @@ def test_udp_route_upstream_by_target(daemon_factory, write_conf):
         assert a4 == dgram("127.0.0.1", e4.port, b"v4:" + QUERY)
         assert a6 == dgram("::1", e6.port, b"v6:" + QUERY)
         assert e4.got == [QUERY] and e6.got == [QUERY]
-        recs = wait_for(lambda: [r for r in task_records(front)
-                                 if r.get("task_type") == "UdpConnect"] or None
-                        if len([r for r in task_records(front)
-                                if r.get("task_type") == "UdpConnect"]) >= 2 else None,
-                        5, what="two UDP task records")
+        def udp_recs(d, n):
+            recs = [r for r in task_records(d) if r.get("task_type") == "UdpConnect"]
+            return recs if len(recs) >= n else None
+        recs = wait_for(lambda: udp_recs(front, 2), 5, what="two UDP task records")
         by_up = {r["upstream"]: r["escaper"] for r in recs}
         assert by_up == {f"127.0.0.1:{e4.port}": "direct", f"[::1]:{e6.port}": "viapeer"}
         # only the ::1 association went through the next hop
-        brecs = [r for r in task_records(back) if r.get("task_type") == "UdpConnect"]
-        assert [r["upstream"] for r in brecs] == [f"[::1]:{e6.port}"]
+        wait_for(lambda: udp_recs(back, 1), 5, what="the next hop's UDP record")
+        time.sleep(0.3)
+        assert [r["upstream"] for r in udp_recs(back, 1)] == [f"[::1]:{e6.port}"]
     finally:
         e4.stop()
         e6.stop()
