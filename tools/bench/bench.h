@@ -221,8 +221,15 @@ int bench_run(struct bench *b, struct bench_stats *total) MUST_CHECK;
 /* Arm the connection's io watcher for events (EV_READ / EV_WRITE / 0). */
 void task_want(struct task *t, int events);
 
-/* Start a new TCP connection to o->peer; sets the connect deadline. */
-int task_connect(struct task *t) MUST_CHECK;
+/* Start a new TCP connection to o->peer; sets the connect deadline and
+ * waits for writability. When it cannot even start, the task fails
+ * (BENCH_ERR_CONNECT with the reason). */
+void task_connect(struct task *t);
+
+/* Once a connecting socket is writable: 1 connected (counted in conn_ok),
+ * 0 still in progress, -1 refused / unreachable (the task failed with
+ * BENCH_ERR_CONNECT and the reason). */
+int task_connect_done(struct task *t);
 
 /* Close the connection (if any): SSL objects, watcher, fd; counts the
  * wire bytes of TLS connections. */
@@ -242,9 +249,10 @@ ssize_t task_write(struct task *t, const void *buf, size_t n);
  * target (inside the proxy's TLS when there is one). Returns 0 or -ENOMEM. */
 int task_tls_start(struct task *t, bool proxy) MUST_CHECK;
 
-/* Drive the handshake of the top layer: 0 done, TASK_IO_WANT_*, or
- * TASK_IO_TLS_ERR / -errno. */
-int task_tls_step(struct task *t) MUST_CHECK;
+/* Drive the handshake of the top layer: 1 done, 0 waiting (the watcher is
+ * armed for what OpenSSL wants), -1 failed (the task failed with
+ * BENCH_ERR_TLS and `what`). */
+int task_tls_handshake(struct task *t, const char *what);
 
 /* Register the session callbacks on a context made by bench_prepare. */
 void task_tls_ctx_setup(SSL_CTX *ctx);

@@ -100,21 +100,9 @@ static bool h1_start_tunnel(struct task *t)
 static bool h1_connecting(struct task *t)
 {
 	const struct bench_opts *o = &t->w->b->o;
-	int err = 0;
-	socklen_t len = sizeof(err);
 
-	if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	if (err == EINPROGRESS || err == EALREADY)
+	if (task_connect_done(t) <= 0)
 		return false;
-	if (err) {
-		char what[128];
-
-		snprintf(what, sizeof(what), "connect: %s", strerror(err));
-		task_fail(t, BENCH_ERR_CONNECT, what);
-		return false;
-	}
-	t->w->st.conn_ok++;
 	if (o->has_proxy && o->proxy.scheme == URL_SCHEME_HTTPS) {
 		if (task_tls_start(t, true) < 0) {
 			task_fail(t, BENCH_ERR_TLS, "cannot create a TLS session");
@@ -128,21 +116,9 @@ static bool h1_connecting(struct task *t)
 
 static bool h1_tls(struct task *t, bool proxy)
 {
-	int r = task_tls_step(t);
-
-	if (r == TASK_IO_WANT_READ) {
-		task_want(t, EV_READ);
+	if (task_tls_handshake(t, proxy ? "TLS handshake with the proxy"
+					: "TLS handshake with the target") <= 0)
 		return false;
-	}
-	if (r == TASK_IO_WANT_WRITE) {
-		task_want(t, EV_WRITE);
-		return false;
-	}
-	if (r < 0) {
-		task_fail(t, BENCH_ERR_TLS,
-			  proxy ? "TLS handshake with the proxy" : "TLS handshake with the target");
-		return false;
-	}
 	return proxy ? h1_start_tunnel(t) : (t->st = TASK_ST_SEND, t->wpos = 0, true);
 }
 
@@ -158,16 +134,8 @@ static bool h1_stale(const struct task *t, ssize_t n)
 
 static void h1_reconnect(struct task *t)
 {
-	int r;
-
 	task_close(t);
-	r = task_connect(t);
-	if (r < 0) {
-		char what[128];
-
-		snprintf(what, sizeof(what), "connect: %s", strerror(-r));
-		task_fail(t, BENCH_ERR_CONNECT, what);
-	}
+	task_connect(t);
 }
 
 /* Write data[wpos..len); true when all of it is out. */
@@ -518,15 +486,8 @@ static bool h1_idle(struct task *t)
 		t->wpos = 0;
 		return true;
 	}
-	r = task_connect(t);
-	if (r < 0) {
-		char what[128];
-
-		snprintf(what, sizeof(what), "connect: %s", strerror(-r));
-		task_fail(t, BENCH_ERR_CONNECT, what);
-		return false;
-	}
-	return false; /* wait for writability */
+	task_connect(t);
+	return false; /* wait for writability (or the task failed) */
 }
 
 void h1_task_run(struct task *t)

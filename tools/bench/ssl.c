@@ -6,11 +6,6 @@
  * resume; a task that waited in vain does not wait again. */
 #include "tools/bench/bench.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-
 static void ssl_conn_done(struct task *t)
 {
 	task_close(t); /* sends close_notify */
@@ -50,37 +45,16 @@ static bool ssl_wait_ticket(struct task *t)
 static bool ssl_step(struct task *t)
 {
 	const struct bench_opts *o = &t->w->b->o;
-	int r;
 
 	switch (t->st) {
 	case TASK_ST_IDLE:
-		r = task_begin(t);
-		if (r <= 0)
+		if (task_begin(t) <= 0)
 			return false;
-		r = task_connect(t);
-		if (r < 0) {
-			char what[128];
-
-			snprintf(what, sizeof(what), "connect: %s", strerror(-r));
-			task_fail(t, BENCH_ERR_CONNECT, what);
-		}
+		task_connect(t);
 		return false;
-	case TASK_ST_CONNECTING: {
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-			err = errno;
-		if (err == EINPROGRESS || err == EALREADY)
+	case TASK_ST_CONNECTING:
+		if (task_connect_done(t) <= 0)
 			return false;
-		if (err) {
-			char what[128];
-
-			snprintf(what, sizeof(what), "connect: %s", strerror(err));
-			task_fail(t, BENCH_ERR_CONNECT, what);
-			return false;
-		}
-		t->w->st.conn_ok++;
 		if (task_tls_start(t, false) < 0) {
 			task_fail(t, BENCH_ERR_TLS, "cannot create a TLS session");
 			return false;
@@ -88,21 +62,9 @@ static bool ssl_step(struct task *t)
 		t->deadline_ns = util_mono_ns() + o->timeout_ns;
 		t->st = TASK_ST_TLS;
 		return true;
-	}
 	case TASK_ST_TLS:
-		r = task_tls_step(t);
-		if (r == TASK_IO_WANT_READ) {
-			task_want(t, EV_READ);
+		if (task_tls_handshake(t, "TLS handshake") <= 0)
 			return false;
-		}
-		if (r == TASK_IO_WANT_WRITE) {
-			task_want(t, EV_WRITE);
-			return false;
-		}
-		if (r < 0) {
-			task_fail(t, BENCH_ERR_TLS, "TLS handshake");
-			return false;
-		}
 		t->last_end_ns = util_mono_ns();
 		hist_record(t->w->st.lat, t->last_end_ns - t->req_start_ns);
 		t->w->st.ok++;

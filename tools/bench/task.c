@@ -39,28 +39,55 @@ void task_want(struct task *t, int events)
 	}
 }
 
-int task_connect(struct task *t)
+static void task_fail_errno(struct task *t, int err)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "connect: %s", strerror(err));
+	task_fail(t, BENCH_ERR_CONNECT, what);
+}
+
+void task_connect(struct task *t)
 {
 	const struct bench_opts *o = &t->w->b->o;
 	int fd, one = 1;
 
 	t->w->st.conn_attempt++;
 	fd = socket(o->peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		task_fail_errno(t, errno);
+		return;
+	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (const struct sockaddr *)&o->peer, o->peer_len) < 0 &&
 	    errno != EINPROGRESS) {
 		int e = errno;
 
 		close(fd);
-		return -e;
+		task_fail_errno(t, e);
+		return;
 	}
 	t->fd = fd;
 	t->st = TASK_ST_CONNECTING;
 	t->deadline_ns = util_mono_ns() + o->connect_timeout_ns;
 	task_want(t, EV_WRITE);
-	return 0;
+}
+
+int task_connect_done(struct task *t)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err == EINPROGRESS || err == EALREADY)
+		return 0;
+	if (err) {
+		task_fail_errno(t, err);
+		return -1;
+	}
+	t->w->st.conn_ok++;
+	return 1;
 }
 
 void task_close(struct task *t)
@@ -337,7 +364,7 @@ int task_tls_start(struct task *t, bool proxy)
 	return 0;
 }
 
-int task_tls_step(struct task *t)
+static int task_tls_step(struct task *t)
 {
 	SSL *ssl = task_top_ssl(t);
 	int r;
@@ -360,6 +387,21 @@ int task_tls_step(struct task *t)
 	if (e == 0)
 		return -ECONNRESET;
 	return (int)e;
+}
+
+int task_tls_handshake(struct task *t, const char *what)
+{
+	int r = task_tls_step(t);
+
+	if (r == TASK_IO_WANT_READ || r == TASK_IO_WANT_WRITE) {
+		task_want(t, r == TASK_IO_WANT_READ ? EV_READ : EV_WRITE);
+		return 0;
+	}
+	if (r < 0) {
+		task_fail(t, BENCH_ERR_TLS, what);
+		return -1;
+	}
+	return 1;
 }
 
 /* ---- requests ---- */
