@@ -9,28 +9,51 @@
 
 #include <openssl/crypto.h>
 
+#include "common/util.h"
 #include "proxyd/dp/conn.h"
 #include "proxyd/dp/http_forward.h"
 #include "proxyd/metrics.h"
 #include "proxyd/dp/socks_parse.h"
 #include "proxyd/http/http_parse.h"
 
-/* 407 with the realm; the connection closes after it. */
-static void reply_407(struct conn *c, const char *why)
+/* 407 with the realm. As g3, a request without a body on a kept-alive
+ * connection leaves the connection open for the retry with credentials
+ * (curl --proxy-anyauth): the head is consumed and the next request is
+ * read. A request with a body (whose bytes may already be on their way)
+ * or a client that does not keep the connection alive gets
+ * "Connection: close" and the connection lingers and closes, so body
+ * bytes are never parsed as a request. */
+static void reply_407(struct conn *c, const struct http_request *req, const char *why)
 {
+	const struct http_proxy_conf *hc = &c->srv->u.http;
 	char hdr[320];
 	uint8_t out[CONN_REPLY_MAX];
+	bool keep = req != NULL && req->keep_alive &&
+		    (req->body == HTTP_BODY_NONE ||
+		     (req->body == HTTP_BODY_LENGTH && req->content_length == 0));
 	int n;
 
 	conn_reject_log(c, "http", why);
 	snprintf(hdr, sizeof(hdr), "Proxy-Authenticate: Basic realm=\"%s\"\r\n",
-		 c->srv->u.http.auth_realm ? c->srv->u.http.auth_realm : "proxy");
-	n = http_build_error(407, true, hdr, out, sizeof(out));
+		 hc->auth_realm ? hc->auth_realm : "proxy");
+	n = http_build_error(407, !keep, hdr, out, sizeof(out));
 	if (n < 0 || conn_send(c, out, (size_t)n) < 0) {
 		conn_close(c);
 		return;
 	}
-	conn_linger(c);
+	if (!keep || conn_reply_pending(c)) {
+		/* not kept (or the client is not reading): out, then close */
+		conn_linger(c);
+		return;
+	}
+	buf_consume(&c->in, req->head_len);
+	c->head_started = false;
+	c->task.accept_ns = util_mono_ns();
+	(void)buf_release_if_empty(&c->in);
+	conn_arm_timer(c,
+		       buf_empty(&c->in) ? hc->pipeline_read_idle_timeout_ms
+					 : hc->req_header_recv_timeout_ms,
+		       false);
 }
 
 bool http_auth_check(struct conn *c, const struct http_request *req)
@@ -68,7 +91,7 @@ refused:
 		conn_close(c);
 		return false;
 	}
-	reply_407(c, why);
+	reply_407(c, req, why);
 	return false;
 }
 

@@ -531,16 +531,34 @@ static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 	conn_release(c);
 }
 
+/* The task idle check of a running task (relay, HttpForward, UDP
+ * association) also ends the tasks of a user blocked, deleted or expired
+ * since the login, as g3 does: the task message, else NULL. */
+static const char *task_tick_revoked(const struct conn *c)
+{
+	const char *why;
+
+	if (c->user == NULL || !c->task.created ||
+	    (c->state != CONN_ST_RELAY && c->state != CONN_ST_HTTP_FWD && c->state != CONN_ST_UDP))
+		return NULL;
+	return conn_user_revoked(c, &why) ? why : NULL;
+}
+
 static void conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = container_of(w, struct conn, timer);
+	const char *why;
 
 	(void)revents;
 	CHECK_OBJ(c, CONN_MAGIC);
 	conn_hold(c);
 	if (!c->timer_repeat)
 		ev_timer_stop(loop, w);
-	conn_states[c->state].timeout(c);
+	why = task_tick_revoked(c);
+	if (why != NULL)
+		conn_fail(c, TASK_R_CANCELED_AS_USER_BLOCKED, why);
+	else
+		conn_states[c->state].timeout(c);
 	conn_run(c);
 	conn_sync_watchers(c);
 	conn_release(c);

@@ -509,3 +509,35 @@ bool conn_user_log_take(struct conn *c)
 	user_stats_add(u->stats, UC_FORBID_LOG_SKIPPED, 1);
 	return false;
 }
+
+bool conn_user_revoked(const struct conn *c, const char **why)
+{
+	const struct conn_user *u = c->user;
+	const struct user_group_conf *g = c->srv->user_group;
+	const struct user_conf *now;
+	struct user_table *t;
+	bool gone = false;
+
+	*why = NULL;
+	if (u == NULL || u->anonymous || g == NULL)
+		return false;
+	if (expired(u->uc)) {
+		*why = "canceled: user expired";
+		return true;
+	}
+	if (g->rt == NULL)
+		return false;
+	t = user_group_current(g->rt);
+	if (t != u->table) { /* a refresh, publish or reload since the login */
+		now = user_table_find(t, u->uc->name, strlen(u->uc->name));
+		if (now == NULL)
+			*why = "canceled: user deleted";
+		else if (now->has_block_and_delay)
+			*why = "canceled: user blocked";
+		else if (expired(now))
+			*why = "canceled: user expired";
+		gone = *why != NULL;
+	}
+	user_table_unref(t);
+	return gone;
+}

@@ -57,8 +57,10 @@ enum user_login conn_user_login(struct conn *c, const struct auth_cred *cred, bo
 struct http_request;
 /* http_proxy: authenticate one request (Proxy-Authorization: Basic) when
  * the server has a user group. True: go on (c->user set, or no group).
- * False: the connection was answered as g3 does and is closing (407, or
- * 403 after block_and_delay, or a silent close with no_early_error_reply).
+ * False: the connection was answered as g3 does: 407 (the head consumed
+ * and the connection kept for the next request when the request had no
+ * body and the client keeps alive; else closing), or 403 after
+ * block_and_delay, or a silent close with no_early_error_reply.
  * Each request of a kept-alive connection is checked again. */
 bool http_auth_check(struct conn *c, const struct http_request *req);
 
@@ -121,6 +123,15 @@ void conn_user_speed_used(struct conn *c, unsigned dirs, size_t n);
  * are skipped and user.forbidden.log_skipped counts it). True without a
  * user or a limit. */
 bool conn_user_log_take(struct conn *c);
+
+/* The task idle check (g3: a blocked user's tasks end on the next tick):
+ * true when c's user may no longer run tasks: its entry in the group's
+ * current user table (refreshed from the file or redis source, published,
+ * or reloaded) is gone or blocked (block_and_delay), or the user expired.
+ * *why is a static message for the task log. False without a user, for
+ * the anonymous user, or without a group runtime (unit tests: only the
+ * expiry is checked then). */
+bool conn_user_revoked(const struct conn *c, const char **why);
 
 /* Free c->user (NULL accepted; releases a slot still held). */
 void conn_user_free(struct conn *c);

@@ -152,8 +152,8 @@ int http_on_head(struct conn *c)
 	c->http_minor = req.minor;
 	c->http_requests++;
 	c->path_id = path_selection_id(hc, &req);
-	if (!http_auth_check(c, &req))
-		return CONN_WAIT;
+	if (!http_auth_check(c, &req)) /* a 407 that keeps the connection: next request */
+		return !c->closing && c->state == CONN_ST_HTTP_HEAD ? CONN_AGAIN : CONN_WAIT;
 	if (req.method == HTTP_M_CONNECT) {
 		http_connect(c, &req);
 		return CONN_AGAIN;
