@@ -356,6 +356,11 @@ static size_t jump_hash(uint64_t key, size_t buckets)
 	return (size_t)b;
 }
 
+size_t pick_jump_hash(uint64_t key, size_t buckets)
+{
+	return buckets == 0 ? 0 : jump_hash(key, buckets);
+}
+
 static size_t pick_random(const struct pick_set *s, uint64_t r)
 {
 	double x = unit_open(r) * s->total;

@@ -68,6 +68,10 @@ bool pick_policy_is_hash(enum pick_policy p);
  * serial. Never fails, never returns a zero-weight node. */
 size_t pick_select(struct pick_set *s, uint64_t key);
 
+/* Jump consistent hash of key over buckets (0 when buckets is 0):
+ * [0, buckets). */
+size_t pick_jump_hash(uint64_t key, size_t buckets);
+
 /* Incremental 64-bit key hash (FNV-1a with a final avalanche). */
 uint64_t pick_hash_init(void);
 uint64_t pick_hash_bytes(uint64_t h, const void *p, size_t n);
