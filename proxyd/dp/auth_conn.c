@@ -14,6 +14,7 @@
 #include "proxyd/dp/http_forward.h"
 #include "proxyd/metrics.h"
 #include "proxyd/dp/socks_parse.h"
+#include "proxyd/dp/uparams.h"
 #include "proxyd/http/http_parse.h"
 
 /* 407 with the realm. As g3, a request without a body on a kept-alive
@@ -56,9 +57,24 @@ static void reply_407(struct conn *c, const struct http_request *req, const char
 		       false);
 }
 
+/* username params refused (g3: 400 Bad Request); the connection closes */
+static void reply_400(struct conn *c, const char *why)
+{
+	uint8_t out[CONN_REPLY_MAX];
+	int n;
+
+	conn_reject_log(c, "http", why);
+	n = http_build_error(400, true, NULL, out, sizeof(out));
+	if (n < 0 || conn_send(c, out, (size_t)n) < 0) {
+		conn_close(c);
+		return;
+	}
+	conn_linger(c);
+}
+
 bool http_auth_check(struct conn *c, const struct http_request *req)
 {
-	struct auth_cred cred;
+	struct auth_cred cred, base;
 	const struct auth_cred *cp = NULL;
 	const char *why = NULL;
 	uint64_t delay = 0;
@@ -74,8 +90,16 @@ bool http_auth_check(struct conn *c, const struct http_request *req)
 		}
 		cp = &cred;
 	}
+	if (conn_uparams_login(c, cp, &base, &cp, &why) < 0) {
+		OPENSSL_cleanse(&cred, sizeof(cred));
+		OPENSSL_cleanse(&base, sizeof(base));
+		conn_user_free(c);
+		reply_400(c, why);
+		return false;
+	}
 	r = conn_user_login(c, cp, false, &delay, &why);
 	OPENSSL_cleanse(&cred, sizeof(cred));
+	OPENSSL_cleanse(&base, sizeof(base));
 	if (r == USER_LOGIN_OK)
 		return true;
 refused:

@@ -16,6 +16,7 @@
 #include "proxyd/dp/http_forward.h"
 #include "proxyd/dp/socks_udp.h"
 #include "proxyd/dp/tls_ep.h"
+#include "proxyd/dp/uparams.h"
 #include "proxyd/metrics.h"
 
 /* Client input buffer: SOCKS requests and HTTP heads up to this size are
@@ -401,6 +402,7 @@ static void conn_free(struct conn *c)
 	http_fwd_free(c);
 	socks_udp_free(c);
 	conn_user_free(c);
+	conn_uparams_free(c);
 	ev_timer_stop(wk->loop, &c->timer);
 	ev_timer_stop(wk->loop, &c->logtick);
 	speed_stop(c);

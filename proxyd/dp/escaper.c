@@ -11,6 +11,7 @@
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/conn.h"
 #include "proxyd/dp/escaper_he.h"
+#include "proxyd/dp/uparams.h"
 #include "proxyd/metrics.h"
 #include "proxyd/iploc_client.h"
 
@@ -277,6 +278,8 @@ static void build_list(struct conn *c)
 		}
 		op->addrs[op->naddrs++] = tmp[i];
 	}
+	if (op->sticky)
+		uparams_sticky_order(op->addrs, op->naddrs, op->sticky_key);
 	op->next = 0;
 }
 

@@ -88,6 +88,10 @@ struct escape_op {
 	bool udp;
 	const struct escaper_conf *udp_standby; /* route_failover's standby, not tried yet */
 	union dp_addr udp_relay;		/* proxy_socks5: where the peer relays (port set) */
+	/* username params' resolve_sticky_key: jump-hash pick among the peer's
+	 * resolved addresses (uparams_sticky_order) */
+	bool sticky;
+	uint64_t sticky_key;
 };
 
 struct conn;

@@ -3,7 +3,8 @@
  * exists on the data path).
  *
  *   start      pick a peer of proxy_addr (proxy_addr_pick_policy; the hash
- *              key is client ip + target host), connect to it with the
+ *              key is client ip + target host) — or the next hop of the
+ *              user name's params (uparams.h) — connect to it with the
  *              escaper's resolver, bind address and tcp_connect
  *   connected  PROXY protocol header (use_proxy_protocol), then
  *                proxy_http, HTTP forward: the request goes in absolute form
@@ -35,6 +36,7 @@
 #include "proxyd/dp/http_forward.h"
 #include "proxyd/dp/peer_proto.h"
 #include "proxyd/dp/pick.h"
+#include "proxyd/dp/uparams.h"
 #include "proxyd/float_pub.h"
 
 enum nego_step {
@@ -67,12 +69,12 @@ struct peer_view {
 	uint64_t rsp_max;
 };
 
-static void view_of(const struct conn *c, struct peer_view *v)
+static void view_of_esc(const struct conn *c, const struct escaper_conf *e,
+			struct peer_view *v)
 {
-	const struct escaper_conf *e = c->esc.esc;
 	const struct float_peer *fp = c->esc.fpeer;
 
-	if (fp != NULL) {
+	if (fp != NULL && e->type == ESCAPER_PROXY_FLOAT) {
 		v->kind = fp->kind;
 		v->username = fp->username;
 		v->password = fp->password;
@@ -83,6 +85,20 @@ static void view_of(const struct conn *c, struct peer_view *v)
 	v->username = e->proxy.username;
 	v->password = e->proxy.password;
 	v->rsp_max = e->proxy.connect_rsp_header_max_size;
+	/* pass_proxy_userid: the client's user name, password "g3proxy" (g3) */
+	if (e->proxy.pass_proxy_userid && (e->type == ESCAPER_PROXY_HTTP ||
+					   e->type == ESCAPER_PROXY_HTTPS)) {
+		const char *u = conn_uparams_userid(c);
+		if (u[0] != '\0') {
+			v->username = u;
+			v->password = "g3proxy";
+		}
+	}
+}
+
+static void view_of(const struct conn *c, struct peer_view *v)
+{
+	view_of_esc(c, c->esc.esc, v);
 }
 
 static bool is_http(int kind)
@@ -104,6 +120,9 @@ bool escape_proxy_poolable(const struct conn *c, bool reused)
 
 	/* a float's peer (and its credentials) are picked per connection */
 	if (srv != NULL && srv->type == ESCAPER_PROXY_FLOAT)
+		return false;
+	/* a next hop chosen by the user name's params is this client's only */
+	if (conn_uparams_hop_set(c))
 		return false;
 	/* requests from the pool are prepared for the server's escaper: a
 	 * connection through another (a route's pick) proxy escaper stays out */
@@ -167,6 +186,15 @@ void escape_proxy_start(struct conn *c, const struct escaper_conf *e)
 	if (e->proxy.tls) {
 		escape_fail(c, ESCAPE_NOT_USABLE,
 			    "escaper not usable: TLS to the next proxy is not available yet");
+		return;
+	}
+	if (conn_uparams_hop_set(c)) {
+		const struct uparams_hop *h = &conn_uparams_of(c)->hop;
+		bool is_ip = uparams_hop_ip(h, &ip);
+		op->peer = NULL;
+		op->sticky = h->sticky;
+		op->sticky_key = h->sticky_key;
+		escape_connect(c, h->host, h->port, is_ip, &ip);
 		return;
 	}
 	if (pick_policy_is_hash(pick_set_policy(e->proxy.pick)))
@@ -258,10 +286,11 @@ static int fwd_prepare(struct conn *c, const struct peer_view *v)
 
 int escape_proxy_fwd_prepare(struct conn *c, const struct escaper_conf *e)
 {
-	struct peer_view v = {e->type, e->proxy.username, e->proxy.password, 0};
+	struct peer_view v;
 
 	if (!escape_is_proxy(e) || e->type == ESCAPER_PROXY_FLOAT)
 		return 0;
+	view_of_esc(c, e, &v);
 	return fwd_prepare(c, &v);
 }
 

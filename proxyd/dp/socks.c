@@ -14,6 +14,7 @@
 #include "proxyd/dp/conn_user.h"
 #include "proxyd/dp/socks_parse.h"
 #include "proxyd/dp/socks_udp.h"
+#include "proxyd/dp/uparams.h"
 #include "proxyd/metrics.h"
 
 /* A failure before a task exists: g3 writes no task log for these, so the
@@ -238,7 +239,8 @@ int socks_on_greeting(struct conn *c)
  * a "not allowed" SOCKS5 reply, as g3. */
 int socks_on_auth(struct conn *c)
 {
-	struct auth_cred cred;
+	struct auth_cred cred, base;
+	const struct auth_cred *cp = NULL;
 	size_t used = 0;
 	const char *why = NULL;
 	uint64_t delay = 0;
@@ -262,8 +264,17 @@ int socks_on_auth(struct conn *c)
 		return CONN_WAIT;
 	}
 	buf_consume(&c->in, used);
-	lr = conn_user_login(c, &cred, true, &delay, &why);
+	if (conn_uparams_login(c, &cred, &base, &cp, &why) < 0) {
+		OPENSSL_cleanse(&cred, sizeof(cred));
+		OPENSSL_cleanse(&base, sizeof(base));
+		metrics_srv_add(c->srv->stats, MS_FORBID_AUTH_FAILED, 1);
+		rep[1] = 1;
+		reject_reply(c, rep, sizeof(rep), why);
+		return CONN_WAIT;
+	}
+	lr = conn_user_login(c, cp, true, &delay, &why);
 	OPENSSL_cleanse(&cred, sizeof(cred));
+	OPENSSL_cleanse(&base, sizeof(base));
 	if (lr == USER_LOGIN_BLOCKED) {
 		socks_reject(c, why);
 		conn_set_state(c, CONN_ST_AUTH_DELAY);

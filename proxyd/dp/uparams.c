@@ -2,6 +2,7 @@
 #include "proxyd/dp/uparams.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,23 @@ int uparams_next_hop(const struct username_params_conf *cfg, const struct uparam
 	out->port = socks ? cfg->socks5_port : cfg->http_port;
 	out->set = true;
 	return 0;
+}
+
+bool uparams_hop_ip(const struct uparams_hop *h, union dp_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, h->host, &out->in.sin_addr) == 1) {
+		out->in.sin_family = AF_INET;
+		out->in.sin_port = htons(h->port);
+		return true;
+	}
+	if (inet_pton(AF_INET6, h->host, &out->in6.sin6_addr) == 1) {
+		out->in6.sin6_family = AF_INET6;
+		out->in6.sin6_port = htons(h->port);
+		return true;
+	}
+	memset(out, 0, sizeof(*out));
+	return false;
 }
 
 static int addr_cmp(const void *a, const void *b)

@@ -68,9 +68,50 @@ struct uparams_hop {
 int uparams_next_hop(const struct username_params_conf *cfg, const struct uparams *p, bool socks,
 		     struct uparams_hop *out, const char **why) MUST_CHECK;
 
+/* Whether the hop's host is an IP literal: true with *out = host:port. */
+bool uparams_hop_ip(const struct uparams_hop *h, union dp_addr *out);
+
 /* Sticky order of resolved addresses: sort v[0..n) (family, address,
  * port) so the order does not depend on the resolver's, then move the one
  * key jump-hashes to to the front (the rest stay as fallbacks). */
 void uparams_sticky_order(union dp_addr *v, unsigned n, uint64_t key);
+
+/* ---- on the connection (conn_uparams.c) ---------------------------- */
+
+struct conn;
+struct auth_cred;
+
+/* The params of the client's user name, kept for its tasks: conn->uparams
+ * (owned by the connection, NULL when the name had none or the server
+ * has no username_params). A route_failover standby attempt reads its
+ * parent's (conn_uparams_of). */
+struct conn_uparams {
+	char params[256];	/* "k1=v1+k2=v2" as sent (after the first '+'):
+				 * for escapers that select by params */
+	struct uparams_hop hop; /* the next hop of the proxy_* escapers */
+};
+
+/* Before logging in on c with cred (NULL = none): when the server has
+ * username_params, split the name, keep the params on c (replacing the
+ * previous ones) and point *use at the credentials to log in with (the
+ * base name when strip_suffix_for_auth; scratch is their storage);
+ * otherwise *use = cred. 0, or -EINVAL with *why when the params are
+ * refused (HTTP 400 / SOCKS5 authentication failure). */
+int conn_uparams_login(struct conn *c, const struct auth_cred *cred, struct auth_cred *scratch,
+		       const struct auth_cred **use, const char **why) MUST_CHECK;
+
+/* The params a task of c runs with (the parent's for a standby attempt);
+ * NULL when none. */
+const struct conn_uparams *conn_uparams_of(const struct conn *c);
+
+/* The authenticated user's name for pass_proxy_userid ("" when none). */
+const char *conn_uparams_userid(const struct conn *c);
+
+/* True when c's params chose a next hop (the proxy_* escapers use it
+ * instead of proxy_addr; such upstream connections are never pooled). */
+bool conn_uparams_hop_set(const struct conn *c);
+
+/* Free c->uparams (NULL accepted). */
+void conn_uparams_free(struct conn *c);
 
 #endif
