@@ -92,6 +92,9 @@ struct escape_op {
 	 * resolved addresses (uparams_sticky_order) */
 	bool sticky;
 	uint64_t sticky_key;
+	/* an https:// forward went to a proxy_http peer in absolute form
+	 * (http_forward_capability.forward_https): no TLS to the origin here */
+	bool fwd_by_peer;
 };
 
 struct conn;

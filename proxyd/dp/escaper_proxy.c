@@ -8,7 +8,9 @@
  *              escaper's resolver, bind address and tcp_connect
  *   connected  PROXY protocol header (use_proxy_protocol), then
  *                proxy_http, HTTP forward: the request goes in absolute form
- *                  with Proxy-Authorization, no handshake
+ *                  with Proxy-Authorization, no handshake (https:// targets
+ *                  too when http_forward_capability.forward_https; else a
+ *                  CONNECT tunnel and TLS to the origin through it)
  *                proxy_http, tunnels: CONNECT host:port (RFC 9110 §9.3.6)
  *                proxy_socks5: RFC 1928 greeting, RFC 1929 auth, CONNECT
  *                  (UDP ASSOCIATE for 0.0.0.0:0 when op->udp: the reply's
@@ -351,7 +353,9 @@ void escape_proxy_connected(struct conn *c)
 			return;
 		}
 	}
-	if (is_http(v.kind) && c->proto == CONN_P_HTTP_FORWARD && !http_fwd_is_https(c)) {
+	if (is_http(v.kind) && c->proto == CONN_P_HTTP_FORWARD &&
+	    (!http_fwd_is_https(c) || (c->esc.fpeer == NULL && e->proxy.fwd_cap.forward_https))) {
+		c->esc.fwd_by_peer = http_fwd_is_https(c);
 		if (fwd_prepare(c, &v) < 0) {
 			escape_fail(c, ESCAPE_SETUP_FAILED,
 				    "cannot build the request for the next proxy");

@@ -390,10 +390,12 @@ int http_fwd_absolute(struct conn *c, const char *auth_line)
 	if (eol == NULL)
 		return -EINVAL;
 	if (c->host_is_ip && c->host_addr.sa.sa_family == AF_INET6)
-		n = snprintf(authority, sizeof(authority), "http://[%s]", c->host);
+		n = snprintf(authority, sizeof(authority), "%s://[%s]", f->https ? "https" : "http",
+			     c->host);
 	else
-		n = snprintf(authority, sizeof(authority), "http://%s", c->host);
-	if (c->port != 80)
+		n = snprintf(authority, sizeof(authority), "%s://%s", f->https ? "https" : "http",
+			     c->host);
+	if (c->port != (f->https ? 443 : 80))
 		n += snprintf(authority + n, sizeof(authority) - (size_t)n, ":%u", c->port);
 	cap = MAX(f->uout.cap, h.len + (size_t)n + alen);
 	if (cap > BUF_CAP_MAX)
@@ -430,7 +432,8 @@ void http_fwd_connected(struct conn *c, enum escape_err err)
 		fwd_fail(c, escape_err_http(err), escape_err_reason(err), c->esc.msg);
 		return;
 	}
-	if (!c->fwd->https) {
+	/* plain http, or https the next proxy forwards itself (forward_https) */
+	if (!c->fwd->https || c->esc.fwd_by_peer) {
 		fwd_go(c);
 		return;
 	}
