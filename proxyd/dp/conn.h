@@ -124,8 +124,9 @@ struct conn {
 	struct http_fwd *fwd;	/* HttpForward state, from the first forwarded request */
 	struct udp_assoc *udp;	/* SOCKS5 UDP association */
 	struct conn_user *user; /* authenticated user (conn_user.h), NULL = none */
-	struct conn_uparams *uparams; /* username params (uparams.h), owned, NULL = none */
 	struct task_notes task;
+	/* username params of the login (uparams.h): owned, NULL = none */
+	struct conn_uparams *uparams;
 	/* an upstream TLS handshake's continuation (tls_ep_client_begin) */
 	void (*tls_done)(struct conn *c, int rc);
 };

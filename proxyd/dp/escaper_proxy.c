@@ -71,8 +71,7 @@ struct peer_view {
 	uint64_t rsp_max;
 };
 
-static void view_of_esc(const struct conn *c, const struct escaper_conf *e,
-			struct peer_view *v)
+static void view_of_esc(const struct conn *c, const struct escaper_conf *e, struct peer_view *v)
 {
 	const struct float_peer *fp = c->esc.fpeer;
 
@@ -88,8 +87,8 @@ static void view_of_esc(const struct conn *c, const struct escaper_conf *e,
 	v->password = e->proxy.password;
 	v->rsp_max = e->proxy.connect_rsp_header_max_size;
 	/* pass_proxy_userid: the client's user name, password "g3proxy" (g3) */
-	if (e->proxy.pass_proxy_userid && (e->type == ESCAPER_PROXY_HTTP ||
-					   e->type == ESCAPER_PROXY_HTTPS)) {
+	if (e->proxy.pass_proxy_userid &&
+	    (e->type == ESCAPER_PROXY_HTTP || e->type == ESCAPER_PROXY_HTTPS)) {
 		const char *u = conn_uparams_userid(c);
 		if (u[0] != '\0') {
 			v->username = u;

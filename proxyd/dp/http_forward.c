@@ -347,7 +347,8 @@ void http_fwd_start(struct conn *c, const struct http_request *req)
 	}
 	/* TLS upstreams are not pooled: https targets always connect anew */
 	if (c->fwd->up_ka && escape_poolable(c->srv->escaper) && !c->fwd->https &&
-	    !conn_uparams_hop_set(c) && uppool_take(c->wk, c->srv->escaper->name, c->host, c->port, &uc)) {
+	    !conn_uparams_hop_set(c) &&
+	    uppool_take(c->wk, c->srv->escaper->name, c->host, c->port, &uc)) {
 		conn_up_attach(c, uc.fd);
 		if (escape_proxy_fwd_prepare(c, c->srv->escaper) < 0) {
 			fwd_fail(c, 500, TASK_R_INTERNAL_SERVER_ERROR,

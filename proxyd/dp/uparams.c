@@ -148,7 +148,8 @@ int uparams_next_hop(const struct username_params_conf *cfg, const struct uparam
 				return -EINVAL;
 			}
 		}
-		if ((parts++ > 0 && append(out->host, sizeof(out->host), &len, sep, strlen(sep)) < 0) ||
+		if ((parts++ > 0 &&
+		     append(out->host, sizeof(out->host), &len, sep, strlen(sep)) < 0) ||
 		    append(out->host, sizeof(out->host), &len, v.p, v.len) < 0) {
 			*why = "next hop from the username params is too long";
 			return -EINVAL;

@@ -56,8 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.http_port = 10000;
 	c.socks5_port = 10001;
 
-	if (uparams_parse(slice_make(data, size), c.reject_duplicate_keys, &p, &why) !=
-	    PARSE_OK) {
+	if (uparams_parse(slice_make(data, size), c.reject_duplicate_keys, &p, &why) != PARSE_OK) {
 		CHECK(why != NULL);
 		return 0;
 	}

@@ -15,12 +15,12 @@
 
 #include "proxyd/dp/uparams.h"
 
-static struct slice S(const char *s)
-{
+static struct slice S(const char *s) {
 	return slice_from_cstr(s);
 }
 
-static enum parse_res parse(const char *name, bool dup, struct uparams *p, const char **why)
+static enum parse_res
+parse(const char *name, bool dup, struct uparams *p, const char **why)
 {
 	return uparams_parse(S(name), dup, p, why);
 }
@@ -57,14 +57,14 @@ static void test_parse_pairs(void **state)
 static void test_parse_errors(void **state)
 {
 	static const char *const bad[] = {
-		"+country=us",	       /* empty base */
-		"",		       /* empty name */
-		"alice+",	       /* empty token */
-		"alice+country",       /* no '=' */
-		"alice+=us",	       /* empty key */
-		"alice+country=",      /* empty value */
-		"alice+a=1++b=2",      /* empty token in the middle */
-		"alice+a=1+a=2",       /* duplicate */
+		"+country=us",	  /* empty base */
+		"",		  /* empty name */
+		"alice+",	  /* empty token */
+		"alice+country",  /* no '=' */
+		"alice+=us",	  /* empty key */
+		"alice+country=", /* empty value */
+		"alice+a=1++b=2", /* empty token in the middle */
+		"alice+a=1+a=2",  /* duplicate */
 	};
 	struct uparams p;
 	const char *why;
@@ -295,7 +295,8 @@ static void test_sticky_order(void **state)
 		seen[idx]++;
 		/* the others follow in sorted order: a permutation of all four */
 		for (unsigned i = 1; i + 1 < 4; i++)
-			assert_true(ntohl(x[i].in.sin_addr.s_addr) < ntohl(x[i + 1].in.sin_addr.s_addr));
+			assert_true(ntohl(x[i].in.sin_addr.s_addr) <
+				    ntohl(x[i + 1].in.sin_addr.s_addr));
 	}
 	/* every address gets keys (about 100 each) */
 	for (unsigned i = 0; i < 4; i++)
