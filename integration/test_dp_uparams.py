@@ -3,18 +3,22 @@ end to end: a client user name "alice+country=us+state=ca" logs in as alice
 and its params pick the next proxy (host "us-ca.exits.test", port
 http_port / socks5_port); resolve_sticky_key keeps a session on one of the
 host's addresses; bad params are refused (400 / SOCKS5 auth failure); the
-base user's ACLs apply; pass_proxy_userid sends the user to the next hop
+base user's ACLs apply; SOCKS5 UDP follows the params too; pass_proxy_userid sends the user to the next hop
 with the password "g3proxy" (seen in the next proxyd's task log)."""
 
 import collections
+import socket
+import struct
 import subprocess
 
 import pytest
 
 from dp_fixtures import dp_clean_exit, dns, origin, origin_root  # noqa: F401
-from dp_helpers import DnsServer, dp_conf, free_port, task_records, wait_port, wait_record
+from dp_helpers import (DnsServer, dp_conf, free_port, recv_exact, task_records, wait_port,
+                        wait_record)
 from helpers import wait_for
 from test_dp_chain import start_named
+from test_dp_chain_udp import QUERY, UdpEcho, dgram, exchange, greet, udp_client
 
 EXIT_IPS = {"A": "127.0.0.2", "B": "127.0.0.3", "C": "127.0.0.4"}
 
@@ -30,7 +34,6 @@ def md5crypt(pw):
 
 
 def port_free_on_all(port):
-    import socket
     for ip in list(EXIT_IPS.values()) + ["127.0.0.1"]:
         s = socket.socket()
         try:
@@ -252,3 +255,28 @@ def test_base_user_acl_applies(front, exits, origin):  # noqa: F811
     rec = wait_record(front, lambda x: x.get("user") == "bob")
     assert rec["reason"] == "ForbiddenByRule"
     assert not exit_records(exits, "exA_http")
+
+
+def test_socks_udp_follows_params(front, exits):
+    """A UDP ASSOCIATE of alice+country=de goes through exit C's
+    socks_proxy (the params' next hop at socks5_port)."""
+    echo = UdpEcho()
+    try:
+        t = socket.create_connection(("127.0.0.1", front.sp), timeout=10)
+        greet(t, ("alice+country=de", "pw"))
+        t.sendall(b"\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00")
+        head = recv_exact(t, 4)
+        assert head[1] == 0, head
+        rest = recv_exact(t, 6)
+        relay = (socket.inet_ntoa(rest[:4]), struct.unpack("!H", rest[4:])[0])
+        with t, udp_client() as u:
+            back = exchange(u, relay, dgram("127.0.0.1", echo.port, QUERY))
+        assert back == dgram("127.0.0.1", echo.port, b"echo:" + QUERY)
+    finally:
+        echo.stop()
+    rec = wait_record(exits, lambda x: x.get("server_name") == "exC_socks"
+                      and x.get("task_type") == "UdpConnect")
+    assert rec["upstream"] == f"127.0.0.1:{echo.port}"
+    rec = wait_record(front, lambda x: x.get("task_type") == "UdpConnect")
+    assert rec["user"] == "alice"
+    assert rec["next_peer_addr"].startswith(EXIT_IPS["C"] + ":")
