@@ -293,3 +293,93 @@ def test_blocked_or_deleted_user_tasks_end(daemon_factory, write_conf, workdir,
         u.close()
     finally:
         echo.stop()
+
+
+# ---- UDP user limits ----------------------------------------------------------------
+
+UDP_USERS = """
+user_group:
+  - name: g
+    static_users:
+      - name: uslow
+        token: null
+        udp_sock_speed_limit: {shift_millis: 10, upload_packets: 20}
+      - name: udown
+        token: null
+        udp_all_download_speed_limit: {replenish_interval: 1s, replenish_packets: 15}
+      - name: ufree
+        token: null
+"""
+
+
+def udp_flood(sp, user, echo, count, spacing):
+    """count datagrams, one every spacing seconds, through user's UDP
+    association to the echo server; returns (tcp, sent, echoes received)."""
+    t, relay = udp_associate(sp, user)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setblocking(False)
+    got = 0
+    start = time.monotonic()
+    for i in range(count):
+        u.sendto(udp_dgram(echo.port, b"x%d" % i), relay)
+        while True:
+            try:
+                u.recvfrom(65536)
+                got += 1
+            except BlockingIOError:
+                break
+        delay = start + (i + 1) * spacing - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        try:
+            u.recvfrom(65536)
+            got += 1
+        except BlockingIOError:
+            time.sleep(0.01)
+    u.close()
+    return t, got, time.monotonic() - start
+
+
+def test_udp_user_limits(daemon_factory, write_conf):
+    """Through SOCKS5 UDP ASSOCIATE: udp_sock_speed_limit 20 packets per
+    1024 ms upload and udp_all_download_speed_limit 15 packets/s cap a
+    400-datagram flood over 2 s near the rate; what is over is dropped and
+    counted in the task log; a user without limits gets (nearly) all."""
+    from test_dp_udp import UdpEcho
+    echo = UdpEcho()
+    sp = free_port()
+    d = start_proxyd(daemon_factory, write_conf, dp_conf(
+        socks_port=sp, socks="user_group: g", extra=UDP_USERS))
+    try:
+        seen0 = len(echo.seen)
+        t, got, took = udp_flood(sp, "uslow", echo, 400, 0.005)
+        passed = len(echo.seen) - seen0
+        # 20 per 1024 ms slice over ~2.5 s: two to four slices
+        assert 20 <= passed <= 20 * (int(took / 1.024) + 2), (passed, took)
+        assert got == passed
+        t.close()
+        rec = wait_record(d, lambda r: r.get("user") == "uslow")
+        assert rec["c_rd_packets"] == 400
+        assert rec["r_wr_packets"] == passed
+        assert rec["c_rd_dropped_packets"] == 400 - passed
+        assert "r_rd_dropped_packets" not in rec
+
+        seen0 = len(echo.seen)
+        t, got, took = udp_flood(sp, "udown", echo, 400, 0.005)
+        assert len(echo.seen) - seen0 >= 390  # upload is free
+        # a burst of 15, then 15/s
+        assert 15 <= got <= 15 + 15 * took + 2, (got, took)
+        t.close()
+        rec = wait_record(d, lambda r: r.get("user") == "udown")
+        assert rec["c_wr_packets"] == got
+        assert rec["r_rd_dropped_packets"] == rec["r_rd_packets"] - got
+
+        t, got, _ = udp_flood(sp, "ufree", echo, 200, 0.005)
+        assert got >= 190
+        t.close()
+        rec = wait_record(d, lambda r: r.get("user") == "ufree")
+        assert "c_rd_dropped_packets" not in rec and "r_rd_dropped_packets" not in rec
+    finally:
+        echo.stop()

@@ -20,6 +20,12 @@ struct user_bucket {
 	struct limit_bucket b;
 };
 
+struct user_dbucket {
+	struct user_dbucket *next;
+	struct global_datagram_limit l;
+	struct user_dgram_buckets b;
+};
+
 struct user_state {
 	struct user_state *next; /* registry bucket chain */
 	struct user_state *all;	 /* every entry, for the emitter */
@@ -32,6 +38,7 @@ struct user_state {
 	struct user_srv_stats *srvs;
 	struct user_bucket *bk[2]; /* current upload / download buckets */
 	struct user_bucket *old;   /* replaced ones */
+	struct user_dbucket *dbk[2], *dold; /* the same for udp_all_* */
 	/* atomics */
 	atomic_uint_fast64_t alive;
 	_Atomic uint64_t log_tat_ns; /* log_rate_limit's GCRA (limit_gcra_take) */
@@ -198,6 +205,46 @@ struct limit_bucket *user_state_bucket(struct user_state *st, bool download,
 	return ub != NULL ? &ub->b : NULL;
 }
 
+static bool same_dlimit(const struct global_datagram_limit *a,
+			const struct global_datagram_limit *b)
+{
+	return a->replenish_interval_ms == b->replenish_interval_ms &&
+	       a->replenish_bytes == b->replenish_bytes &&
+	       a->replenish_packets == b->replenish_packets &&
+	       a->max_burst_bytes == b->max_burst_bytes &&
+	       a->max_burst_packets == b->max_burst_packets;
+}
+
+struct user_dgram_buckets *user_state_dgram_buckets(struct user_state *st, bool download,
+						    const struct global_datagram_limit *l)
+{
+	struct user_dbucket *ub;
+	unsigned i = download ? 1 : 0;
+
+	if (l == NULL || !l->set || (l->replenish_bytes == 0 && l->replenish_packets == 0))
+		return NULL;
+	pthread_mutex_lock(&st->mu);
+	ub = st->dbk[i];
+	if (ub == NULL || !same_dlimit(&ub->l, l)) {
+		struct user_dbucket *nb = calloc(1, sizeof(*nb));
+		if (nb != NULL) {
+			nb->l = *l;
+			limit_bucket_init(&nb->b.bytes, l->replenish_interval_ms,
+					  l->replenish_bytes, l->max_burst_bytes);
+			limit_bucket_init(&nb->b.packets, l->replenish_interval_ms,
+					  l->replenish_packets, l->max_burst_packets);
+			if (ub != NULL) {
+				ub->next = st->dold;
+				st->dold = ub;
+			}
+			st->dbk[i] = nb;
+		}
+		ub = st->dbk[i];
+	}
+	pthread_mutex_unlock(&st->mu);
+	return ub != NULL ? &ub->b : NULL;
+}
+
 bool user_state_alive_acquire(struct user_state *st, uint64_t max)
 {
 	uint_fast64_t cur = atomic_load_explicit(&st->alive, memory_order_relaxed);
@@ -235,6 +282,12 @@ void user_state_registry_free(void)
 		free(st->bk[0]);
 		free(st->bk[1]);
 		for (struct user_bucket *b = st->old, *bn; b != NULL; b = bn) {
+			bn = b->next;
+			free(b);
+		}
+		free(st->dbk[0]);
+		free(st->dbk[1]);
+		for (struct user_dbucket *b = st->dold, *bn; b != NULL; b = bn) {
 			bn = b->next;
 			free(b);
 		}

@@ -129,6 +129,15 @@ bool user_state_log_take(struct user_state *st, const struct rate_limit_quota *q
 struct limit_bucket *user_state_bucket(struct user_state *st, bool download,
 				       const struct global_stream_limit *l);
 
+/* The user's shared buckets of udp_all_download_speed_limit (download) or
+ * udp_all_upload_speed_limit: bytes and packets (either may be unlimited),
+ * NULL when l is not set. Kept like user_state_bucket()'s. */
+struct user_dgram_buckets {
+	struct limit_bucket bytes, packets;
+};
+struct user_dgram_buckets *user_state_dgram_buckets(struct user_state *st, bool download,
+						    const struct global_datagram_limit *l);
+
 /* request_max_alive: take a slot when fewer than max are taken (true), else
  * false. Each successful acquire needs one release. */
 bool user_state_alive_acquire(struct user_state *st, uint64_t max);

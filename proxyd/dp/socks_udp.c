@@ -24,7 +24,9 @@
 #include "common/sock.h"
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/conn.h"
+#include "proxyd/dp/conn_user.h"
 #include "proxyd/dp/socks_parse.h"
+#include "proxyd/dp/udp_limit.h"
 
 #define UDP_BATCH 32	    /* datagrams per readiness event */
 #define UDP_MAX_DGRAM 65536 /* read buffer (on the stack) */
@@ -63,6 +65,7 @@ struct udp_assoc {
 	ev_io ctl_io;
 	uint8_t tgt[262];
 	size_t tgt_len;
+	struct udp_limit lim; /* udp_sock_speed_limit, user udp_all_* */
 };
 
 static int fam_idx(int family)
@@ -154,6 +157,8 @@ void socks_udp_start(struct conn *c, const struct socks_request *rq)
 	u->full = c->srv->u.socks.use_udp_associate;
 	u->cfd = u->rfd[0] = u->rfd[1] = u->ctl_fd = -1;
 	u->tu.full = u->full;
+	udp_limit_init(&u->lim, &c->srv->udp_sock_speed_limit, c->user ? c->user->uc : NULL,
+		       c->user ? c->user->st : NULL);
 	c->udp = u;
 	c->task.udp = &u->tu;
 	if (rq->atyp == SOCKS_ATYP_IPV4) {
@@ -498,6 +503,10 @@ static void udp_on_peer(struct ev_loop *loop, ev_io *w, int revents)
 		u->tu.r_rd_packets++;
 		if (!u->have_client)
 			continue;
+		if (!udp_limit_pass(&u->lim, UDP_LIMIT_DOWN, h.payload.len, util_mono_ns())) {
+			u->tu.r_rd_dropped++;
+			continue;
+		}
 		do
 			k = sendto(u->cfd, d, (size_t)n, 0, &u->client.sa,
 				   sock_addr_len(&u->client.sa));
@@ -620,6 +629,10 @@ static void client_datagram(struct conn *c, struct udp_assoc *u, const union dp_
 	}
 	u->tu.c_rd_bytes += h.payload.len;
 	u->tu.c_rd_packets++;
+	if (!udp_limit_pass(&u->lim, UDP_LIMIT_UP, h.payload.len, util_mono_ns())) {
+		u->tu.c_rd_dropped++; /* over a speed limit: dropped, as g3 */
+		return;
+	}
 	switch (udp_target(&h, &to, host, sizeof(host))) {
 	case 0:
 		note_peer(u, host, h.port, to.sa.sa_family == AF_INET6);
@@ -685,6 +698,10 @@ static void udp_on_remote(struct ev_loop *loop, ev_io *w, int revents)
 		u->tu.r_rd_packets++;
 		if (!u->have_client)
 			continue;
+		if (!udp_limit_pass(&u->lim, UDP_LIMIT_DOWN, (size_t)n, util_mono_ns())) {
+			u->tu.r_rd_dropped++;
+			continue;
+		}
 		/* prefix the SOCKS header naming the sender, just before the payload */
 		{
 			uint8_t hdr[22];

@@ -169,6 +169,10 @@ static void task_log_udp(struct logger *lg, const struct task_server *ts,
 	log_rec_u64(&r, "r_rd_packets", u->r_rd_packets);
 	log_rec_u64(&r, "r_wr_bytes", u->r_wr_bytes);
 	log_rec_u64(&r, "r_wr_packets", u->r_wr_packets);
+	if (u->c_rd_dropped != 0) /* g3c: over udp_sock / udp_all speed limits */
+		log_rec_u64(&r, "c_rd_dropped_packets", u->c_rd_dropped);
+	if (u->r_rd_dropped != 0)
+		log_rec_u64(&r, "r_rd_dropped_packets", u->r_rd_dropped);
 	log_rec_emit(&r, ev == TASK_EV_FINISHED ? t->message : NULL);
 }
 

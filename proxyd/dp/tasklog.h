@@ -83,6 +83,8 @@ struct task_udp {
 	const char *peer;	       /* initial_peer / upstream, NULL until known */
 	uint64_t c_rd_bytes, c_rd_packets, c_wr_bytes, c_wr_packets;
 	uint64_t r_rd_bytes, r_rd_packets, r_wr_bytes, r_wr_packets;
+	/* g3c: datagrams dropped by UDP speed limits (client's, remote's) */
+	uint64_t c_rd_dropped, r_rd_dropped;
 };
 
 /* Everything a TcpConnect record needs; lives inside the connection. */
