@@ -36,8 +36,8 @@ struct user_state {
 	uint8_t pw_digest[32];
 	uint64_t tat_ns[USER_RATE__COUNT]; /* GCRA theoretical arrival times */
 	struct user_srv_stats *srvs;
-	struct user_bucket *bk[2]; /* current upload / download buckets */
-	struct user_bucket *old;   /* replaced ones */
+	struct user_bucket *bk[2];	    /* current upload / download buckets */
+	struct user_bucket *old;	    /* replaced ones */
 	struct user_dbucket *dbk[2], *dold; /* the same for udp_all_* */
 	/* atomics */
 	atomic_uint_fast64_t alive;

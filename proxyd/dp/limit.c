@@ -125,8 +125,7 @@ void limit_bucket_refund(struct limit_bucket *b, uint64_t n)
 		&b->tat_ns, &tat, next, memory_order_relaxed, memory_order_relaxed));
 }
 
-bool limit_gcra_take(_Atomic uint64_t *tat, uint64_t interval_ns, uint32_t burst,
-		     uint64_t now_ns)
+bool limit_gcra_take(_Atomic uint64_t *tat, uint64_t interval_ns, uint32_t burst, uint64_t now_ns)
 {
 	uint64_t cur = atomic_load_explicit(tat, memory_order_relaxed);
 	uint64_t tau;

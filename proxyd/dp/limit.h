@@ -85,7 +85,6 @@ void limit_bucket_refund(struct limit_bucket *b, uint64_t n);
  * is the shared "theoretical arrival time" (starts at 0 = full); any
  * thread may call this. True when a cell was taken; false when over the
  * rate (nothing taken). burst 0 or interval_ns 0 = unlimited. */
-bool limit_gcra_take(_Atomic uint64_t *tat, uint64_t interval_ns, uint32_t burst,
-		     uint64_t now_ns);
+bool limit_gcra_take(_Atomic uint64_t *tat, uint64_t interval_ns, uint32_t burst, uint64_t now_ns);
 
 #endif

@@ -89,7 +89,7 @@ struct task_udp {
 
 /* Everything a TcpConnect record needs; lives inside the connection. */
 struct task_notes {
-	bool created; /* a task exists: a record is due when it ends */
+	bool created;  /* a task exists: a record is due when it ends */
 	bool log_skip; /* the user's log_rate_limit skips this task's records */
 	enum task_type type;
 	enum task_stage stage;

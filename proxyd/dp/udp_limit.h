@@ -29,9 +29,9 @@ struct udp_slice {
 };
 
 struct udp_limit {
-	struct udp_slice srv[2], user[2];      /* [enum udp_limit_dir] */
+	struct udp_slice srv[2], user[2];  /* [enum udp_limit_dir] */
 	struct user_dgram_buckets *all[2]; /* user's udp_all_*, NULL = none */
-	bool on;			       /* any limit set */
+	bool on;			   /* any limit set */
 };
 
 /* Set up from the server's udp_sock_speed_limit (srv_l, may be NULL) and

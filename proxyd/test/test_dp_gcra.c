@@ -13,8 +13,7 @@
 
 #define MS 1000000ull
 
-static unsigned take_n(_Atomic uint64_t *tat, uint64_t iv, uint32_t burst, uint64_t now,
-		       unsigned n)
+static unsigned take_n(_Atomic uint64_t *tat, uint64_t iv, uint32_t burst, uint64_t now, unsigned n)
 {
 	unsigned ok = 0;
 
@@ -98,7 +97,8 @@ static void test_gcra_threads_share(void **state)
 static void test_user_state_log_take(void **state)
 {
 	struct user_state *st = user_state_get("g", "logger");
-	struct rate_limit_quota q = {.set = true, .replenish_interval_ns = 500 * MS, .max_burst = 2};
+	struct rate_limit_quota q = {
+		.set = true, .replenish_interval_ns = 500 * MS, .max_burst = 2};
 	struct rate_limit_quota unset = {0};
 	unsigned ok = 0;
 

@@ -106,8 +106,8 @@ static void test_user_all_shared(void **state)
 	assert_ptr_equal(a.all[UDP_LIMIT_DOWN], b.all[UDP_LIMIT_DOWN]);
 	assert_null(a.all[UDP_LIMIT_UP]);
 	/* two associations share the user's 10 packets */
-	assert_int_equal(pass_n(&a, UDP_LIMIT_DOWN, 100, t, 6) + pass_n(&b, UDP_LIMIT_DOWN, 100, t, 6),
-			 10);
+	assert_int_equal(
+		pass_n(&a, UDP_LIMIT_DOWN, 100, t, 6) + pass_n(&b, UDP_LIMIT_DOWN, 100, t, 6), 10);
 	/* 100 ms later: one packet back */
 	assert_int_equal(pass_n(&b, UDP_LIMIT_DOWN, 100, t + 100 * MS, 5), 1);
 	/* bytes too: 1000 bytes per second */
