@@ -383,3 +383,26 @@ def test_udp_user_limits(daemon_factory, write_conf):
         assert "c_rd_dropped_packets" not in rec and "r_rd_dropped_packets" not in rec
     finally:
         echo.stop()
+
+
+def test_expired_user_tunnel_ends(daemon_factory, write_conf, origin):  # noqa: F811
+    """A static user whose expire passes while a tunnel runs: the next idle
+    check after it ends the tunnel (CanceledAsUserBlocked, user expired)."""
+    import datetime
+    exp = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=3))
+    hp = free_port()
+    d = start_proxyd(daemon_factory, write_conf, dp_conf(
+        http_port=hp,
+        http="user_group: g\ntask_idle_check_interval: 2s\ntask_idle_max_count: 100",
+        extra=("user_group:\n  - name: g\n    static_users:\n"
+               f"      - {{name: wes, token: null, expire: '{exp.strftime('%Y-%m-%dT%H:%M:%SZ')}'}}\n")))
+    from dp_helpers import closed_by_peer
+    s = connect_tunnel(hp, "wes", origin)
+    assert tunnel_works(s)
+    t0 = time.monotonic()
+    assert closed_by_peer(s, timeout=9)
+    assert time.monotonic() - t0 >= 1.0  # not before the expiry
+    rec = wait_record(d, lambda r: r.get("user") == "wes")
+    assert rec["reason"] == "CanceledAsUserBlocked"
+    assert rec["message"] == "canceled: user expired"
+    s.close()
