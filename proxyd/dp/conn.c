@@ -135,7 +135,13 @@ static void ep_want(struct conn *c, struct conn_ep *ep, int events)
 	ev_io_stop(c->wk->loop, &ep->io);
 	ep->events = events;
 	if (events != 0) {
-		ev_io_set(&ep->io, ep->fd, events);
+		/* ev_io_set() tells libev the fd may be a new file, which costs
+		 * an epoll_ctl(ADD) failing with EEXIST on every restart: only
+		 * a new fd (ep_init) needs it */
+		if (ep->io.fd == ep->fd)
+			ev_io_modify(&ep->io, events);
+		else
+			ev_io_set(&ep->io, ep->fd, events);
 		ev_io_start(c->wk->loop, &ep->io);
 	}
 }
@@ -568,11 +574,14 @@ static void conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 ssize_t conn_read_client(struct conn *c)
 {
+	size_t room;
 	ssize_t n;
 
 	if (c->cl.eof)
 		return 0;
+	room = buf_space(&c->in);
 	n = tls_ep_buf_read(&c->cl, &c->in);
+	conn_ep_read_done(&c->cl, n, room);
 	if (n == 0)
 		c->cl.eof = true;
 	else if (n == -EAGAIN)
@@ -746,6 +755,14 @@ void conn_up_attach(struct conn *c, int fd)
 	ep_init(c, &c->up, fd);
 }
 
+void conn_up_attach_pooled(struct conn *c, int fd)
+{
+	conn_up_attach(c, fd);
+	/* registered with epoll by the pool's watcher and never closed since:
+	 * no "new fd" flag, so an unchanged event mask costs no epoll_ctl */
+	c->up.io.events &= ~EV__IOFDSET;
+}
+
 void conn_up_close(struct conn *c)
 {
 	ep_close(c, &c->up);
@@ -863,6 +880,8 @@ static int conn_on_linger(struct conn *c)
 	}
 	for (;;) {
 		ssize_t n;
+		if (!(c->cl.ready & EV_READ) && tls_ep_pending(&c->cl) == 0)
+			return CONN_WAIT; /* drained: the client's next bytes or close wake us */
 		buf_reset(&c->in);
 		n = conn_read_client(c);
 		if (n == -EAGAIN)

@@ -184,6 +184,16 @@ ssize_t conn_read_client(struct conn *c);
  * send it now. Returns 0 (sent or queued) or -errno (the write failed). */
 int conn_send(struct conn *c, const void *p, size_t n) MUST_CHECK;
 
+/* After a read of n bytes when room were free: a plain socket that gave
+ * less than asked has nothing more now (epoll is level-triggered and
+ * reports it again when it has), so the next read waits for readiness
+ * rather than failing with EAGAIN. */
+static inline void conn_ep_read_done(struct conn_ep *ep, ssize_t n, size_t room)
+{
+	if (n > 0 && (size_t)n < room && ep->ssl == NULL)
+		ep->ready &= ~EV_READ;
+}
+
 /* True while queued reply bytes remain. */
 static inline bool conn_reply_pending(const struct conn *c)
 {
@@ -217,6 +227,9 @@ void conn_reject_log(const struct conn *c, const char *what, const char *why);
 /* Give the connection its upstream socket (taken) / close it. */
 void conn_up_attach(struct conn *c, int fd);
 void conn_up_close(struct conn *c);
+/* conn_up_attach() for a socket this worker's loop already watches (from
+ * the upstream pool, not closed since). */
+void conn_up_attach_pooled(struct conn *c, int fd);
 /* Take the upstream socket out of the connection (returned, owned by the
  * caller), e.g. into the keep-alive pool. */
 int conn_up_detach(struct conn *c);

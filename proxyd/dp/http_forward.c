@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "proxyd/dp/conn.h"
@@ -115,6 +117,28 @@ static ssize_t put(struct conn_ep *ep, const uint8_t *p, size_t n)
 	if (k >= 0)
 		return k;
 	if (k == -EAGAIN) {
+		ep->ready &= ~EV_WRITE;
+		return 0;
+	}
+	return -1;
+}
+
+/* A response head and the body bytes after it in one sendmsg (a plain
+ * socket): bytes written, 0 when the socket is full (ready flag cleared),
+ * -1 on error. */
+static ssize_t put_head_body(struct conn_ep *ep, struct slice head, struct slice body)
+{
+	struct iovec iov[2] = {{(void *)(uintptr_t)head.p, head.len},
+			       {(void *)(uintptr_t)body.p, body.len}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+	ssize_t k;
+
+	do {
+		k = sendmsg(ep->fd, &m, MSG_NOSIGNAL);
+	} while (k < 0 && errno == EINTR);
+	if (k >= 0)
+		return k;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
 		ep->ready &= ~EV_WRITE;
 		return 0;
 	}
@@ -306,7 +330,9 @@ static int fwd_setup(struct conn *c, const struct http_request *req)
 /* The upstream is connected (fresh or from the pool): start the exchange. */
 static void fwd_go(struct conn *c)
 {
-	c->up.ready |= EV_WRITE | EV_READ;
+	/* the request goes out at once; the response is read on readiness
+	 * (a read before it would only fail with EAGAIN) */
+	c->up.ready |= EV_WRITE;
 	c->task.stage = TASK_STAGE_CONNECTED;
 	speed_setup(c);
 	conn_set_state(c, CONN_ST_HTTP_FWD);
@@ -349,7 +375,7 @@ void http_fwd_start(struct conn *c, const struct http_request *req)
 	if (c->fwd->up_ka && escape_poolable(c->srv->escaper) && !c->fwd->https &&
 	    !conn_uparams_hop_set(c) &&
 	    uppool_take(c->wk, c->srv->escaper->name, c->host, c->port, &uc)) {
-		conn_up_attach(c, uc.fd);
+		conn_up_attach_pooled(c, uc.fd);
 		if (escape_proxy_fwd_prepare(c, c->srv->escaper) < 0) {
 			fwd_fail(c, 500, TASK_R_INTERNAL_SERVER_ERROR,
 				 "cannot build the request for the next proxy");
@@ -482,6 +508,19 @@ static int step_req(struct conn *c, struct http_fwd *f)
 		progress = k > 0;
 		if (f->uout_off == buf_len(&f->uout) && f->th.req_hdr_ns == 0)
 			f->th.req_hdr_ns = util_mono_ns();
+	}
+	if (f->req.done && (c->cl.ready & EV_READ) && !c->cl.eof && !buf_full(&c->in)) {
+		/* a pipelined request (or the client's close) waits in c->in
+		 * for HTTP_HEAD: watching the client all along spares an
+		 * epoll_ctl per request */
+		ssize_t n = conn_read_client(c);
+		if (n < 0 && n != -EAGAIN && n != -ENOBUFS) {
+			task_set_reason(&c->task, TASK_R_CLIENT_TCP_READ_FAILED,
+					"read from client failed");
+			conn_close(c);
+			return -1;
+		}
+		progress |= n > 0;
 	}
 	if (f->uout_off < buf_len(&f->uout) || f->req.done)
 		return progress;
@@ -623,7 +662,10 @@ static int step_rsp(struct conn *c, struct http_fwd *f)
 
 	if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) && (c->up.ready & EV_READ) &&
 	    speed_grant(c, SPEED_UP_RD, 1) > 0) {
+		size_t room = buf_space(&f->uin);
 		ssize_t n = tls_ep_buf_read(&c->up, &f->uin);
+
+		conn_ep_read_done(&c->up, n, room);
 		if (n > 0) {
 			/* a read may overdraw its slice: the debt delays the next */
 			speed_used(c, SPEED_UP_RD, (size_t)n);
@@ -649,7 +691,35 @@ static int step_rsp(struct conn *c, struct http_fwd *f)
 			break;
 		progress = 1;
 	}
-	/* heads for the client: interim ones (100 Continue) go out at once */
+	/* heads for the client: interim ones (100 Continue) go out at once,
+	 * the final one with the body bytes that came with it */
+	if (!buf_empty(&f->cout) && (c->cl.ready & EV_WRITE) && f->rsp_head_done &&
+	    c->cl.ssl == NULL) {
+		ssize_t avail = body_avail(&f->rsp, buf_peek(&f->uin), &why);
+		if (avail > 0 &&
+		    (avail = (ssize_t)speed_grant(c, SPEED_CL_WR, (size_t)avail)) > 0) {
+			struct slice h = buf_peek(&f->cout), b = buf_peek(&f->uin);
+			size_t nh, nb;
+			ssize_t k;
+
+			b.len = (size_t)avail;
+			k = put_head_body(&c->cl, h, b);
+			if (k < 0) {
+				task_set_reason(&c->task, TASK_R_CLIENT_TCP_WRITE_FAILED,
+						"write to client failed");
+				conn_close(c);
+				return -1;
+			}
+			nh = MIN((size_t)k, h.len);
+			nb = (size_t)k - nh;
+			buf_consume(&f->cout, nh);
+			speed_used(c, SPEED_CL_WR, nb);
+			buf_consume(&f->uin, nb);
+			body_sent(&f->rsp, nb);
+			f->c_wr += (uint64_t)k;
+			progress |= k > 0;
+		}
+	}
 	if (!buf_empty(&f->cout) && (c->cl.ready & EV_WRITE)) {
 		ssize_t n = tls_ep_buf_write(&c->cl, &f->cout);
 		if (n > 0) {
@@ -819,6 +889,8 @@ void http_fwd_interest(const struct conn *c, int *cl, int *up)
 		} else if (!c->cl.eof) {
 			*cl |= EV_READ;
 		}
+	} else if (f->req.done && !c->cl.eof && !buf_full(&c->in)) {
+		*cl |= EV_READ; /* step_req() buffers what comes */
 	}
 	if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) &&
 	    !speed_blocked(&c->speed, SPEED_UP_RD))

@@ -36,12 +36,48 @@ static void ent_unlink(struct dp_worker *wk, struct uppool_ent *e)
 	ev_timer_stop(wk->loop, &e->expire);
 }
 
+/* Entries between uses, per thread (a worker's pool only ever runs on its
+ * thread): a kept-alive upstream goes in and out of the pool once per
+ * request without malloc. Linked through `older`. */
+#define ENT_SPARE_MAX 64u
+
+static _Thread_local struct uppool_ent *ent_spare;
+static _Thread_local unsigned ent_spare_n;
+
+static struct uppool_ent *ent_new(void)
+{
+	struct uppool_ent *e = ent_spare;
+
+	if (e == NULL)
+		return calloc(1, sizeof(*e));
+	ent_spare = e->older;
+	ent_spare_n--;
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
 static void ent_free(struct uppool_ent *e)
 {
 	if (e->uc.fd >= 0)
 		close(e->uc.fd);
 	POISON_OBJ(e);
-	free(e);
+	if (ent_spare_n >= ENT_SPARE_MAX) {
+		free(e);
+		return;
+	}
+	e->older = ent_spare;
+	ent_spare = e;
+	ent_spare_n++;
+}
+
+static void ent_spare_trim(void)
+{
+	while (ent_spare != NULL) {
+		struct uppool_ent *e = ent_spare;
+		ent_spare = e->older;
+		free(e);
+	}
+	ent_spare_n = 0;
 }
 
 static void uppool_on_io(struct ev_loop *loop, ev_io *w, int revents)
@@ -77,7 +113,7 @@ void uppool_put(struct dp_worker *wk, const char *escaper, const char *host, uin
 		close(uc->fd);
 		return;
 	}
-	e = calloc(1, sizeof(*e));
+	e = ent_new();
 	if (e == NULL) {
 		close(uc->fd);
 		return;
@@ -94,6 +130,10 @@ void uppool_put(struct dp_worker *wk, const char *escaper, const char *host, uin
 	memcpy(e->escaper, escaper, strlen(escaper) + 1);
 	memcpy(e->host, host, strlen(host) + 1);
 	ev_io_init(&e->io, uppool_on_io, uc->fd, EV_READ);
+	/* the same open socket the connection's watcher had registered:
+	 * without the "new fd" flag libev changes the epoll registration only
+	 * when the event mask differs (else an EEXIST epoll_ctl per put) */
+	e->io.events &= ~EV__IOFDSET;
 	ev_timer_init(&e->expire, uppool_on_expire, (double)idle_ms / 1000.0, 0.);
 	ev_io_start(wk->loop, &e->io);
 	ev_timer_start(wk->loop, &e->expire);
@@ -133,6 +173,7 @@ void uppool_close_all(struct dp_worker *wk)
 	}
 	wk->idle_oldest = wk->idle_newest = NULL;
 	wk->idle_n = 0;
+	ent_spare_trim(); /* no more puts: offline or stopping */
 }
 
 size_t uppool_count(const struct dp_worker *wk)
