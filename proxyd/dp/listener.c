@@ -33,6 +33,7 @@ struct dp_listener {
 	const struct server_conf *srv; /* in wk->gen->conf */
 	int fd;
 	bool wildcard; /* bound to 0.0.0.0 / :: : ask each socket for its address */
+	bool nodelay;  /* TCP_NODELAY of the listening socket (accepted ones inherit it) */
 	ev_io io;
 	ev_timer pause;
 };
@@ -315,6 +316,7 @@ static void accept_one(struct dp_listener *l, int fd, const struct sockaddr_stor
 	const struct server_conf *s = l->srv;
 	struct sockaddr_storage local;
 	socklen_t len;
+	bool want_nodelay;
 
 	atomic_fetch_add(&wk->sh->accepted, 1);
 	metrics_srv_add(s->stats, MS_LISTEN_ACCEPTED, 1);
@@ -334,9 +336,15 @@ static void accept_one(struct dp_listener *l, int fd, const struct sockaddr_stor
 		    sock_local_addr(fd, &local, &len) < 0)
 			memcpy(&local, &l->key.addr, sizeof(local));
 	}
-	if (!s->tcp_misc_opts.has_no_delay || s->tcp_misc_opts.no_delay)
-		if (sock_set_nodelay(fd, true) < 0)
+	want_nodelay = !s->tcp_misc_opts.has_no_delay || s->tcp_misc_opts.no_delay;
+	if (want_nodelay != l->nodelay) {
+		/* set once on the listening socket: later accepted sockets
+		 * inherit it (no setsockopt per connection) */
+		if (sock_set_nodelay(l->fd, want_nodelay) == 0)
+			l->nodelay = want_nodelay;
+		if (sock_set_nodelay(fd, want_nodelay) < 0)
 			log_debug("server %s: TCP_NODELAY failed", s->name);
+	}
 	if (port_is_port_server(s)) {
 		port_accept(wk, s, fd, (const struct sockaddr *)peer,
 			    (const struct sockaddr *)&local);
