@@ -655,13 +655,82 @@ static int rsp_head(struct conn *c, struct http_fwd *f)
 	return 1;
 }
 
+/* The rest of a response body (Content-Length or until the upstream
+ * closes) moves socket -> pipe -> socket with splice(2), never through
+ * user space, once the bytes read with the head went out and neither side
+ * is TLS. Chunked bodies keep the scanned path. */
+static bool rsp_splicing(const struct conn *c, const struct http_fwd *f)
+{
+	return f->rsp_head_done && !f->rsp.done && !f->upgrade &&
+	       (f->rsp.kind == HTTP_BODY_LENGTH || f->rsp.kind == HTTP_BODY_EOF) &&
+	       buf_empty(&f->uin) && buf_empty(&f->cout) && c->up.ssl == NULL &&
+	       c->cl.ssl == NULL;
+}
+
+static int rsp_splice(struct conn *c, struct http_fwd *f)
+{
+	struct relay_dir *d = &c->relay.u2c;
+	int progress = 0;
+	size_t max, want;
+	ssize_t n;
+
+	if (!pipebuf_empty(&d->pb) && (c->cl.ready & EV_WRITE) &&
+	    (max = speed_grant(c, SPEED_CL_WR, pipebuf_len(&d->pb))) > 0) {
+		n = pipebuf_splice_out(&d->pb, c->cl.fd, max);
+		if (n > 0) {
+			speed_used(c, SPEED_CL_WR, (size_t)n);
+			body_sent(&f->rsp, (size_t)n);
+			f->c_wr += (uint64_t)n;
+			d->full = false;
+			progress = 1;
+		} else if (n == -EAGAIN) {
+			c->cl.ready &= ~EV_WRITE;
+		} else if (n < 0) {
+			task_set_reason(&c->task, TASK_R_CLIENT_TCP_WRITE_FAILED,
+					"write to client failed");
+			conn_close(c);
+			return -1;
+		}
+	}
+	/* Content-Length: never read past the body (the connection may be
+	 * reused); until the end of stream: as much as the pipe takes */
+	want = PIPEBUF_SIZE;
+	if (f->rsp.kind == HTTP_BODY_LENGTH)
+		want = (size_t)MIN((uint64_t)PIPEBUF_SIZE, f->rsp.left - pipebuf_len(&d->pb));
+	if (want > 0 && !c->up.eof && !d->full && (c->up.ready & EV_READ) &&
+	    (max = speed_grant(c, SPEED_UP_RD, want)) > 0) {
+		n = pipebuf_splice_in(&d->pb, c->up.fd,
+				      max == PIPEBUF_SIZE && f->rsp.kind == HTTP_BODY_EOF ? 0 : max);
+		if (n > 0) {
+			speed_used(c, SPEED_UP_RD, (size_t)n);
+			f->r_rd += (uint64_t)n;
+			progress = 1;
+		} else if (n == 0) {
+			c->up.eof = true;
+			progress = 1;
+		} else if (n == -EAGAIN) {
+			c->up.ready &= ~EV_READ;
+		} else if (n == -ENOBUFS) {
+			d->full = true;
+		} else {
+			fwd_fail(c, 502, TASK_R_UPSTREAM_READ_FAILED, "read from upstream failed");
+			return -1;
+		}
+	}
+	return progress;
+}
+
 static int step_rsp(struct conn *c, struct http_fwd *f)
 {
 	int progress = 0, rc;
 	const char *why = NULL;
 
-	if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) && (c->up.ready & EV_READ) &&
-	    speed_grant(c, SPEED_UP_RD, 1) > 0) {
+	if (rsp_splicing(c, f)) {
+		progress = rsp_splice(c, f);
+		if (progress < 0)
+			return -1;
+	} else if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) &&
+		   (c->up.ready & EV_READ) && speed_grant(c, SPEED_UP_RD, 1) > 0) {
 		size_t room = buf_space(&f->uin);
 		ssize_t n = tls_ep_buf_read(&c->up, &f->uin);
 
@@ -736,9 +805,9 @@ static int step_rsp(struct conn *c, struct http_fwd *f)
 	}
 	if (!f->rsp_head_done)
 		return progress;
-	if (!buf_empty(&f->cout) || f->rsp.done)
+	if (!buf_empty(&f->cout))
 		return progress;
-	{
+	if (!f->rsp.done) {
 		ssize_t avail = body_avail(&f->rsp, buf_peek(&f->uin), &why);
 		if (avail < 0) {
 			task_set_reason(&c->task, TASK_R_INVALID_UPSTREAM_PROTOCOL,
@@ -762,9 +831,10 @@ static int step_rsp(struct conn *c, struct http_fwd *f)
 			progress |= k > 0;
 		}
 	}
-	if (f->rsp.kind == HTTP_BODY_EOF && c->up.eof && buf_empty(&f->uin))
+	if (f->rsp.kind == HTTP_BODY_EOF && c->up.eof && buf_empty(&f->uin) &&
+	    pipebuf_empty(&c->relay.u2c.pb))
 		f->rsp.done = true;
-	if (!f->rsp.done && c->up.eof && buf_empty(&f->uin)) {
+	if (!f->rsp.done && c->up.eof && buf_empty(&f->uin) && pipebuf_empty(&c->relay.u2c.pb)) {
 		task_set_reason(&c->task, TASK_R_CLOSED_BY_UPSTREAM,
 				"upstream closed in the middle of the response body");
 		conn_close(c);
@@ -892,11 +962,15 @@ void http_fwd_interest(const struct conn *c, int *cl, int *up)
 	} else if (f->req.done && !c->cl.eof && !buf_full(&c->in)) {
 		*cl |= EV_READ; /* step_req() buffers what comes */
 	}
-	if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) &&
+	if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) && !c->relay.u2c.full &&
+	    !(f->rsp_head_done && f->rsp.kind == HTTP_BODY_LENGTH &&
+	      pipebuf_len(&c->relay.u2c.pb) >= f->rsp.left) &&
 	    !speed_blocked(&c->speed, SPEED_UP_RD))
 		*up |= EV_READ;
 	if (!buf_empty(&f->cout) ||
-	    (f->rsp_head_done && !buf_empty(&f->uin) && !speed_blocked(&c->speed, SPEED_CL_WR)))
+	    (f->rsp_head_done &&
+	     (!buf_empty(&f->uin) || !pipebuf_empty(&c->relay.u2c.pb)) &&
+	     !speed_blocked(&c->speed, SPEED_CL_WR)))
 		*cl |= EV_WRITE;
 }
 
