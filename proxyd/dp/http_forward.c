@@ -879,6 +879,7 @@ static void fwd_finish(struct conn *c)
 {
 	struct http_fwd *f = c->fwd;
 	bool keep_client = f->rsp_keep && f->req.done && !c->wk->offline;
+	bool req_done = f->req.done;
 
 	task_set_reason(&c->task, TASK_R_FINISHED, "");
 	c->task.message = NULL;
@@ -895,7 +896,15 @@ static void fwd_finish(struct conn *c)
 	/* the exchange is over: its state (and buffers) go back to the pools */
 	fwd_put(c);
 	if (!keep_client) {
-		conn_linger(c);
+		/* lingering (shut, drain, close) keeps an RST from cutting the
+		 * response short while the client may still be sending; a
+		 * complete request with nothing after it (the client is watched
+		 * all along) closes at once, as nginx does */
+		if (req_done && buf_empty(&c->in) && !(c->cl.ready & EV_READ) &&
+		    c->cl.ssl == NULL && !conn_reply_pending(c))
+			conn_close(c);
+		else
+			conn_linger(c);
 		return;
 	}
 	conn_http_next(c);
