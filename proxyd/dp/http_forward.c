@@ -333,6 +333,10 @@ static void fwd_go(struct conn *c)
 	/* the request goes out at once; the response is read on readiness
 	 * (a read before it would only fail with EAGAIN) */
 	c->up.ready |= EV_WRITE;
+	/* the head was consumed (and nothing refers to it any more): a
+	 * request without a body holds no input block while it waits for
+	 * its response */
+	(void)buf_release_if_empty(&c->in);
 	c->task.stage = TASK_STAGE_CONNECTED;
 	speed_setup(c);
 	conn_set_state(c, CONN_ST_HTTP_FWD);
