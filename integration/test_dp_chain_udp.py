@@ -301,12 +301,14 @@ def test_udp_route_to_escaper_without_udp(daemon_factory, write_conf, echo):
 
 class FakePeer:
     """A SOCKS5 next hop answering UDP ASSOCIATE with rep (0 = success,
-    relay 0.0.0.0:<its UDP port>, so the client must use the peer's own
-    address); its relay answers each datagram with "peer:" + payload under
-    the same header. drop() closes the control connections."""
+    relay relay_ip:<its UDP port>; by default 0.0.0.0, so the client must
+    use the peer's own address); its relay answers each datagram with
+    "peer:" + payload under the same header. drop() closes the control
+    connections."""
 
-    def __init__(self, rep=0):
+    def __init__(self, rep=0, relay_ip="0.0.0.0"):
         self.rep = rep
+        self.relay_ip = socket.inet_aton(relay_ip)
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", 0))
@@ -332,7 +334,7 @@ class FakePeer:
                 c.sendall(b"\x05\x00")
                 req = recv_exact(c, 10)
                 self.requests.append(req)
-                c.sendall(bytes([5, self.rep, 0, 1, 0, 0, 0, 0]) +
+                c.sendall(bytes([5, self.rep, 0, 1]) + self.relay_ip +
                           struct.pack("!H", self.uport))
             except OSError:
                 c.close()
@@ -408,5 +410,59 @@ def test_udp_peer_control_dropped(daemon_factory, write_conf, echo):
         assert rec["next_peer_addr"] == f"127.0.0.1:{p.uport}"
         wait_for(lambda: fd_count(front.proc.pid) == before, 5,
                  what=f"fd count back to {before}")
+    finally:
+        p.stop()
+
+
+@pytest.mark.parametrize("end_on_close", [False, True])
+def test_udp_peer_control_closed_early(daemon_factory, write_conf, echo, end_on_close):
+    """A clean close of the control connection before any datagram came
+    back is ignored as in g3, unless end_on_control_closed."""
+    p = FakePeer()
+    try:
+        front = front_socks(daemon_factory, write_conf,
+                            peer_yaml(p.port, extra="end_on_control_closed: true"
+                                      if end_on_close else ""))
+        t, rep, relay = associate(front.socks_port)
+        assert rep == 0
+        with t, udp_client() as u:
+            wait_for(lambda: p.ctl, 5, what="the control connection")
+            p.drop()
+            if end_on_close:
+                assert closed_by_peer(t)
+            else:
+                assert not closed_by_peer(t, 0.5)
+                target = ("127.0.0.1", echo.port)
+                assert exchange(u, relay, dgram(*target, b"y")) == dgram(*target, b"peer:y")
+        rec = wait_record(front, lambda r: r.get("task_type") == "UdpConnect")
+        if end_on_close:
+            assert rec["reason"] == "ClosedByUpstream"
+        else:
+            assert rec["reason"] == "ClosedByClient" and rec["r_rd_packets"] == 1
+    finally:
+        p.stop()
+
+
+@pytest.mark.parametrize("transmute,works", [("", False), ("true", True),
+                                             ("{127.0.0.9: 127.0.0.1}", True),
+                                             ("{127.0.0.8: 127.0.0.1}", False)],
+                         ids=["off", "true", "map-hit", "map-miss"])
+def test_udp_transmute_peer_ip(daemon_factory, write_conf, echo, transmute, works):
+    """The peer announces a relay IP it is not reachable at (127.0.0.9):
+    transmute_udp_peer_ip (true, or a map with that IP) uses the peer's
+    address (or the mapped one) instead."""
+    p = FakePeer(relay_ip="127.0.0.9")
+    try:
+        extra = f"transmute_udp_peer_ip: {transmute}" if transmute else ""
+        front = front_socks(daemon_factory, write_conf, peer_yaml(p.port, extra=extra))
+        t, rep, relay = associate(front.socks_port)
+        assert rep == 0
+        with t, udp_client() as u:
+            target = ("127.0.0.1", echo.port)
+            back = exchange(u, relay, dgram(*target, b"z"), 1)
+        assert back == (dgram(*target, b"peer:z") if works else None)
+        rec = wait_record(front, lambda r: r.get("task_type") == "UdpConnect")
+        want = "127.0.0.1" if works else "127.0.0.9"
+        assert rec["next_peer_addr"] == f"{want}:{p.uport}"
     finally:
         p.stop()

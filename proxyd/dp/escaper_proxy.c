@@ -471,11 +471,35 @@ static int http_step(struct conn *c, struct peer_nego *n)
 	return CONN_AGAIN;
 }
 
+/* transmute_udp_peer_ip's map: the IP to use instead of the relay IP r
+ * (port kept); false when r is not a key. The map was checked at load. */
+static bool transmute_lookup(const struct conf_node *m, union dp_addr *r)
+{
+	uint16_t port = sock_addr_port(&r->sa);
+
+	for (const struct conf_node *k = m->child; k != NULL; k = k->next) {
+		struct sockaddr_storage a, b;
+		socklen_t la, lb;
+		if (sock_ip_parse(slice_make(k->str, k->len), port, &a, &la) < 0 ||
+		    !sock_addr_equal((const struct sockaddr *)&a, &r->sa))
+			continue;
+		if (k->value == NULL || k->value->str == NULL ||
+		    sock_ip_parse(slice_make(k->value->str, k->value->len), port, &b, &lb) < 0)
+			return false;
+		dp_addr_set(r, (const struct sockaddr *)&b);
+		return true;
+	}
+	return false;
+}
+
 /* The relay address of the peer's UDP ASSOCIATE reply: an unspecified
- * IP (0.0.0.0 / ::) means the peer's own address, as g3 does. 0, or -1
- * with the escape failed. */
+ * IP (0.0.0.0 / ::) means the peer's own address, as g3 does; with
+ * transmute_udp_peer_ip the peer's address always (true or an empty map),
+ * or the map's IP for a relay IP that is a key. 0, or -1 with the escape
+ * failed. */
 static int udp_relay(struct conn *c, const struct sockaddr_storage *bound)
 {
+	const struct proxy_escaper_conf *pc = &c->esc.esc->proxy;
 	union dp_addr *r = &c->esc.udp_relay;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -495,6 +519,13 @@ static int udp_relay(struct conn *c, const struct sockaddr_storage *bound)
 	if (port == 0) {
 		nego_fail(c, "socks5 peer: the udp relay address has port 0");
 		return -1;
+	}
+	if (!any && pc->transmute_udp_peer_ip) {
+		const struct conf_node *m = pc->transmute_udp_peer_ip_map;
+		if (m == NULL || m->child == NULL)
+			any = true; /* true / {}: the peer's own address */
+		else
+			(void)transmute_lookup(m, r);
 	}
 	if (any) {
 		if (getpeername(c->up.fd, (struct sockaddr *)&ss, &len) < 0) {

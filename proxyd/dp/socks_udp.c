@@ -519,11 +519,13 @@ static void udp_on_peer(struct ev_loop *loop, ev_io *w, int revents)
 	conn_release(c);
 }
 
-/* The peer's control connection: anything read is ignored, its end ends
- * the association. */
+/* The peer's control connection: anything read is ignored; an error ends
+ * the association, and so does its end once a datagram came back from the
+ * relay (always with end_on_control_closed), as in g3. */
 static void udp_on_ctl(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn *c = w->data;
+	struct udp_assoc *u = c->udp;
 	uint8_t d[512];
 
 	(void)loop;
@@ -538,6 +540,12 @@ static void udp_on_ctl(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
+		if (n == 0 && !u->esc->proxy.end_on_control_closed && u->tu.r_rd_packets == 0) {
+			/* g3: a clean close before any datagram came back from
+			 * the relay is ignored unless end_on_control_closed */
+			ev_io_stop(c->wk->loop, &u->ctl_io);
+			break;
+		}
 		if (n == 0)
 			conn_fail(c, TASK_R_CLOSED_BY_UPSTREAM,
 				  "peer closed the udp control connection");
