@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from dp_fixtures import dp_clean_exit  # noqa: F401
+from dp_fixtures import dns, dp_clean_exit  # noqa: F401
 from dp_helpers import (closed_by_peer, dp_conf, free_port, recv_exact, socks5_addr,
                         task_records, wait_port, wait_record)
 from helpers import wait_for
@@ -104,20 +104,23 @@ def udp_client():
     return u
 
 
-def front_socks(daemon_factory, write_conf, escapers, name="up", socks=""):
+def front_socks(daemon_factory, write_conf, escapers, name="up", socks="", dns_port=None):
     sp = free_port()
-    d = start_named(daemon_factory, write_conf,
-                    chain_conf(escapers, listen_block("fsocks", "socks_proxy", sp, name, socks)),
-                    f"front{sp}")
+    conf = chain_conf(escapers, listen_block("fsocks", "socks_proxy", sp, name, socks))
+    if dns_port:
+        conf = conf.replace("    type: c_ares\n",
+                            f"    type: c_ares\n    server: 127.0.0.1:{dns_port}\n", 1)
+    d = start_named(daemon_factory, write_conf, conf, f"front{sp}")
     d.socks_port = sp
     wait_port(sp)
     return d
 
 
-def back_socks(daemon_factory, write_conf, socks="", extra=""):
+def back_socks(daemon_factory, write_conf, socks="", extra="", dns_port=None):
     sp = free_port()
     d = start_named(daemon_factory, write_conf,
-                    dp_conf(socks_port=sp, socks=socks, extra=extra, workers=1), f"back{sp}")
+                    dp_conf(socks_port=sp, socks=socks, extra=extra, workers=1,
+                            dns_port=dns_port), f"back{sp}")
     d.socks_port = sp
     wait_port(sp)
     return d
@@ -256,6 +259,38 @@ def test_udp_route_upstream_by_target(daemon_factory, write_conf):
     finally:
         e4.stop()
         e6.stop()
+
+
+OTHER_ROUTES = {
+    # route_resolved resolves the first datagram's name (origin.test → 127.0.0.1)
+    "resolved": ("  - name: rt\n    type: route_resolved\n    resolver: dns\n"
+                 "    default_next: direct\n"
+                 "    lpm_match:\n      - {next: viapeer, networks: [127.0.0.1/32]}\n",
+                 "origin.test"),
+    "client": ("  - name: rt\n    type: route_client\n    default_next: direct\n"
+               "    subnet_match:\n      - {next: viapeer, subnets: [127.0.0.0/8]}\n",
+               "127.0.0.1"),
+    "select": ("  - name: rt\n    type: route_select\n    next_nodes: [viapeer]\n"
+               "    next_pick_policy: rendezvous\n", "127.0.0.1"),
+    "mapping": ("  - name: rt\n    type: route_mapping\n    next: [viapeer]\n", "127.0.0.1"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(OTHER_ROUTES))
+def test_udp_other_routes(daemon_factory, write_conf, echo, dns, kind):  # noqa: F811
+    """route_resolved / route_client / route_select / route_mapping pick the
+    socks5 peer for the association (direct is the default where there is
+    one): the next hop carries it, the task log names the peer escaper."""
+    route, host = OTHER_ROUTES[kind]
+    back = back_socks(daemon_factory, write_conf, dns_port=dns.port)
+    front = front_socks(daemon_factory, write_conf, route + peer_yaml(back.socks_port, "viapeer"),
+                        "rt", dns_port=dns.port)
+    answer, _ = query_through(front, (host, echo.port))
+    assert answer == dgram("127.0.0.1", echo.port, b"echo:" + QUERY)
+    rec = wait_record(front, lambda r: r.get("task_type") == "UdpConnect")
+    assert rec["escaper"] == "viapeer" and rec["upstream"] == f"{host}:{echo.port}"
+    brec = wait_record(back, lambda r: r.get("task_type") == "UdpConnect")
+    assert brec["upstream"] == f"{host}:{echo.port}" and brec["r_rd_packets"] == 1
 
 
 def test_udp_route_failover(daemon_factory, write_conf, echo):
