@@ -642,7 +642,7 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 			escape_route_start(c, e);
 		return;
 	}
-	if (escape_is_proxy(e)) {
+	if (e != NULL && escape_is_proxy(e)) {
 		if (op->udp && (e->type == ESCAPER_PROXY_HTTP || e->type == ESCAPER_PROXY_HTTPS)) {
 			escape_fail(c, ESCAPE_NOT_USABLE,
 				    "escaper not usable: an http proxy cannot relay udp");
