@@ -343,6 +343,11 @@ void escape_proxy_connected(struct conn *c)
 			    "escaper not usable: an http proxy cannot relay udp");
 		return;
 	}
+	if (c->esc.udp && v.kind == ESCAPER_PROXY_SOCKS5S) {
+		escape_fail(c, ESCAPE_NOT_USABLE,
+			    "escaper not usable: udp through socks5 over tls is not supported");
+		return;
+	}
 	if (e->use_proxy_protocol != 0) {
 		uint8_t pp[PEER_PP_MAX];
 		int len = peer_pp_build(e->use_proxy_protocol, &c->client_addr.sa,
