@@ -14,7 +14,9 @@
  *
  * Memory: a connection costs the struct and nothing else while idle: the
  * input buffer takes a pooled 16 KiB block only while bytes are being
- * parsed, and the relay's pipes come from the worker's pool. */
+ * parsed (an empty one goes back after a read that found nothing), the
+ * HttpForward state comes from a free list per exchange, and the relay's
+ * pipes come from the worker's pool. */
 #ifndef G3C_PROXYD_DP_CONN_H
 #define G3C_PROXYD_DP_CONN_H
 

@@ -667,8 +667,7 @@ static bool rsp_splicing(const struct conn *c, const struct http_fwd *f)
 {
 	return f->rsp_head_done && !f->rsp.done && !f->upgrade &&
 	       (f->rsp.kind == HTTP_BODY_LENGTH || f->rsp.kind == HTTP_BODY_EOF) &&
-	       buf_empty(&f->uin) && buf_empty(&f->cout) && c->up.ssl == NULL &&
-	       c->cl.ssl == NULL;
+	       buf_empty(&f->uin) && buf_empty(&f->cout) && c->up.ssl == NULL && c->cl.ssl == NULL;
 }
 
 static int rsp_splice(struct conn *c, struct http_fwd *f)
@@ -704,7 +703,8 @@ static int rsp_splice(struct conn *c, struct http_fwd *f)
 	if (want > 0 && !c->up.eof && !d->full && (c->up.ready & EV_READ) &&
 	    (max = speed_grant(c, SPEED_UP_RD, want)) > 0) {
 		n = pipebuf_splice_in(&d->pb, c->up.fd,
-				      max == PIPEBUF_SIZE && f->rsp.kind == HTTP_BODY_EOF ? 0 : max);
+				      max == PIPEBUF_SIZE && f->rsp.kind == HTTP_BODY_EOF ? 0
+											  : max);
 		if (n > 0) {
 			speed_used(c, SPEED_UP_RD, (size_t)n);
 			f->r_rd += (uint64_t)n;
@@ -733,8 +733,8 @@ static int step_rsp(struct conn *c, struct http_fwd *f)
 		progress = rsp_splice(c, f);
 		if (progress < 0)
 			return -1;
-	} else if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) &&
-		   (c->up.ready & EV_READ) && speed_grant(c, SPEED_UP_RD, 1) > 0) {
+	} else if (!f->rsp.done && !c->up.eof && !buf_full(&f->uin) && (c->up.ready & EV_READ) &&
+		   speed_grant(c, SPEED_UP_RD, 1) > 0) {
 		size_t room = buf_space(&f->uin);
 		ssize_t n = tls_ep_buf_read(&c->up, &f->uin);
 
@@ -981,8 +981,7 @@ void http_fwd_interest(const struct conn *c, int *cl, int *up)
 	    !speed_blocked(&c->speed, SPEED_UP_RD))
 		*up |= EV_READ;
 	if (!buf_empty(&f->cout) ||
-	    (f->rsp_head_done &&
-	     (!buf_empty(&f->uin) || !pipebuf_empty(&c->relay.u2c.pb)) &&
+	    (f->rsp_head_done && (!buf_empty(&f->uin) || !pipebuf_empty(&c->relay.u2c.pb)) &&
 	     !speed_blocked(&c->speed, SPEED_CL_WR)))
 		*cl |= EV_WRITE;
 }
