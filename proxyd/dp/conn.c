@@ -96,7 +96,7 @@ static const struct conn_state_def conn_states[CONN_ST__COUNT] = {
 				B(CONN_ST_SOCKS_GREETING) | B(CONN_ST_HTTP_HEAD)},
 	[CONN_ST_TLS_CONNECT] = {"tls_connect", tls_ep_on_connect, tls_ep_connect_timeout, 0,
 				 B(CONN_ST_CONNECTING) | B(CONN_ST_REPLYING) | B(CONN_ST_HTTP_FWD) |
-					 B(CONN_ST_LINGER)},
+					 B(CONN_ST_LINGER) | B(CONN_ST_PEER_NEGO)},
 	[CONN_ST_PEER_NEGO] = {"peer_negotiation", escape_proxy_on_nego,
 			       escape_proxy_on_nego_timeout, IO_UP_READ,
 			       B(CONN_ST_REPLYING) | B(CONN_ST_HTTP_FWD) | B(CONN_ST_TLS_CONNECT) |

@@ -79,6 +79,7 @@ struct escape_op {
 	/* proxy escapers (escaper_proxy.c) */
 	const struct proxy_peer *peer; /* picked from proxy_addr */
 	struct peer_nego *nego;	       /* owned while negotiating (CONN_ST_PEER_NEGO) */
+	uint64_t nego_start_ns;	       /* peer connected: peer_negotiation_timeout runs */
 	struct float_set *fset;	       /* proxy_float: reference while a peer of it is used */
 	const struct float_peer *fpeer;
 	/* SOCKS UDP (escape_start_udp): the final escaper sets up UDP instead
@@ -132,7 +133,8 @@ void escape_connect(struct conn *c, const char *host, uint16_t port, bool is_ip,
 
 /* Proxy escapers (escaper_proxy.c): proxy_http, proxy_https, proxy_socks5,
  * proxy_socks5s. start picks a peer and connects to it; connected runs
- * after the TCP connect (PROXY header, then the peer's handshake in
+ * after the TCP connect (PROXY header, TLS in CONN_ST_TLS_CONNECT for
+ * proxy_https / proxy_socks5s, then the peer's handshake in
  * CONN_ST_PEER_NEGO, then conn_connect_done()). */
 bool escape_is_proxy(const struct escaper_conf *e);
 void escape_proxy_start(struct conn *c, const struct escaper_conf *e);

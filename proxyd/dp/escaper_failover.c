@@ -17,10 +17,10 @@
  * stack goes when that callback returns. conn_free() of the client's conn
  * closes a pending standby (escape_failover_free).
  *
- * Limits: only the upstream socket moves, so a standby whose escaper keeps
- * more state than the socket (TLS to a next proxy) cannot win yet; a
- * route_failover reached again on the primary path of the same conn just
- * runs its primary. */
+ * The standby reports success only once its escaper is done (a proxy
+ * escaper's TLS handshake and negotiation included); its upstream socket
+ * moves with its TLS session, if any. A route_failover reached again on
+ * the primary path of the same conn just runs its primary. */
 #include "proxyd/dp/escaper.h"
 
 #include <stdlib.h>
@@ -146,13 +146,20 @@ void escape_failover_start(struct conn *c, const struct escaper_conf *e)
 static void standby_won(struct route_failover *fo, struct conn *s)
 {
 	struct conn *p = fo->parent;
+	struct ssl_st *ssl = s->up.ssl;
 	int fd;
 
 	escape_cancel(&p->esc); /* the primary's resolver / iplocd work */
 	conn_up_close(p);
+	p->tls_done = NULL; /* a primary still in its TLS handshake */
 	ev_timer_stop(p->wk->loop, &p->timer);
+	/* the standby's TLS session (proxy_https / proxy_socks5s) goes along:
+	 * it is bound to the fd number, which stays the same */
+	s->up.ssl = NULL;
+	s->up.tls_want = 0;
 	fd = conn_up_detach(s);
 	conn_up_attach(p, fd);
+	p->up.ssl = ssl;
 	p->esc.esc = s->esc.esc;
 	p->esc.route = NULL;
 	p->task.escaper = s->task.escaper;

@@ -1,32 +1,43 @@
-/* Proxy chaining escapers on the data path: proxy_http and proxy_socks5
- * (proxy_https / proxy_socks5s answer "not usable" until a TLS endpoint
- * exists on the data path).
+/* Proxy chaining escapers on the data path: proxy_http, proxy_https,
+ * proxy_socks5, proxy_socks5s and proxy_float's peers of those kinds.
  *
  *   start      pick a peer of proxy_addr (proxy_addr_pick_policy; the hash
  *              key is client ip + target host) — or the next hop of the
  *              user name's params (uparams.h) — connect to it with the
  *              escaper's resolver, bind address and tcp_connect
- *   connected  PROXY protocol header (use_proxy_protocol), then
- *                proxy_http, HTTP forward: the request goes in absolute form
- *                  with Proxy-Authorization, no handshake (https:// targets
- *                  too when http_forward_capability.forward_https; else a
- *                  CONNECT tunnel and TLS to the origin through it)
- *                proxy_http, tunnels: CONNECT host:port (RFC 9110 §9.3.6)
- *                proxy_socks5: RFC 1928 greeting, RFC 1929 auth, CONNECT
+ *   connected  PROXY protocol header (use_proxy_protocol, plain, before
+ *              any TLS), then for proxy_https / proxy_socks5s a TLS
+ *              handshake with the escaper's tls_client towards tls_name
+ *              (default: the peer's host) in CONN_ST_TLS_CONNECT, bounded
+ *              by the smaller of handshake_timeout and what is left of
+ *              peer_negotiation_timeout; then, over TLS or not,
+ *                proxy_http(s), HTTP forward: the request goes in absolute
+ *                  form with Proxy-Authorization, no handshake (https://
+ *                  targets too when http_forward_capability.forward_https;
+ *                  else a CONNECT tunnel and TLS to the origin through it,
+ *                  which a TLS peer cannot carry: one TLS layer per socket)
+ *                proxy_http(s), tunnels: CONNECT host:port (RFC 9110 §9.3.6)
+ *                proxy_socks5(s): RFC 1928 greeting, RFC 1929 auth, CONNECT
  *                  (UDP ASSOCIATE for 0.0.0.0:0 when op->udp: the reply's
  *                  relay address goes to op->udp_relay, an unspecified IP
  *                  replaced by the peer's; an http peer cannot carry UDP)
  *   PEER_NEGO  read the answers strictly without reading past them (bytes
  *              after the handshake belong to the tunnel), bounded by
- *              peer_negotiation_timeout; any failure is ESCAPE_PEER_FAILED
+ *              peer_negotiation_timeout (counted from the end of the TCP
+ *              connect, TLS included); any failure is ESCAPE_PEER_FAILED
  *              (HTTP 502 / SOCKS general failure, task reason
- *              UpstreamNotNegotiated) with the reason in the task message.
+ *              UpstreamNotNegotiated, or UpstreamTlsHandshakeFailed /
+ *              -Timeout for the TLS part, with a TlsHandshake escape log
+ *              record) with the reason in the task message.
  *
- * Requests to the peer are small and go on a just-connected socket whose
- * send buffer is empty, so they are sent whole or the peer is broken. */
+ * Requests to the peer are small and go on a just-connected socket (or a
+ * just-established TLS session) whose send buffer is empty, so they are
+ * sent whole or the peer is broken. https forward through a TLS peer
+ * would need TLS inside TLS: refused (EscaperNotUsable). */
 #include "proxyd/dp/escaper.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -38,6 +49,7 @@
 #include "proxyd/dp/http_forward.h"
 #include "proxyd/dp/peer_proto.h"
 #include "proxyd/dp/pick.h"
+#include "proxyd/dp/tls_ep.h"
 #include "proxyd/dp/uparams.h"
 #include "proxyd/float_pub.h"
 
@@ -69,7 +81,14 @@ struct peer_view {
 	int kind; /* ESCAPER_PROXY_HTTP ... */
 	const char *username, *password;
 	uint64_t rsp_max;
+	bool tls;	      /* proxy_https / proxy_socks5s (or such a float peer) */
+	const char *tls_name; /* verified name and SNI, NULL = the peer's host */
 };
+
+static bool kind_is_tls(int kind)
+{
+	return kind == ESCAPER_PROXY_HTTPS || kind == ESCAPER_PROXY_SOCKS5S;
+}
 
 static void view_of_esc(const struct conn *c, const struct escaper_conf *e, struct peer_view *v)
 {
@@ -80,12 +99,16 @@ static void view_of_esc(const struct conn *c, const struct escaper_conf *e, stru
 		v->username = fp->username;
 		v->password = fp->password;
 		v->rsp_max = fp->rsp_max;
+		v->tls = kind_is_tls(fp->kind);
+		v->tls_name = fp->tls_name;
 		return;
 	}
 	v->kind = e->type;
 	v->username = e->proxy.username;
 	v->password = e->proxy.password;
 	v->rsp_max = e->proxy.connect_rsp_header_max_size;
+	v->tls = e->proxy.tls || kind_is_tls(e->type);
+	v->tls_name = e->proxy.tls_name;
 	/* pass_proxy_userid: the client's user name, password "g3proxy" (g3) */
 	if (e->proxy.pass_proxy_userid &&
 	    (e->type == ESCAPER_PROXY_HTTP || e->type == ESCAPER_PROXY_HTTPS)) {
@@ -101,6 +124,17 @@ static void view_of(const struct conn *c, struct peer_view *v)
 {
 	view_of_esc(c, c->esc.esc, v);
 }
+
+/* https forward needs TLS to the origin inside the tunnel: not over a TLS
+ * session to the peer (one TLS layer per endpoint). */
+static bool tls_in_tls(const struct conn *c, const struct escaper_conf *e, bool tls)
+{
+	bool by_peer = c->esc.fpeer == NULL && e->proxy.fwd_cap.forward_https;
+
+	return tls && c->proto == CONN_P_HTTP_FORWARD && http_fwd_is_https(c) && !by_peer;
+}
+
+#define TLS_IN_TLS_MSG "escaper not usable: https forward over TLS to the next proxy"
 
 static bool is_http(int kind)
 {
@@ -156,9 +190,8 @@ static void float_start(struct conn *c, const struct escaper_conf *e)
 		op->fpeer = &s->v[i];
 		break;
 	}
-	if (op->fpeer->kind == ESCAPER_PROXY_HTTPS || op->fpeer->kind == ESCAPER_PROXY_SOCKS5S) {
-		escape_fail(c, ESCAPE_NOT_USABLE,
-			    "escaper not usable: TLS to the next proxy is not available yet");
+	if (tls_in_tls(c, e, kind_is_tls(op->fpeer->kind))) {
+		escape_fail(c, ESCAPE_NOT_USABLE, TLS_IN_TLS_MSG);
 		return;
 	}
 	op->peer = &op->fpeer->peer;
@@ -184,9 +217,8 @@ void escape_proxy_start(struct conn *c, const struct escaper_conf *e)
 		float_start(c, e);
 		return;
 	}
-	if (e->proxy.tls) {
-		escape_fail(c, ESCAPE_NOT_USABLE,
-			    "escaper not usable: TLS to the next proxy is not available yet");
+	if (tls_in_tls(c, e, e->proxy.tls)) {
+		escape_fail(c, ESCAPE_NOT_USABLE, TLS_IN_TLS_MSG);
 		return;
 	}
 	if (conn_uparams_hop_set(c)) {
@@ -210,21 +242,18 @@ void escape_proxy_start(struct conn *c, const struct escaper_conf *e)
 	escape_connect(c, p->host, p->port, p->is_ip, &ip);
 }
 
-/* Send a whole small message to the peer: 0 or -errno (-EAGAIN when the
- * socket did not take it all at once). */
+/* Send a whole small message to the peer (over TLS once the session is
+ * up): 0 or -errno (-EAGAIN when it did not go all at once). */
 static int peer_send(struct conn *c, const void *p, size_t n)
 {
-	for (;;) {
-		ssize_t k = send(c->up.fd, p, n, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-		if ((size_t)k != n)
-			return -EAGAIN;
-		c->task.r_wr += (uint64_t)n;
-		return 0;
-	}
+	ssize_t k = tls_ep_write(&c->up, p, n);
+
+	if (k < 0)
+		return (int)k;
+	if ((size_t)k != n)
+		return -EAGAIN;
+	c->task.r_wr += (uint64_t)n;
+	return 0;
 }
 
 static void nego_fail(struct conn *c, const char *msg)
@@ -307,10 +336,28 @@ static struct peer_nego *nego_new(struct conn *c, enum nego_step step, size_t ca
 	return n;
 }
 
+/* The loop's time (what the connection timer counts from), in ns. */
+static uint64_t loop_now_ns(const struct conn *c)
+{
+	return (uint64_t)(ev_now(c->wk->loop) * 1e9);
+}
+
+/* What is left of peer_negotiation_timeout (counted from the end of the
+ * TCP connect, in the loop's time as the timer is), at least 1 ms. */
+static uint64_t nego_left_ms(const struct conn *c)
+{
+	uint64_t total = c->esc.esc->proxy.peer_negotiation_timeout_ms;
+	uint64_t spent = 0, now = loop_now_ns(c);
+
+	if (c->esc.nego_start_ns != 0 && now > c->esc.nego_start_ns)
+		spent = (now - c->esc.nego_start_ns) / 1000000u;
+	return spent + 1 >= total ? 1 : total - spent;
+}
+
 static void nego_begin(struct conn *c)
 {
 	conn_set_state(c, CONN_ST_PEER_NEGO);
-	conn_arm_timer(c, c->esc.esc->proxy.peer_negotiation_timeout_ms, false);
+	conn_arm_timer(c, nego_left_ms(c), false);
 }
 
 /* socks5: the request for the target (RFC 1928 §4) */
@@ -331,10 +378,92 @@ static void s5_request(struct conn *c, struct peer_nego *n)
 	n->want = 5;
 }
 
+static void peer_proto_start(struct conn *c);
+
+/* g3's escape log TlsHandshake record (§3.8) for a failed handshake with
+ * the peer; msg is the task's reason text. */
+static void tls_escape_log(struct conn *c, const struct peer_view *v, const char *msg)
+{
+	struct logger *lg = c->wk->sh->escape_log;
+	const char *host = c->esc.dst_host;
+	struct log_rec r;
+	char id[33], up[272], peer[272];
+
+	if (!logger_enabled(lg) || host == NULL)
+		return;
+	task_id_format(c->task.id, id);
+	if (c->host_is_ip && c->host_addr.sa.sa_family == AF_INET6)
+		snprintf(up, sizeof(up), "[%s]:%u", c->host, c->port);
+	else
+		snprintf(up, sizeof(up), "%s:%u", c->host, c->port);
+	if (strchr(host, ':') != NULL)
+		snprintf(peer, sizeof(peer), "[%s]:%u", host, c->esc.dst_port);
+	else
+		snprintf(peer, sizeof(peer), "%s:%u", host, c->esc.dst_port);
+	log_rec_init(&r, lg);
+	log_rec_str(&r, "escaper_type",
+		    v->kind == ESCAPER_PROXY_HTTPS ? "ProxyHttps"
+		    : c->esc.fpeer != NULL	   ? "ProxyFloat"
+						   : "ProxySocks5s");
+	log_rec_str(&r, "escaper_name", c->esc.esc->name);
+	log_rec_str(&r, "escape_type", "TlsHandshake");
+	log_rec_str(&r, "task_id", id);
+	log_rec_str(&r, "upstream", up);
+	if (c->task.has_bound)
+		log_rec_addr(&r, "next_bound_addr", &c->task.bound.sa);
+	if (c->task.has_peer)
+		log_rec_addr(&r, "next_peer_addr", &c->task.peer.sa);
+	log_rec_str(&r, "tls_name", v->tls_name != NULL ? v->tls_name : host);
+	log_rec_str(&r, "tls_peer", peer);
+	log_rec_str(&r, "tls_application", is_http(v->kind) ? "HttpProxy" : "TcpStream");
+	log_rec_emit(&r, msg);
+}
+
+/* The TLS handshake with the peer ended (tls_ep_client_begin). */
+static void peer_tls_done(struct conn *c, int rc)
+{
+	struct peer_view v;
+
+	if (rc < 0) {
+		const char *msg = c->esc.msg != NULL ? c->esc.msg : "upstream TLS handshake failed";
+		view_of(c, &v);
+		tls_escape_log(c, &v, msg);
+		nego_fail(c, msg);
+		return;
+	}
+	peer_proto_start(c);
+}
+
+/* TLS to the peer: c moves to CONN_ST_TLS_CONNECT. */
+static void peer_tls_start(struct conn *c, const struct peer_view *v)
+{
+	const struct tls_client_conf *tc = &c->esc.esc->proxy.tls_client;
+	const char *why = NULL;
+	/* the peer as connected: proxy_addr's, a float's or the user name
+	 * params' next hop */
+	const char *name = v->tls_name != NULL ? v->tls_name : c->esc.dst_host;
+	SSL_CTX *ctx = tls_ep_client_ctx(c->gen, tc, &why);
+	uint64_t left;
+
+	if (ctx == NULL) {
+		log_warn("escaper %s: tls_client: %s", c->esc.esc->name,
+			 why != NULL ? why : "unusable");
+		escape_fail(c, ESCAPE_SETUP_FAILED, "tls_client context unavailable");
+		return;
+	}
+	if (tls_ep_client_begin(c, ctx, tc, name, peer_tls_done) < 0) {
+		escape_fail(c, ESCAPE_SETUP_FAILED, "cannot start TLS to the peer");
+		return;
+	}
+	/* the handshake counts against peer_negotiation_timeout */
+	left = nego_left_ms(c);
+	if (left < tc->handshake_timeout_ms)
+		conn_arm_timer(c, left, false);
+}
+
 void escape_proxy_connected(struct conn *c)
 {
 	const struct escaper_conf *e = c->esc.esc;
-	struct peer_nego *n;
 	struct peer_view v;
 
 	view_of(c, &v);
@@ -348,6 +477,7 @@ void escape_proxy_connected(struct conn *c)
 			    "escaper not usable: udp through socks5 over tls is not supported");
 		return;
 	}
+	c->esc.nego_start_ns = loop_now_ns(c);
 	if (e->use_proxy_protocol != 0) {
 		uint8_t pp[PEER_PP_MAX];
 		int len = peer_pp_build(e->use_proxy_protocol, &c->client_addr.sa,
@@ -357,6 +487,21 @@ void escape_proxy_connected(struct conn *c)
 			return;
 		}
 	}
+	if (v.tls) {
+		peer_tls_start(c, &v);
+		return;
+	}
+	peer_proto_start(c);
+}
+
+/* The peer's protocol, on the plain socket or the TLS session. */
+static void peer_proto_start(struct conn *c)
+{
+	const struct escaper_conf *e = c->esc.esc;
+	struct peer_nego *n;
+	struct peer_view v;
+
+	view_of(c, &v);
 	if (is_http(v.kind) && c->proto == CONN_P_HTTP_FORWARD &&
 	    (!http_fwd_is_https(c) || (c->esc.fpeer == NULL && e->proxy.fwd_cap.forward_https))) {
 		c->esc.fwd_by_peer = http_fwd_is_https(c);
@@ -412,23 +557,20 @@ void escape_proxy_connected(struct conn *c)
  * cleared), -1 failed (escape failed). */
 static ssize_t nego_read(struct conn *c, uint8_t *p, size_t max, bool peek)
 {
-	for (;;) {
-		ssize_t k = recv(c->up.fd, p, max, peek ? MSG_PEEK : 0);
-		if (k > 0)
-			return k;
-		if (k == 0) {
-			nego_fail(c, "peer closed the connection during negotiation");
-			return -1;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			c->up.ready &= ~EV_READ;
-			return 0;
-		}
-		nego_fail(c, "read from the peer failed during negotiation");
+	ssize_t k = peek ? tls_ep_peek(&c->up, p, max) : tls_ep_read(&c->up, p, max);
+
+	if (k > 0)
+		return k;
+	if (k == 0) {
+		nego_fail(c, "peer closed the connection during negotiation");
 		return -1;
 	}
+	if (k == -EAGAIN) {
+		c->up.ready &= ~EV_READ;
+		return 0;
+	}
+	nego_fail(c, "read from the peer failed during negotiation");
+	return -1;
 }
 
 static void nego_done(struct conn *c)
@@ -450,7 +592,7 @@ static int http_step(struct conn *c, struct peer_nego *n)
 		return CONN_WAIT;
 	end = peer_http_head_end(slice_make(n->buf, n->len + (size_t)k), n->scanned);
 	take = end != 0 ? end - n->len : (size_t)k;
-	if (recv(c->up.fd, n->buf + n->len, take, 0) != (ssize_t)take) {
+	if (tls_ep_read(&c->up, n->buf + n->len, take) != (ssize_t)take) {
 		nego_fail(c, "read from the peer failed during negotiation");
 		return CONN_WAIT;
 	}

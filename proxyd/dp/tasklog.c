@@ -30,6 +30,7 @@ static const char *const reason_names[TASK_R__COUNT] = {
 	[TASK_R_FINISHED] = "Finished",
 	[TASK_R_UPSTREAM_TLS_HANDSHAKE_FAILED] = "UpstreamTlsHandshakeFailed",
 	[TASK_R_CANCELED_AS_USER_BLOCKED] = "CanceledAsUserBlocked",
+	[TASK_R_UPSTREAM_TLS_HANDSHAKE_TIMEOUT] = "UpstreamTlsHandshakeTimeout",
 };
 
 const char *task_reason_name(enum task_reason r)

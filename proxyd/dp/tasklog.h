@@ -41,6 +41,7 @@ enum task_reason {
 	TASK_R_FINISHED,
 	TASK_R_UPSTREAM_TLS_HANDSHAKE_FAILED,
 	TASK_R_CANCELED_AS_USER_BLOCKED, /* the user was blocked, deleted or expired */
+	TASK_R_UPSTREAM_TLS_HANDSHAKE_TIMEOUT,
 	TASK_R__COUNT,
 };
 

@@ -299,7 +299,7 @@ void tls_ep_connect_timeout(struct conn *c)
 
 	c->tls_done = NULL;
 	c->esc.msg = "upstream TLS handshake timed out";
-	task_set_reason(&c->task, TASK_R_UPSTREAM_TLS_HANDSHAKE_FAILED, c->esc.msg);
+	task_set_reason(&c->task, TASK_R_UPSTREAM_TLS_HANDSHAKE_TIMEOUT, c->esc.msg);
 	if (done != NULL)
 		done(c, -ETIMEDOUT);
 	else
@@ -357,6 +357,29 @@ ssize_t tls_ep_read(struct conn_ep *ep, void *p, size_t n)
 		return -ENOBUFS;
 	ERR_clear_error();
 	r = SSL_read(ep->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+	if (r > 0)
+		return r;
+	return io_error(ep, r, EV_WRITE);
+}
+
+ssize_t tls_ep_peek(struct conn_ep *ep, void *p, size_t n)
+{
+	int r;
+
+	if (ep->ssl == NULL) {
+		ssize_t k;
+
+		do
+			k = recv(ep->fd, p, n, MSG_PEEK);
+		while (k < 0 && errno == EINTR);
+		if (k >= 0)
+			return k;
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+	if (n == 0)
+		return -ENOBUFS;
+	ERR_clear_error();
+	r = SSL_peek(ep->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
 	if (r > 0)
 		return r;
 	return io_error(ep, r, EV_WRITE);

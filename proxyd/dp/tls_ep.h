@@ -5,8 +5,8 @@
  * built on first use from the config model and freed with the generation
  * (tls_ep_gen_fini), never per connection. tls_ep_server_ctx() serves a
  * server's `tls_server` (http_proxy as an HTTPS proxy, plain_tls_port);
- * tls_ep_client_ctx() any `tls_client` map (http_proxy https forward, and
- * later the proxy_https escaper: key it by its own tls_client).
+ * tls_ep_client_ctx() any `tls_client` map (http_proxy https forward, the
+ * proxy_https / proxy_socks5s / proxy_float escapers' own tls_client).
  *
  * Endpoint I/O: tls_ep_read/write and the buf variants work on every
  * endpoint, plain or TLS (ep->ssl NULL = plain recv/send), with the
@@ -82,6 +82,9 @@ void tls_ep_connect_timeout(struct conn *c);
 /* Read up to n bytes. Returns > 0, 0 at end of stream (a close_notify or a
  * TCP end, both accepted), -EAGAIN, or -errno (-EPROTO for a TLS error). */
 ssize_t tls_ep_read(struct conn_ep *ep, void *p, size_t n);
+/* As tls_ep_read, but the bytes stay to be read again (MSG_PEEK /
+ * SSL_peek): a handshake with a next proxy takes only its own bytes. */
+ssize_t tls_ep_peek(struct conn_ep *ep, void *p, size_t n);
 /* Write up to n bytes (partial writes happen). Returns > 0, -EAGAIN, or
  * -errno (-EPIPE, -EPROTO). */
 ssize_t tls_ep_write(struct conn_ep *ep, const void *p, size_t n);
