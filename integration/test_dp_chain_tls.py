@@ -367,3 +367,51 @@ def test_failover_tls_standby_serves(daemon_factory, write_conf, back, origin, s
         assert rec["next_peer_addr"] == f"127.0.0.1:{back.p['https']}"
     wait_record(back, lambda r: r.get("server_name") == "https"
                 and r.get("task_type") == "TcpConnect")
+
+
+# ---- proxy_float peers over TLS ------------------------------------------------------------
+
+
+def test_float_https_and_socks5s_peers(daemon_factory, write_conf, back, origin, pki):  # noqa: F811
+    """Published https / socks5s peers are reached over TLS with the float
+    escaper's tls_client; a peer whose tls_name does not match → 502."""
+    import json
+    fl = ("  - name: fl\n    type: proxy_float\n    peer_negotiation_timeout: 2s\n"
+          "    tls_client:\n" + indent(ca_of(pki), 6))
+    f = front(daemon_factory, write_conf, fl, name="fl")
+
+    def publish(peers):
+        r = f.ctl.run("escaper", "fl", "publish", json.dumps(peers), json_out=True)
+        assert r.returncode == 0, r.stderr
+
+    publish([{"type": "https", "addr": f"127.0.0.1:{back.p['https']}"}])
+    check_three_clients(f, origin, "origin.test")
+    wait_record(back, lambda r: r.get("server_name") == "https"
+                and r.get("task_type") == "TcpConnect")
+    publish([{"type": "socks5s", "addr": f"127.0.0.1:{back.p['s5tls']}",
+              "tls_name": "localhost"}])
+    check_three_clients(f, origin, "origin.test")
+    wait_record(back, lambda r: r.get("server_name") == "socks")
+    publish([{"type": "https", "addr": f"127.0.0.1:{back.p['https']}",
+              "tls_name": "elsewhere.test"}])
+    s, head = connect_via(f.http_port, f"127.0.0.1:{origin.port}")
+    s.close()
+    assert head.startswith(b"HTTP/1.1 502"), head
+    e = escape_record(f)
+    assert e["escaper_type"] == "ProxyFloat" and e["tls_name"] == "elsewhere.test"
+
+
+# ---- example configuration ----------------------------------------------------------------
+
+
+def test_example_configs_check():
+    """Every deploy/examples/*.yaml (tls-chain.yaml among them) passes
+    proxyd -t."""
+    from helpers import REPO, binary
+    confs = sorted((REPO / "deploy" / "examples").glob("*.yaml"))
+    assert REPO / "deploy" / "examples" / "tls-chain.yaml" in confs
+    for conf in confs:
+        r = subprocess.run([binary("proxyd"), "-t", "-c", str(conf)], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0, (conf, r.stderr)
+        assert r.stdout == f"{conf}: configuration OK\n"

@@ -402,9 +402,9 @@ static void tls_escape_log(struct conn *c, const struct peer_view *v, const char
 		snprintf(peer, sizeof(peer), "%s:%u", host, c->esc.dst_port);
 	log_rec_init(&r, lg);
 	log_rec_str(&r, "escaper_type",
-		    v->kind == ESCAPER_PROXY_HTTPS ? "ProxyHttps"
-		    : c->esc.fpeer != NULL	   ? "ProxyFloat"
-						   : "ProxySocks5s");
+		    c->esc.fpeer != NULL	     ? "ProxyFloat"
+		    : v->kind == ESCAPER_PROXY_HTTPS ? "ProxyHttps"
+						     : "ProxySocks5s");
 	log_rec_str(&r, "escaper_name", c->esc.esc->name);
 	log_rec_str(&r, "escape_type", "TlsHandshake");
 	log_rec_str(&r, "task_id", id);

@@ -246,6 +246,45 @@ static void test_plain_endpoint(void **state)
 	close(sv[1]);
 }
 
+/* tls_ep_peek (a next proxy's handshake answer): the bytes stay to be
+ * read, on TLS and plain endpoints; an empty endpoint is -EAGAIN. */
+static void test_peek_leaves_bytes(void **state)
+{
+	struct pair p;
+	struct conn_ep a, b;
+	int sv[2];
+	uint8_t tmp[64];
+
+	(void)state;
+	pair_init(&p, "origin.test", true);
+	assert_int_equal(handshake(&p), 1);
+	assert_int_equal(tls_ep_peek(&p.c, tmp, sizeof(tmp)), -EAGAIN);
+	assert_int_equal(tls_ep_write(&p.s, "HTTP/1.1 200 OK\r\n\r\ntunnel", 25), 25);
+	assert_int_equal(tls_ep_peek(&p.c, tmp, sizeof(tmp)), 25);
+	assert_memory_equal(tmp, "HTTP/1.1 200 OK\r\n\r\n", 19);
+	assert_int_equal(tls_ep_pending(&p.c), 25);
+	/* take just the head; the tunnel's first bytes stay */
+	assert_int_equal(tls_ep_read(&p.c, tmp, 19), 19);
+	assert_int_equal(tls_ep_peek(&p.c, tmp, sizeof(tmp)), 6);
+	assert_memory_equal(tmp, "tunnel", 6);
+	assert_int_equal(tls_ep_read(&p.c, tmp, sizeof(tmp)), 6);
+	assert_int_equal(tls_ep_peek(&p.c, tmp, sizeof(tmp)), -EAGAIN);
+	pair_fini(&p);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ep_setup(&a, sv[0]);
+	ep_setup(&b, sv[1]);
+	assert_int_equal(tls_ep_peek(&a, tmp, sizeof(tmp)), -EAGAIN);
+	assert_int_equal(tls_ep_write(&b, "abcdef", 6), 6);
+	assert_int_equal(tls_ep_peek(&a, tmp, 4), 4);
+	assert_int_equal(tls_ep_read(&a, tmp, sizeof(tmp)), 6);
+	assert_memory_equal(tmp, "abcdef", 6);
+	assert_int_equal(tls_ep_shut_write(&b), 0);
+	assert_int_equal(tls_ep_peek(&a, tmp, sizeof(tmp)), 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_client_verification(void **state)
 {
 	struct pair p;
@@ -295,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_close_notify_and_bare_fin_end_the_stream),
 		cmocka_unit_test(test_garbage_is_a_protocol_error),
 		cmocka_unit_test(test_plain_endpoint),
+		cmocka_unit_test(test_peek_leaves_bytes),
 		cmocka_unit_test(test_client_verification),
 		cmocka_unit_test(test_server_ctx_errors),
 	};
