@@ -415,3 +415,29 @@ def test_example_configs_check():
                            text=True, timeout=30)
         assert r.returncode == 0, (conf, r.stderr)
         assert r.stdout == f"{conf}: configuration OK\n"
+
+
+# ---- SOCKS5 UDP through proxy_socks5s ------------------------------------------------------
+
+
+def test_udp_through_proxy_socks5s(daemon_factory, write_conf, back, pki):
+    """UDP ASSOCIATE through a SOCKS5-over-TLS next hop: the control
+    connection (greeting, UDP ASSOCIATE) runs over TLS, the datagrams go
+    plain to the relay the peer names (as g3); the answer comes back."""
+    from test_dp_chain_udp import QUERY, UdpEcho, associate, dgram, exchange, udp_client
+    echo = UdpEcho()
+    try:
+        f = front(daemon_factory, write_conf, esc("proxy_socks5s", back.p["s5tls"], ca_of(pki)))
+        t, rep, relay = associate(f.socks_port)
+        assert rep == 0, rep
+        with t, udp_client() as u:
+            answer = exchange(u, relay, dgram("127.0.0.1", echo.port, QUERY))
+        assert answer == dgram("127.0.0.1", echo.port, b"echo:" + QUERY)
+        assert echo.got == [QUERY]
+        rec = wait_record(f, lambda r: r.get("task_type") == "UdpConnect", timeout=10)
+        assert rec["escaper"] == "up" and rec["r_wr_packets"] == 1
+        brec = wait_record(back, lambda r: r.get("task_type") == "UdpConnect", timeout=10)
+        assert brec["server_name"] == "socks"
+        assert brec["upstream"] == f"127.0.0.1:{echo.port}"
+    finally:
+        echo.stop()

@@ -329,16 +329,7 @@ def test_udp_route_to_escaper_without_udp(daemon_factory, write_conf, echo):
     t, rep, _ = associate(web.socks_port)
     t.close()
     assert rep == 1
-    # proxy_socks5s: the UDP control channel over TLS is not done
-    s5s = front_socks(daemon_factory, write_conf,
-                      "  - name: s5s\n    type: proxy_socks5s\n    proxy_addr: 127.0.0.1:9\n",
-                      "s5s")
-    t, rep, _ = associate(s5s.socks_port)
-    t.close()
-    assert rep == 1
-    rec = wait_record(s5s, lambda r: r.get("task_type") == "UdpConnect")
-    assert rec["reason"] == "EscaperNotUsable"
-    assert rec["message"] == "escaper not usable: udp through socks5 over tls is not supported"
+    # (proxy_socks5s carries UDP: test_dp_chain_tls.py)
 
 
 # ---- misbehaving peers ---------------------------------------------------------------------

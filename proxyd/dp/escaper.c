@@ -648,12 +648,6 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 				    "escaper not usable: an http proxy cannot relay udp");
 			return;
 		}
-		if (op->udp && e->type == ESCAPER_PROXY_SOCKS5S) {
-			escape_fail(
-				c, ESCAPE_NOT_USABLE,
-				"escaper not usable: udp through socks5 over tls is not supported");
-			return;
-		}
 		escape_proxy_start(c, e);
 		return;
 	}

@@ -472,11 +472,6 @@ void escape_proxy_connected(struct conn *c)
 			    "escaper not usable: an http proxy cannot relay udp");
 		return;
 	}
-	if (c->esc.udp && v.kind == ESCAPER_PROXY_SOCKS5S) {
-		escape_fail(c, ESCAPE_NOT_USABLE,
-			    "escaper not usable: udp through socks5 over tls is not supported");
-		return;
-	}
 	c->esc.nego_start_ns = loop_now_ns(c);
 	if (e->use_proxy_protocol != 0) {
 		uint8_t pp[PEER_PP_MAX];
