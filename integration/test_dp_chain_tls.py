@@ -441,3 +441,35 @@ def test_udp_through_proxy_socks5s(daemon_factory, write_conf, back, pki):
         assert brec["upstream"] == f"127.0.0.1:{echo.port}"
     finally:
         echo.stop()
+
+
+# ---- https:// forward through proxy_https ------------------------------------------------
+
+
+def get_abs(port, url, host):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"GET {url} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        head = recv_all(s)
+    return int(head.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("forward_https", [True, False])
+def test_https_forward_through_proxy_https(daemon_factory, write_conf, back, pki,
+                                           forward_https):
+    """With forward_https the https:// request goes over the TLS session in
+    absolute form and the next hop answers it (its 530 for a name it cannot
+    resolve); without it the tunnel would need TLS inside TLS: 503."""
+    f = front(daemon_factory, write_conf,
+              esc("proxy_https", back.p["https"], ca_of(pki),
+                  f"http_forward_capability: {{forward_https: {str(forward_https).lower()}}}"))
+    status = get_abs(f.http_port, "https://nosuch.test/x", "nosuch.test")
+    if forward_https:
+        assert status == 530
+        rec = wait_record(back, lambda r: r.get("server_name") == "https"
+                          and r.get("task_type") == "HttpForward")
+        assert rec["uri"] == "https://nosuch.test/x"
+    else:
+        assert status == 503
+        rec = front_task(f)
+        assert rec["reason"] == "EscaperNotUsable"
+        assert rec["message"] == "escaper not usable: https forward over TLS to the next proxy"
