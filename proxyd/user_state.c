@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "proxyd/user_stats.h"
 
 #define USER_STATE_BUCKETS 1024
 
@@ -276,6 +277,7 @@ void user_state_registry_free(void)
 		next = st->all;
 		for (struct user_srv_stats *s = st->srvs, *sn; s != NULL; s = sn) {
 			sn = s->next;
+			user_stats_free(s);
 			free(s->server);
 			free(s);
 		}
@@ -393,7 +395,9 @@ void user_state_emit(struct statsd *sd)
 		pthread_mutex_lock(&st->mu);
 		struct user_srv_stats *srvs = st->srvs;
 		pthread_mutex_unlock(&st->mu);
-		for (struct user_srv_stats *s = srvs; s != NULL; s = s->next)
+		for (struct user_srv_stats *s = srvs; s != NULL; s = s->next) {
 			emit_one(st, s, sd);
+			user_stats_emit(sd, st->group, st->user, s);
+		}
 	}
 }

@@ -63,6 +63,9 @@ enum user_req_ctr {
 	URC__COUNT,
 };
 
+struct user_up_stats;
+struct user_site_stats;
+
 /* The counters of one user on one server. */
 struct user_srv_stats {
 	struct user_srv_stats *next;
@@ -74,6 +77,10 @@ struct user_srv_stats {
 	uint64_t last[UC__COUNT];
 	uint64_t rlast[USER_REQ__COUNT][URC__COUNT];
 	bool dynamic; /* user_type tag: Dynamic, else Static */
+	/* user.upstream.traffic.* per escaper and user.site.<id>.* per site
+	 * (user_stats.h; its mutex guards these heads) */
+	struct user_up_stats *ups;
+	struct user_site_stats *sites;
 };
 
 struct user_state;

@@ -346,6 +346,7 @@ void conn_task_log(struct conn *c)
 	c->reply_counts = false;
 	ev_timer_stop(c->wk->loop, &c->logtick);
 	task_metrics(c);
+	conn_user_task_stats(c);
 	conn_user_task_end(c, c->task.c_rd, c->task.c_wr);
 	upstream[0] = '\0';
 	if (logger_enabled(c->wk->sh->task_log)) /* formatting costs a request's parse */

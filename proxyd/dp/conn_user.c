@@ -12,7 +12,10 @@
 #include "proxyd/dp/acl.h"
 #include "proxyd/dp/conn.h"
 #include "proxyd/dp/speed.h"
+#include "proxyd/dp/tasklog.h"
+#include "proxyd/dp/user_site.h"
 #include "proxyd/metrics.h"
+#include "proxyd/user_stats.h"
 #include "proxyd/user_table.h"
 
 /* A user of the group by name from the group's current table (static
@@ -125,6 +128,9 @@ static bool user_set(struct conn *c, const struct user_conf *uc, struct user_tab
 	u->bk[1] = user_state_bucket(st, true, &uc->tcp_all_download_speed_limit);
 	if (!same) {
 		u->conn_counted = false;
+		u->up_esc = NULL; /* cached counters of the previous user */
+		u->up = NULL;
+		u->site_stats = NULL;
 		u->stats = user_state_srv(st, c->srv->name, dynamic);
 		user_stats_add(u->stats, socks ? UC_CONN_TOTAL_SOCKS : UC_CONN_TOTAL_HTTP, 1);
 	}
@@ -269,6 +275,27 @@ static bool request_type_forbidden(const struct acl_proxy_request_rule *r, enum 
 	return acl_forbids(a);
 }
 
+/* The task's site (its target is c->host) and its request counters. */
+static void site_begin(struct conn *c, struct conn_user *u, enum user_req q)
+{
+	struct user_site_stats *prev = u->site_stats;
+
+	u->site = NULL;
+	u->site_stats = NULL;
+	if (u->uc->n_sites == 0 || c->host[0] == '\0')
+		return;
+	u->site = user_site_match(u->uc, c->host, strlen(c->host),
+				  c->host_is_ip ? &c->host_addr.sa : NULL);
+	if (u->site == NULL || !u->site->emit_stats)
+		return;
+	if (prev != NULL && strcmp(prev->id, u->site->id) == 0)
+		u->site_stats = prev;
+	else
+		u->site_stats = user_stats_site(u->stats, u->site->id);
+	user_site_req_add(u->site_stats, q, URC_TOTAL, 1);
+	user_site_req_alive(u->site_stats, q, 1);
+}
+
 enum user_deny conn_user_task_begin(struct conn *c, enum user_req q)
 {
 	struct conn_user *u = c->user;
@@ -306,6 +333,7 @@ enum user_deny conn_user_task_begin(struct conn *c, enum user_req q)
 	}
 	u->task_req = (int)q;
 	user_stats_req_alive(u->stats, q, 1);
+	site_begin(c, u, q);
 	return USER_DENY_NONE;
 }
 
@@ -392,6 +420,12 @@ void conn_user_task_end(struct conn *c, uint64_t c_rd, uint64_t c_wr)
 	user_stats_req_add(u->stats, (enum user_req)u->task_req, URC_IN_BYTES, c_rd);
 	user_stats_req_add(u->stats, (enum user_req)u->task_req, URC_OUT_BYTES, c_wr);
 	user_stats_req_alive(u->stats, (enum user_req)u->task_req, -1);
+	if (u->site != NULL && u->site_stats != NULL) {
+		user_site_req_add(u->site_stats, (enum user_req)u->task_req, URC_IN_BYTES, c_rd);
+		user_site_req_add(u->site_stats, (enum user_req)u->task_req, URC_OUT_BYTES, c_wr);
+		user_site_req_alive(u->site_stats, (enum user_req)u->task_req, -1);
+	}
+	u->site = NULL;
 	u->task_req = -1;
 	if (u->task_alive)
 		user_state_alive_release(u->st);
@@ -436,6 +470,64 @@ int conn_user_task_check(struct conn *c, enum user_req q, const uint8_t *ua, siz
 		return 403;
 	}
 	return 0;
+}
+
+const struct resolve_strategy *conn_user_resolve_strategy(const struct conn *c)
+{
+	const struct conn_user *u = c->user;
+
+	if (u == NULL)
+		return NULL;
+	if (u->site != NULL && u->site->resolve_strategy.set)
+		return &u->site->resolve_strategy;
+	return u->uc->resolve_strategy.set ? &u->uc->resolve_strategy : NULL;
+}
+
+const struct resolve_redirection *conn_user_resolve_redirection(const struct conn *c)
+{
+	if (c->user == NULL || c->user->uc->resolve_redirection.n == 0)
+		return NULL;
+	return &c->user->uc->resolve_redirection;
+}
+
+/* Add the task's upstream counts to up. */
+static void up_add(struct user_up_stats *up, const struct task_notes *t)
+{
+	user_up_add(up, UU_TCP_IN_BYTES, t->r_rd);
+	user_up_add(up, UU_TCP_OUT_BYTES, t->r_wr);
+	if (t->udp != NULL) {
+		user_up_add(up, UU_UDP_IN_BYTES, t->udp->r_rd_bytes);
+		user_up_add(up, UU_UDP_IN_PACKETS, t->udp->r_rd_packets);
+		user_up_add(up, UU_UDP_OUT_BYTES, t->udp->r_wr_bytes);
+		user_up_add(up, UU_UDP_OUT_PACKETS, t->udp->r_wr_packets);
+	}
+}
+
+void conn_user_task_stats(struct conn *c)
+{
+	struct conn_user *u = c->user;
+	const struct escaper_conf *e;
+	const struct task_notes *t = &c->task;
+	bool moved;
+
+	if (u == NULL || u->task_req < 0 || u->stats == NULL)
+		return;
+	e = c->esc.esc ? c->esc.esc : c->srv->escaper;
+	moved = t->r_rd != 0 || t->r_wr != 0 ||
+		(t->udp != NULL && (t->udp->r_rd_packets != 0 || t->udp->r_wr_packets != 0));
+	if (e != NULL && moved) {
+		if (u->up_esc != e) {
+			u->up = user_stats_up(&u->stats->ups, e->name, e->stats);
+			u->up_esc = u->up != NULL ? e : NULL;
+		}
+		up_add(u->up, t);
+	}
+	if (u->site == NULL || u->site_stats == NULL)
+		return;
+	if (e != NULL && moved)
+		up_add(user_stats_up(&u->site_stats->ups, e->name, e->stats), t);
+	if (t->ready_ns != 0 && t->ready_ns >= t->created_ns)
+		dur_hist_record(&u->site_stats->ready, t->ready_ns - t->created_ns);
 }
 
 const struct tcp_speed_limit *conn_user_sock_limit(const struct conn *c)

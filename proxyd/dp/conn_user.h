@@ -36,6 +36,13 @@ struct conn_user {
 	struct limit_bucket *bk[2];
 	uint64_t pending[2];
 	char name[AUTH_USER_MAX + 1]; /* as sent by the client; "" = none */
+	/* explicit_sites: the current task's site (borrowed from uc, NULL =
+	 * none) and, when it emits stats, its counters (user_stats.h) */
+	const struct user_site_conf *site;
+	struct user_site_stats *site_stats;
+	/* user.upstream.traffic.* counters of the escaper last used */
+	const struct escaper_conf *up_esc;
+	struct user_up_stats *up;
 };
 
 enum user_login {
@@ -100,6 +107,19 @@ bool conn_user_agent_forbidden(struct conn *c, const char *ua, size_t len);
 /* The task ends with these byte counts (client side): releases its slot
  * and counts traffic. */
 void conn_user_task_end(struct conn *c, uint64_t c_rd, uint64_t c_wr);
+
+/* The resolve_strategy of c's current task: its site's when the site
+ * sets one, else the user's; NULL when neither (or no user). Borrowed. */
+const struct resolve_strategy *conn_user_resolve_strategy(const struct conn *c);
+
+/* The user's resolve_redirection, NULL when none (or no user). */
+const struct resolve_redirection *conn_user_resolve_redirection(const struct conn *c);
+
+/* The task is being logged (before conn_user_task_end): count the
+ * upstream bytes of c->task (tcp r_rd / r_wr, udp payloads and packets) in
+ * user.upstream.traffic.* of the escaper used, and for a site with
+ * emit_stats its upstream traffic and task.ready.duration. */
+void conn_user_task_stats(struct conn *c);
 
 /* The user's per-connection tcp_sock_speed_limit (NULL when none). */
 const struct tcp_speed_limit *conn_user_sock_limit(const struct conn *c);

@@ -12,6 +12,7 @@
 #include "proxyd/dp/conn.h"
 #include "proxyd/dp/escaper_he.h"
 #include "proxyd/dp/uparams.h"
+#include "proxyd/dp/resolve_policy.h"
 #include "proxyd/metrics.h"
 #include "proxyd/iploc_client.h"
 
@@ -212,15 +213,23 @@ void escape_fail(struct conn *c, enum escape_err e, const char *msg)
 	conn_connect_done(c, e);
 }
 
-static enum resolve_query effective_query(const struct escaper_conf *e)
+/* The escaper's strategy with no_ipv4 / no_ipv6 folded in, adjusted to
+ * the user's (op->user_rs, direct targets only) as g3 does. */
+static struct resolve_strategy op_strategy(const struct escape_op *op)
 {
-	enum resolve_query q =
-		e->resolve_strategy.set ? e->resolve_strategy.query : RESOLVE_IPV4_FIRST;
+	const struct escaper_conf *e = op->esc;
+	struct resolve_strategy es = e->resolve_strategy;
+
+	if (!es.set) {
+		es.set = true;
+		es.query = RESOLVE_IPV4_FIRST;
+		es.pick = RESOLVE_PICK_RANDOM;
+	}
 	if (e->no_ipv6)
-		return RESOLVE_IPV4_ONLY;
-	if (e->no_ipv4)
-		return RESOLVE_IPV6_ONLY;
-	return q;
+		es.query = RESOLVE_IPV4_ONLY;
+	else if (e->no_ipv4)
+		es.query = RESOLVE_IPV6_ONLY;
+	return resolve_strategy_adjust(&es, op->user_rs);
 }
 
 static bool family_allowed(const struct escaper_conf *e, int family)
@@ -246,9 +255,8 @@ static void build_list(struct conn *c)
 {
 	struct escape_op *op = &c->esc;
 	const struct escaper_conf *e = op->esc;
-	bool v6_first =
-		effective_query(e) == RESOLVE_IPV6_FIRST || effective_query(e) == RESOLVE_IPV6_ONLY;
-	bool random = !e->resolve_strategy.set || e->resolve_strategy.pick == RESOLVE_PICK_RANDOM;
+	bool v6_first = op->rs.query == RESOLVE_IPV6_FIRST || op->rs.query == RESOLVE_IPV6_ONLY;
+	bool random = op->rs.pick == RESOLVE_PICK_RANDOM;
 	union dp_addr tmp[ESCAPE_MAX_ADDRS];
 	const union dp_addr *pv = op->addrs + (v6_first ? V6_BASE : 0);
 	const union dp_addr *ov = op->addrs + (v6_first ? 0 : V6_BASE);
@@ -566,7 +574,7 @@ void escape_on_resolve_timeout(struct conn *c)
 static void start_resolve(struct conn *c)
 {
 	struct escape_op *op = &c->esc;
-	enum resolve_query q = effective_query(op->esc);
+	enum resolve_query q = op->rs.query;
 	struct dp_resolver *r = dp_resolver_get(c->gen, op->esc->resolver);
 	struct dp_resolve_result res;
 
@@ -614,6 +622,7 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 
 	op->esc = e;
 	op->route = NULL;
+	op->user_rs = NULL; /* the user's strategy applies to direct targets only */
 	if (op->hops > 0 && e != NULL) /* g3: the task's escaper is the one used */
 		c->task.escaper = e->name;
 	if (op->udp && e != NULL && e->type == ESCAPER_ROUTE_FAILOVER) {
@@ -660,7 +669,7 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 		conn_connect_done(c, ESCAPE_OK);
 		return;
 	}
-	escape_connect(c, c->host, c->port, c->host_is_ip, &c->host_addr);
+	escape_direct(c);
 }
 
 void escape_connect(struct conn *c, const char *host, uint16_t port, bool is_ip,
@@ -672,6 +681,7 @@ void escape_connect(struct conn *c, const char *host, uint16_t port, bool is_ip,
 	op->max_tries = e->tcp_connect.max_retry + 1;
 	op->dst_host = host;
 	op->dst_port = port;
+	op->rs = op_strategy(op);
 	if (!is_ip) {
 		if (e->resolver == NULL) {
 			escape_fail(c, ESCAPE_NOT_USABLE, "escaper not usable: no resolver");
@@ -690,6 +700,47 @@ void escape_connect(struct conn *c, const char *host, uint16_t port, bool is_ip,
 	} else {
 		op->addrs[V6_BASE] = *ip;
 		op->n6 = 1;
+	}
+	build_list(c);
+	if (op->naddrs == 0) {
+		metrics_esc_add(esc_stats(c), ME_FORBID_IP_BLOCKED, 1);
+		escape_fail(c, ESCAPE_FORBIDDEN, "forbidden by rule: egress network filter");
+		return;
+	}
+	connect_next(c);
+}
+
+void escape_connect_ips(struct conn *c, const struct ip_list *ips, uint16_t port)
+{
+	struct escape_op *op = &c->esc;
+	const struct escaper_conf *e = op->esc;
+
+	op->max_tries = e->tcp_connect.max_retry + 1;
+	op->dst_host = c->host;
+	op->dst_port = port;
+	op->rs = op_strategy(op);
+	for (size_t i = 0; i < ips->n; i++) {
+		const struct conf_net *n = &ips->v[i];
+		bool v4 = n->family == AF_INET;
+		union dp_addr a;
+		if ((v4 && (op->rs.query == RESOLVE_IPV6_ONLY || op->n4 >= DP_RES_MAX_ADDRS)) ||
+		    (!v4 && (op->rs.query == RESOLVE_IPV4_ONLY || op->n6 >= DP_RES_MAX_ADDRS)) ||
+		    !family_allowed(e, n->family))
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.sa.sa_family = (sa_family_t)n->family;
+		if (v4) {
+			memcpy(&a.in.sin_addr, n->addr, 4);
+			op->addrs[op->n4++] = a;
+		} else {
+			memcpy(&a.in6.sin6_addr, n->addr, 16);
+			op->addrs[V6_BASE + op->n6++] = a;
+		}
+	}
+	if (op->n4 + op->n6 == 0) {
+		escape_fail(c, ESCAPE_NO_ADDRESS,
+			    "resolve redirection: no address of an allowed family");
+		return;
 	}
 	build_list(c);
 	if (op->naddrs == 0) {

@@ -96,6 +96,12 @@ struct escape_op {
 	/* an https:// forward went to a proxy_http peer in absolute form
 	 * (http_forward_capability.forward_https): no TLS to the origin here */
 	bool fwd_by_peer;
+	/* direct targets (escaper_target.c): the user's or site's
+	 * resolve_strategy (borrowed, NULL = none), the strategy in use and
+	 * the name resolve_redirection gave */
+	const struct resolve_strategy *user_rs;
+	struct resolve_strategy rs;
+	char redir[256];
 };
 
 struct conn;
@@ -130,6 +136,17 @@ void escape_fail(struct conn *c, enum escape_err e, const char *msg);
  * borrowed until the connect ends. */
 void escape_connect(struct conn *c, const char *host, uint16_t port, bool is_ip,
 		    const union dp_addr *ip);
+
+/* Connect to one of ips (a resolve redirection's) at port, as
+ * escape_connect() does with resolved addresses (escaper.c). ips is
+ * borrowed from the config. */
+void escape_connect_ips(struct conn *c, const struct ip_list *ips, uint16_t port);
+
+/* direct_fixed's target c->host:c->port (escaper_target.c): the user's
+ * (or site's) resolve_strategy and the user's then the escaper's
+ * resolve_redirection applied, then escape_connect() or
+ * escape_connect_ips(). */
+void escape_direct(struct conn *c);
 
 /* Proxy escapers (escaper_proxy.c): proxy_http, proxy_https, proxy_socks5,
  * proxy_socks5s. start picks a peer and connects to it; connected runs
