@@ -176,7 +176,7 @@ user_group:
       - name: meter
         token: null
         explicit_sites:
-          - {id: s_both, exact_match: [both.test], emit_stats: true}
+          - {id: s_both, exact_match: [both.test], emit_stats: true, duration_stats: 200ms}
           - {id: s_quiet, child_match: [quiet.test], emit_stats: false}
           - {id: s_net, subnet_match: [127.0.0.0/24], emit_stats: true}
           - id: s_v6
@@ -349,6 +349,9 @@ def test_upstream_traffic_and_sites(proxy, origins):
     assert st.total(pre + "upstream.traffic.in.bytes", "user:meter", "escaper:direct",
                     "transport:tcp") == UP_BYTES
     assert st.total(pre + "upstream.traffic.out.bytes", "user:meter") == DOWN_BYTES
+    # duration_stats rotates every 200ms: the closed interval's quantiles
+    wait_for(lambda: st.matching(pre + "task.ready.duration", *stags), 5,
+             what="task.ready.duration after a rotation")
     q = {}
     for ln in st.matching(pre + "task.ready.duration", *stags):
         tagset = dict(t.split(":", 1) for t in ln.split("|#", 1)[1].split(","))
@@ -392,6 +395,9 @@ def test_site_resolve_strategy(proxy, origins):
     ("{exact_match: [a.test]}", "missing required key 'id'"),
     ("{id: s1, exact_match: [a.test], subnet_match: [10.0.0.1/8]}", "10.0.0.1/8"),
     ("{id: s1, exact_match: [a.test], emit_stat: true}", "unknown key 'emit_stat'"),
+    ("{id: s1, exact_match: [a.test], duration_stats: {rotate: 0s}}",
+     "the rotate interval must not be 0"),
+    ("{id: s1, exact_match: [a.test], duration_stats: {quantile: '0.5,2'}}", "quantile"),
 ])
 def test_bad_site_config(write_conf, site, msg):
     text = conf(53, free_port(), free_port()) + \

@@ -268,6 +268,12 @@ static void site_defaults(void *obj)
 	struct user_site_conf *s = obj;
 
 	tls_client_defaults(&s->tls_client);
+	hist_conf_defaults(&s->duration_stats);
+}
+
+static int site_duration_stats(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
+{
+	return hist_conf_parse(ctx, n, dst);
 }
 
 static int site_check(struct conf_ctx *ctx, const struct conf_node *map, void *obj)
@@ -302,7 +308,7 @@ static const struct conf_field site_fields[] = {
 	{.key = "duration_stats",
 	 .type = CONF_T_CUSTOM,
 	 .off = SO(duration_stats),
-	 .parse = pv_raw_map},
+	 .parse = site_duration_stats},
 	{.key = "resolve_strategy",
 	 .type = CONF_T_CUSTOM,
 	 .off = SO(resolve_strategy),

@@ -21,6 +21,7 @@
 
 #include "common/conf.h"
 #include "common/daemon.h"
+#include "common/hist.h"
 #include "common/util.h"
 
 #define PROXYD_CONF_MAGIC 0x70636f6eu /* "pcon" */
@@ -627,7 +628,7 @@ struct user_site_conf {
 	struct str_list child_match; /* domains */
 	struct ip_list subnet_match; /* networks */
 	bool emit_stats;
-	const struct conf_node *duration_stats; /* raw map */
+	struct hist_conf duration_stats; /* task.ready.duration quantiles and rotate */
 	struct resolve_strategy resolve_strategy;
 	struct tls_client_conf tls_client;
 	bool has_http_rsp_header_recv_timeout;

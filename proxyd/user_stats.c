@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
+
 /* Guards the list heads in user_srv_stats (ups, sites) and site ups:
  * nodes are only prepended and never freed while running, so a head read
  * under the lock can be walked without it. */
@@ -38,7 +40,8 @@ out:
 	return u;
 }
 
-struct user_site_stats *user_stats_site(struct user_srv_stats *s, const char *id)
+struct user_site_stats *user_stats_site(struct user_srv_stats *s, const char *id,
+					const struct hist_conf *dur)
 {
 	struct user_site_stats *st;
 
@@ -61,6 +64,8 @@ struct user_site_stats *user_stats_site(struct user_srv_stats *s, const char *id
 	st->next = s->sites;
 	s->sites = st;
 out:
+	if (st != NULL)
+		st->dur_conf = *dur;
 	pthread_mutex_unlock(&xs_mu);
 	return st;
 }
@@ -151,11 +156,56 @@ static void emit_ups(struct statsd *sd, struct user_up_stats *head, const struct
 	}
 }
 
+/* Drain the workers' values into the site's window, rotate it every
+ * duration_stats.rotate and send the last interval's quantiles (as g3,
+ * until the next rotation). */
+static void emit_ready(struct statsd *sd, struct user_site_stats *st,
+		       const struct statsd_tags *base, const char *prefix)
+{
+	const struct hist_snapshot *last = &st->win.last;
+	uint64_t now_ms = util_mono_ns() / 1000000u;
+	struct hist_conf conf;
+	char name[160], q[24];
+
+	pthread_mutex_lock(&xs_mu);
+	conf = st->dur_conf;
+	pthread_mutex_unlock(&xs_mu);
+	if (!st->win_ok) {
+		memset(&st->win, 0, sizeof(st->win));
+		st->win.window_start_ms = now_ms;
+		if (hist_init(&st->win.h, DUR_HIST_SUB_BITS, DUR_HIST_VALUE_BITS) < 0)
+			return; /* no memory: try again at the next emit */
+		st->win_ok = true;
+	}
+	if (dur_hist_drain(&st->ready, &st->win.h) < 0)
+		return;
+	hist_window_rotate(&st->win, &conf, now_ms);
+	if (last->count == 0)
+		return;
+	mname(name, sizeof(name), prefix, "task.ready.duration");
+	{
+		static const char *const fixed[] = {"min", "max", "mean"};
+		const uint64_t fv[] = {last->min, last->max, last->mean};
+		for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+			struct statsd_tags t = *base;
+			statsd_tags_add(&t, "quantile", fixed[i]);
+			statsd_gauge(sd, name, (int64_t)fv[i], &t);
+		}
+	}
+	for (unsigned i = 0; i < last->nq; i++) {
+		struct statsd_tags t = *base;
+		snprintf(q, sizeof(q), "%.2f", last->q[i]);
+		if (strtod(q, NULL) != last->q[i]) /* 0.999 keeps its digits */
+			snprintf(q, sizeof(q), "%g", last->q[i]);
+		statsd_tags_add(&t, "quantile", q);
+		statsd_gauge(sd, name, (int64_t)last->qv[i], &t);
+	}
+}
+
 static void emit_site(struct statsd *sd, struct user_site_stats *st, const struct statsd_tags *base,
 		      const struct statsd_tags *ubase)
 {
 	char prefix[96], name[160];
-	struct dur_snapshot snap;
 
 	snprintf(prefix, sizeof(prefix), "user.site.%s.", st->id);
 	for (unsigned q = 0; q < USER_REQ__COUNT; q++) {
@@ -180,15 +230,7 @@ static void emit_site(struct statsd *sd, struct user_site_stats *st, const struc
 					     &t);
 	}
 	emit_ups(sd, st->ups, ubase, prefix);
-	dur_hist_take(&st->ready, &snap);
-	if (snap.n == 0)
-		return;
-	mname(name, sizeof(name), prefix, "task.ready.duration");
-	for (unsigned q = 0; q < DUR_Q__COUNT; q++) {
-		struct statsd_tags t = *base;
-		statsd_tags_add(&t, "quantile", dur_q_name((enum dur_q)q));
-		statsd_gauge(sd, name, (int64_t)snap.v[q], &t);
-	}
+	emit_ready(sd, st, base, prefix);
 }
 
 void user_stats_emit(struct statsd *sd, const char *group, const char *user,
@@ -233,6 +275,7 @@ void user_stats_free(struct user_srv_stats *s)
 	for (struct user_site_stats *st = s->sites, *n; st != NULL; st = n) {
 		n = st->next;
 		free_ups(st->ups);
+		hist_window_fini(&st->win);
 		free(st->id);
 		free(st);
 	}

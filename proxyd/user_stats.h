@@ -48,6 +48,10 @@ struct user_site_stats {
 	uint64_t rlast[USER_REQ__COUNT][URC__COUNT]; /* emitter only */
 	struct user_up_stats *ups;		     /* user.site.<id>.upstream.traffic.* */
 	struct dur_hist ready;			     /* task.ready.duration, ns */
+	struct hist_conf dur_conf; /* the site's duration_stats (under the stats mutex) */
+	/* emitter only: the rotate window the drained values go to */
+	struct hist_window win;
+	bool win_ok;
 };
 
 /* The upstream counters of escaper `escaper` in *head (s->ups or a site's
@@ -57,8 +61,10 @@ struct user_up_stats *user_stats_up(struct user_up_stats **head, const char *esc
 				    const struct metrics_esc *mesc);
 
 /* The counters of site `id` of the user on s's server, created when
- * absent. NULL when s is NULL or memory is short. */
-struct user_site_stats *user_stats_site(struct user_srv_stats *s, const char *id);
+ * absent; dur is the site's duration_stats (the newest caller's is kept).
+ * NULL when s is NULL or memory is short. */
+struct user_site_stats *user_stats_site(struct user_srv_stats *s, const char *id,
+					const struct hist_conf *dur);
 
 static inline void user_up_add(struct user_up_stats *u, enum user_up_ctr k, uint64_t n)
 {

@@ -288,10 +288,10 @@ static void site_begin(struct conn *c, struct conn_user *u, enum user_req q)
 				  c->host_is_ip ? &c->host_addr.sa : NULL);
 	if (u->site == NULL || !u->site->emit_stats)
 		return;
-	if (prev != NULL && strcmp(prev->id, u->site->id) == 0)
+	if (prev != NULL && strcmp(prev->id, u->site->id) == 0) /* dur_conf kept */
 		u->site_stats = prev;
 	else
-		u->site_stats = user_stats_site(u->stats, u->site->id);
+		u->site_stats = user_stats_site(u->stats, u->site->id, &u->site->duration_stats);
 	user_site_req_add(u->site_stats, q, URC_TOTAL, 1);
 	user_site_req_alive(u->site_stats, q, 1);
 }
