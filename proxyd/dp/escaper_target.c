@@ -26,16 +26,18 @@ static enum resolve_redirect_kind redirect(struct escape_op *op,
 void escape_direct(struct conn *c)
 {
 	struct escape_op *op = &c->esc;
+	/* a route_failover standby runs on a shadow conn: its client's user */
+	const struct conn *uc = op->fo_parent != NULL ? op->fo_parent : c;
 	const struct ip_list *ips = NULL;
 	const char *host = c->host;
 	enum resolve_redirect_kind k;
 
-	op->user_rs = conn_user_resolve_strategy(c);
+	op->user_rs = conn_user_resolve_strategy(uc);
 	if (c->host_is_ip) {
 		escape_connect(c, c->host, c->port, true, &c->host_addr);
 		return;
 	}
-	k = redirect(op, conn_user_resolve_redirection(c), host, &ips);
+	k = redirect(op, conn_user_resolve_redirection(uc), host, &ips);
 	if (k == RESOLVE_REDIRECT_HOST)
 		host = op->redir;
 	if (k != RESOLVE_REDIRECT_IPS) {
