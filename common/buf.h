@@ -31,7 +31,7 @@
 /* Hard maximum capacity of any buffer. */
 #define BUF_CAP_MAX (1u << 20)
 /* Most blocks a thread keeps cached; blocks released beyond that are freed. */
-#define BUF_POOL_MAX 64u
+#define BUF_POOL_MAX 128u
 
 struct buf {
 	uint8_t *data; /* NULL until the first write; owned */
