@@ -235,6 +235,43 @@ def test_dns_cache(socks, dns, origin):  # noqa: F811
     assert 1 <= dns.count("nx2.test", "A") <= 2
 
 
+def test_dns_cache_survives_reload(daemon_factory, write_conf, origin):  # noqa: F811
+    """A reload that leaves a resolver's config alone keeps its cache (g3
+    keeps an unchanged resolver); one that changes the resolver starts it
+    afresh."""
+    from dp_helpers import DnsServer
+    names = DnsServer(a={"kept.test": ["127.0.0.1"]}, aaaa={"kept.test": ["::1"]}, ttl=300)
+    try:
+        port = free_port()
+        d = start_proxyd(daemon_factory, write_conf,
+                         dp_conf(socks_port=port, dns_port=names.port, workers=1))
+
+        def fetch():
+            s, _, rep = socks5_open(port, "kept.test", origin.port)
+            s.close()
+            assert rep[:2] == b"\x05\x00", rep
+
+        def reload(old, new):
+            text = d.conf.read_text()
+            assert old in text
+            d.conf.write_text(text.replace(old, new, 1))
+            r = d.ctl.run("reload")
+            assert r.returncode == 0, r.stderr
+
+        fetch()
+        assert names.count("kept.test", "A") == 1
+        # a server changes, the resolver does not: the answer is still cached
+        reload("    escaper: direct\n", "    escaper: direct\n    task_idle_max_count: 7\n")
+        fetch()
+        assert names.count("kept.test", "A") == 1
+        # the resolver changes: a fresh cache asks again
+        reload("each_timeout: 500", "each_timeout: 600")
+        fetch()
+        assert names.count("kept.test", "A") == 2
+    finally:
+        names.stop()
+
+
 def test_lost_aaaa_does_not_stall(daemon_factory, write_conf, origin):  # noqa: F811
     """Ipv4First: once A answered, AAAA gets happy_eyeballs.resolution_delay
     (50ms) and no more, even when its answer never comes."""

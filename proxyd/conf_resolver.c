@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #define RO(f) offsetof(struct resolver_conf, f)
@@ -277,4 +278,55 @@ int pconf_resolver_parse(struct conf_ctx *ctx, const struct conf_node *obj, unsi
 	r->type = tag;
 	r->node = conf_map_get(obj, "name");
 	return pconf_register(ctx, PROXYD_KIND_RESOLVER, r, r->name, r->node);
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)(const void *)a)->sin_addr,
+			      &((const struct sockaddr_in *)(const void *)b)->sin_addr,
+			      sizeof(struct in_addr)) == 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	return true;
+}
+
+bool resolver_conf_same(const struct resolver_conf *a, const struct resolver_conf *b)
+{
+	if (!str_same(a->name, b->name) || a->type != b->type || a->internal != b->internal ||
+	    a->graceful_stop_wait_ms != b->graceful_stop_wait_ms ||
+	    a->protective_query_timeout_ms != b->protective_query_timeout_ms ||
+	    a->positive_min_ttl != b->positive_min_ttl ||
+	    a->positive_max_ttl != b->positive_max_ttl ||
+	    a->negative_min_ttl != b->negative_min_ttl || a->n_servers != b->n_servers ||
+	    a->each_timeout_ms != b->each_timeout_ms || a->each_tries != b->each_tries ||
+	    a->max_timeout_ms != b->max_timeout_ms || a->udp_max_queries != b->udp_max_queries ||
+	    a->round_robin != b->round_robin ||
+	    a->socket_send_buffer_size != b->socket_send_buffer_size ||
+	    a->socket_recv_buffer_size != b->socket_recv_buffer_size ||
+	    a->has_bind_ipv4 != b->has_bind_ipv4 || a->has_bind_ipv6 != b->has_bind_ipv6 ||
+	    !str_same(a->primary_name, b->primary_name) ||
+	    !str_same(a->standby_name, b->standby_name) ||
+	    a->fallback_delay_ms != b->fallback_delay_ms ||
+	    a->retry_empty_record != b->retry_empty_record)
+		return false;
+	if ((a->has_bind_ipv4 && !addr_same(&a->bind_ipv4, &b->bind_ipv4)) ||
+	    (a->has_bind_ipv6 && !addr_same(&a->bind_ipv6, &b->bind_ipv6)))
+		return false;
+	for (size_t i = 0; i < a->n_servers; i++) {
+		const struct conf_hostport *x = &a->servers[i], *y = &b->servers[i];
+
+		if (x->port != y->port || x->is_ip != y->is_ip || !str_same(x->host, y->host))
+			return false;
+	}
+	return true;
 }

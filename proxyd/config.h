@@ -970,6 +970,10 @@ uint64_t proxyd_conf_live(void);
 const struct server_conf *proxyd_conf_server(const struct proxyd_conf *c, const char *name);
 const struct escaper_conf *proxyd_conf_escaper(const struct proxyd_conf *c, const char *name);
 const struct resolver_conf *proxyd_conf_resolver(const struct proxyd_conf *c, const char *name);
+/* Two resolver configs that resolve alike (every key equal; a fail_over's
+ * primary / standby compared by name): a reload keeps the cache of such a
+ * resolver (conf_resolver.c). */
+bool resolver_conf_same(const struct resolver_conf *a, const struct resolver_conf *b);
 const struct user_group_conf *proxyd_conf_user_group(const struct proxyd_conf *c, const char *name);
 const struct auditor_conf *proxyd_conf_auditor(const struct proxyd_conf *c, const char *name);
 

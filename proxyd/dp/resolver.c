@@ -600,6 +600,42 @@ void dp_resolve_cancel(struct dp_resolve_req *rq)
 	/* the query goes on and its answer is cached for the next asker */
 }
 
+void dp_resolvers_carry(struct dp_gen *from, struct dp_gen *to)
+{
+	uint64_t now = util_mono_ns();
+
+	for (struct dp_resolver *r = from->resolvers; r != NULL; r = r->next) {
+		const struct resolver_conf *nrc;
+		struct dp_resolver *nr;
+
+		if (r->rc == NULL || r->count == 0)
+			continue;
+		nrc = proxyd_conf_resolver(to->conf, r->rc->name);
+		if (nrc == NULL || !resolver_conf_same(r->rc, nrc))
+			continue;
+		nr = dp_resolver_get(to, nrc);
+		for (const struct dp_rentry *e = r->oldest; e != NULL; e = e->newer) {
+			struct dp_rentry *ne;
+
+			/* a query in flight answers the old generation's askers */
+			if (!e->has_data || e->querying || now >= e->vanish_ns ||
+			    entry_find(nr, e->name, e->family) != NULL)
+				continue;
+			ne = entry_new(nr, e->name, e->family);
+			if (ne == NULL)
+				break;
+			ne->has_data = true;
+			ne->status = e->status;
+			ne->ares_status = e->ares_status;
+			ne->n = e->n;
+			memcpy(ne->addrs, e->addrs, sizeof(ne->addrs));
+			ne->query_ns = e->query_ns;
+			ne->expire_ns = e->expire_ns;
+			ne->vanish_ns = e->vanish_ns;
+		}
+	}
+}
+
 void dp_resolvers_free(struct dp_resolver *list)
 {
 	/* fail_over lookups wait on the entries of the others: stop them first */

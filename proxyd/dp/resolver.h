@@ -69,6 +69,14 @@ static inline bool dp_resolve_pending(const struct dp_resolve_req *rq)
 	return rq->e != NULL;
 }
 
+/* A reload keeps what the resolvers learned, as g3 keeps an unchanged
+ * resolver: every resolver of `from` whose config is the same in `to`
+ * (same name, resolver_conf_same) gets its resolver in `to` now, seeded
+ * with the answers (positive and negative) that have not vanished, their
+ * expiry times kept. Entries still being queried stay behind: their answer
+ * goes to the old generation's askers. Worker thread. */
+void dp_resolvers_carry(struct dp_gen *from, struct dp_gen *to);
+
 /* Free every resolver of a generation (its channels are destroyed; no
  * request may still wait). Called when the generation dies. */
 void dp_resolvers_free(struct dp_resolver *list);

@@ -139,6 +139,8 @@ void dp_worker_set_conf(struct dp_worker *wk, struct proxyd_conf *conf)
 	g->refs = 1;
 	g->wk = wk;
 	g->conf = proxyd_conf_ref(conf);
+	if (wk->gen != NULL)
+		dp_resolvers_carry(wk->gen, g);
 	dp_gen_unref(wk->gen);
 	wk->gen = g;
 }
