@@ -42,84 +42,98 @@ static int direct_check(struct conf_ctx *ctx, const struct conf_node *map, void 
 	return 0;
 }
 
+/* Keys of direct_fixed that direct_float shares (g3: the same direct escaper). */
+#define DIRECT_ROWS                                                          \
+	{.key = "resolver",                                                  \
+	 .type = CONF_T_CUSTOM,                                              \
+	 .off = EO(resolver_name),                                           \
+	 .parse = pv_metric_name,                                            \
+	 .flags = CONF_F_REQUIRED},                                          \
+		{.key = "resolve_strategy",                                  \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(resolve_strategy),                                \
+		 .parse = pv_resolve_strategy},                              \
+		{.key = "resolve_redirection",                               \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(resolve_redirection),                             \
+		 .parse = pv_resolve_redirection},                           \
+		{.key = "egress_network_filter",                             \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(egress_net_filter),                               \
+		 .parse = pv_acl_egress},                                    \
+		{.key = "egress_net_filter",                                 \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(egress_net_filter),                               \
+		 .parse = pv_acl_egress},                                    \
+		{.key = "tcp_connect",                                       \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(tcp_connect),                                     \
+		 .parse = pv_tcp_connect},                                   \
+		{.key = "happy_eyeballs",                                    \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(happy_eyeballs),                                  \
+		 .parse = pv_happy_eyeballs},                                \
+		{.key = "tcp_keepalive",                                     \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(tcp_keepalive),                                   \
+		 .parse = pv_tcp_keepalive},                                 \
+		{.key = "tcp_misc_opts",                                     \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(tcp_misc_opts),                                   \
+		 .parse = pv_tcp_misc_opts},                                 \
+		{.key = "udp_misc_opts",                                     \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(udp_misc_opts),                                   \
+		 .parse = pv_udp_misc_opts},                                 \
+		{.key = "tcp_sock_speed_limit",                              \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(tcp_sock_speed_limit),                            \
+		 .parse = pv_tcp_speed_limit},                               \
+		{.key = "tcp_conn_speed_limit",                              \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(tcp_sock_speed_limit),                            \
+		 .parse = pv_tcp_speed_limit},                               \
+		{.key = "tcp_conn_limit",                                    \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(tcp_sock_speed_limit),                            \
+		 .parse = pv_tcp_speed_limit},                               \
+		{.key = "udp_sock_speed_limit",                              \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(udp_sock_speed_limit),                            \
+		 .parse = pv_udp_speed_limit},                               \
+		{.key = "udp_relay_speed_limit",                             \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(udp_sock_speed_limit),                            \
+		 .parse = pv_udp_speed_limit},                               \
+		{.key = "udp_relay_limit",                                   \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(udp_sock_speed_limit),                            \
+		 .parse = pv_udp_speed_limit},                               \
+		{.key = "no_ipv4", .type = CONF_T_BOOL, .off = EO(no_ipv4)}, \
+		{.key = "no_ipv6", .type = CONF_T_BOOL, .off = EO(no_ipv6)}, \
+		{.key = "enable_path_selection",                             \
+		 .type = CONF_T_BOOL,                                        \
+		 .off = EO(enable_path_selection)},                          \
+		{.key = "use_proxy_protocol",                                \
+		 .type = CONF_T_CUSTOM,                                      \
+		 .off = EO(use_proxy_protocol),                              \
+		 .parse = pv_proxy_protocol},
+
 static const struct conf_field direct_fixed_fields[] = {
 	ESCAPER_COMMON_ROWS,
-	{.key = "resolver",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(resolver_name),
-	 .parse = pv_metric_name,
-	 .flags = CONF_F_REQUIRED},
-	{.key = "resolve_strategy",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(resolve_strategy),
-	 .parse = pv_resolve_strategy},
-	{.key = "resolve_redirection",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(resolve_redirection),
-	 .parse = pv_resolve_redirection},
-	{.key = "bind_ip", .type = CONF_T_CUSTOM, .off = EO(bind_ips), .parse = pv_ip_list},
+	DIRECT_ROWS{
+		.key = "bind_ip", .type = CONF_T_CUSTOM, .off = EO(bind_ips), .parse = pv_ip_list},
 	{.key = "bind_interface", .type = CONF_T_STR, .off = EO(bind_interface)},
 	{.key = "bind_foreign", .type = CONF_T_BOOL, .off = EO(bind_foreign)},
 	{.key = "bind_foreign_port", .type = CONF_T_BOOL, .off = EO(bind_foreign_port)},
-	{.key = "egress_network_filter",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(egress_net_filter),
-	 .parse = pv_acl_egress},
-	{.key = "egress_net_filter",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(egress_net_filter),
-	 .parse = pv_acl_egress},
-	{.key = "tcp_connect",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(tcp_connect),
-	 .parse = pv_tcp_connect},
-	{.key = "happy_eyeballs",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(happy_eyeballs),
-	 .parse = pv_happy_eyeballs},
-	{.key = "tcp_keepalive",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(tcp_keepalive),
-	 .parse = pv_tcp_keepalive},
-	{.key = "tcp_misc_opts",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(tcp_misc_opts),
-	 .parse = pv_tcp_misc_opts},
-	{.key = "udp_misc_opts",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(udp_misc_opts),
-	 .parse = pv_udp_misc_opts},
-	{.key = "tcp_sock_speed_limit",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(tcp_sock_speed_limit),
-	 .parse = pv_tcp_speed_limit},
-	{.key = "tcp_conn_speed_limit",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(tcp_sock_speed_limit),
-	 .parse = pv_tcp_speed_limit},
-	{.key = "tcp_conn_limit",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(tcp_sock_speed_limit),
-	 .parse = pv_tcp_speed_limit},
-	{.key = "udp_sock_speed_limit",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(udp_sock_speed_limit),
-	 .parse = pv_udp_speed_limit},
-	{.key = "udp_relay_speed_limit",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(udp_sock_speed_limit),
-	 .parse = pv_udp_speed_limit},
-	{.key = "udp_relay_limit",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(udp_sock_speed_limit),
-	 .parse = pv_udp_speed_limit},
-	{.key = "no_ipv4", .type = CONF_T_BOOL, .off = EO(no_ipv4)},
-	{.key = "no_ipv6", .type = CONF_T_BOOL, .off = EO(no_ipv6)},
-	{.key = "enable_path_selection", .type = CONF_T_BOOL, .off = EO(enable_path_selection)},
-	{.key = "use_proxy_protocol",
-	 .type = CONF_T_CUSTOM,
-	 .off = EO(use_proxy_protocol),
-	 .parse = pv_proxy_protocol},
+	{0},
+};
+
+static const struct conf_field direct_float_fields[] = {
+	ESCAPER_COMMON_ROWS,
+	DIRECT_ROWS{.key = "bind_interface", .type = CONF_T_STR, .off = EO(bind_interface)},
+	{.key = "cache_ipv4", .type = CONF_T_PATH, .off = EO(cache_ipv4)},
+	{.key = "cache_ipv6", .type = CONF_T_PATH, .off = EO(cache_ipv6)},
 	{0},
 };
 
@@ -136,6 +150,14 @@ static const struct conf_schema direct_fixed_schema = {
 	.check = direct_check,
 };
 
+static const struct conf_schema direct_float_schema = {
+	.name = "direct_float escaper",
+	.size = sizeof(struct escaper_conf),
+	.fields = direct_float_fields,
+	.defaults = escaper_defaults,
+	.check = direct_check,
+};
+
 static const struct conf_schema dummy_deny_schema = {
 	.name = "dummy_deny escaper",
 	.size = sizeof(struct escaper_conf),
@@ -145,6 +167,9 @@ static const struct conf_schema dummy_deny_schema = {
 
 static const char *const direct_fixed_aliases[] = {"directfixed", NULL};
 static const char *const dummy_deny_aliases[] = {"dummydeny", NULL};
+static const char *const direct_float_aliases[] = {"directfloat", "direct_dynamic", "directdynamic",
+						   NULL};
+static const char *const trick_float_aliases[] = {"trickfloat", NULL};
 static const char *const route_geoip_aliases[] = {"routegeoip", NULL};
 static const char *const route_upstream_aliases[] = {"routeupstream", NULL};
 static const char *const route_client_aliases[] = {"routeclient", NULL};
@@ -165,6 +190,14 @@ static const struct conf_objtype escaper_types[] = {
 	 .aliases = direct_fixed_aliases,
 	 .schema = &direct_fixed_schema,
 	 .tag = ESCAPER_DIRECT_FIXED},
+	{.name = "direct_float",
+	 .aliases = direct_float_aliases,
+	 .schema = &direct_float_schema,
+	 .tag = ESCAPER_DIRECT_FLOAT},
+	{.name = "trick_float",
+	 .aliases = trick_float_aliases,
+	 .schema = &pconf_trick_float_schema,
+	 .tag = ESCAPER_TRICK_FLOAT},
 	{.name = "dummy_deny",
 	 .aliases = dummy_deny_aliases,
 	 .schema = &dummy_deny_schema,
@@ -227,10 +260,7 @@ static const struct conf_objtype escaper_types[] = {
 /* One type per line: implementing one is a one-line change. */
 /* clang-format off */
 static const char *const escaper_unsupported[] = {
-	"direct_float",
-	"direct_dynamic",
 	"divert_tcp",
-	"trick_float",
 	"comply_audit",
 	NULL,
 };

@@ -172,6 +172,7 @@ extern const struct conf_schema pconf_route_resolved_schema;
 extern const struct conf_schema pconf_route_mapping_schema;
 extern const struct conf_schema pconf_route_failover_schema;
 extern const struct conf_schema pconf_route_select_schema;
+extern const struct conf_schema pconf_trick_float_schema;
 extern const struct conf_schema pconf_route_query_schema; /* conf_query.c */
 /* A list of next escaper names into route_conf.next_names (dst: &next_names)
  * and the check that none is listed twice (obj: the escaper). */

@@ -427,6 +427,15 @@ static int pv_next_nodes(struct conf_ctx *ctx, const struct conf_node *n, void *
 	return pv_foreach_item(ctx, n, weighted_item, r);
 }
 
+/* trick_float next: the same weighted names (g3 lists names; a weight is
+ * ours, 1 by default). */
+static int pv_trick_next(struct conf_ctx *ctx, const struct conf_node *n, void *dst)
+{
+	if (pv_list_len(n) == 0)
+		return conf_error(ctx, n, "'next' needs at least one escaper");
+	return pv_next_nodes(ctx, n, dst);
+}
+
 /* ---- checks -------------------------------------------------------------------- */
 
 static int host_cmp(const void *a, const void *b)
@@ -567,6 +576,13 @@ static int select_check(struct conf_ctx *ctx, const struct conf_node *map, void 
 	return 0;
 }
 
+/* trick_float: weighted random, whatever next_pick_policy says elsewhere */
+static int trick_check(struct conf_ctx *ctx, const struct conf_node *map, void *obj)
+{
+	((struct escaper_conf *)obj)->route.pick_policy = PICK_RANDOM;
+	return select_check(ctx, map, obj);
+}
+
 static int failover_check(struct conf_ctx *ctx, const struct conf_node *map, void *obj)
 {
 	struct route_conf *r = &((struct escaper_conf *)obj)->route;
@@ -664,6 +680,16 @@ static const struct conf_field select_fields[] = {
 	{0},
 };
 
+static const struct conf_field trick_fields[] = {
+	ESCAPER_COMMON_ROWS,
+	{.key = "next",
+	 .type = CONF_T_CUSTOM,
+	 .off = EO(route.next_weights),
+	 .parse = pv_trick_next,
+	 .flags = CONF_F_REQUIRED},
+	{0},
+};
+
 static const struct conf_field failover_fields[] = {
 	ESCAPER_COMMON_ROWS,
 	{.key = "primary_next",
@@ -746,6 +772,14 @@ const struct conf_schema pconf_route_select_schema = {
 	.fields = select_fields,
 	.defaults = route_defaults,
 	.check = select_check,
+};
+
+const struct conf_schema pconf_trick_float_schema = {
+	.name = "trick_float escaper",
+	.size = sizeof(struct escaper_conf),
+	.fields = trick_fields,
+	.defaults = route_defaults,
+	.check = trick_check,
 };
 
 const struct conf_schema pconf_route_failover_schema = {

@@ -425,7 +425,9 @@ enum escaper_type {
 	ESCAPER_PROXY_HTTPS,
 	ESCAPER_PROXY_SOCKS5,
 	ESCAPER_PROXY_SOCKS5S,
-	ESCAPER_PROXY_FLOAT, /* peers published at runtime (proxyd/float_pub.h) */
+	ESCAPER_PROXY_FLOAT,  /* peers published at runtime (proxyd/float_pub.h) */
+	ESCAPER_DIRECT_FLOAT, /* direct_fixed with bind IPs published at runtime (float_bind.h) */
+	ESCAPER_TRICK_FLOAT,  /* weighted random over `next` (route fields, conf_route.c) */
 };
 
 /* proxy_http / proxy_https / proxy_socks5 / proxy_socks5s (conf_escaper_proxy.c):
@@ -585,6 +587,8 @@ struct escaper_conf {
 	bool no_ipv4, no_ipv6;
 	bool enable_path_selection;
 	uint8_t use_proxy_protocol; /* 0 = off, 1 or 2 */
+	/* direct_float: bind IP cache files (NULL = none), proxyd/float_bind.h */
+	const char *cache_ipv4, *cache_ipv6;
 	/* set by the runtime (metrics_bind, main thread) before workers see
 	 * the config; the counters live in the runtime's registry */
 	struct metrics_esc *stats;

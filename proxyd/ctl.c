@@ -10,6 +10,7 @@
 
 #include "proto/control.pb-c.h"
 #include "common/log.h"
+#include "proxyd/float_bind.h"
 #include "proxyd/float_pub.h"
 #include "proxyd/metrics.h"
 #include "proxyd/runtime.h"
@@ -125,12 +126,40 @@ static const struct escaper_conf *float_escaper(struct proxyd_runtime *rt, const
 		*code = RPC_NOT_FOUND;
 		return NULL;
 	}
-	if (e->type != ESCAPER_PROXY_FLOAT) {
-		rpc_arena_set_error(a, "escaper %s is not a float escaper (proxy_float)", e->name);
+	if (e->type != ESCAPER_PROXY_FLOAT && e->type != ESCAPER_DIRECT_FLOAT) {
+		rpc_arena_set_error(a,
+				    "escaper %s is not a float escaper (proxy_float, direct_float)",
+				    e->name);
 		*code = RPC_FAILED_PRECONDITION;
 		return NULL;
 	}
 	return e;
+}
+
+/* direct_float: bind IPs (proxyd/float_bind.h); peers = IPs of both families */
+static enum rpc_code ctl_publish_binds(const struct escaper_conf *e,
+				       const G3c__Control__ProxydEscaperPublishReq *q,
+				       G3c__Control__Reply *rep, struct rpc_arena *a)
+{
+	G3c__Control__ProxydEscaperPublishRep *r;
+	size_t n4 = 0, n6 = 0;
+	char *err = NULL;
+	int rc;
+
+	rc = float_bind_publish(e, q->data ? q->data : "", q->data ? strlen(q->data) : 0, &n4, &n6,
+				&err);
+	if (rc < 0) {
+		rpc_arena_set_error(a, "%s", err ? err : "out of memory");
+		free(err);
+		return rc == -EINVAL ? RPC_INVALID_ARGUMENT : RPC_INTERNAL;
+	}
+	r = rpc_arena_alloc(a, sizeof(*r));
+	g3c__control__proxyd_escaper_publish_rep__init(r);
+	r->peers = (uint32_t)(n4 + n6);
+	log_info("escaper %s: %zu IPv4 and %zu IPv6 bind IP(s) published", e->name, n4, n6);
+	rep->body_case = G3C__CONTROL__REPLY__BODY_PROXYD_ESCAPER_PUBLISH;
+	rep->proxyd_escaper_publish = r;
+	return RPC_OK;
 }
 
 static enum rpc_code ctl_publish(struct proxyd_runtime *rt,
@@ -146,6 +175,8 @@ static enum rpc_code ctl_publish(struct proxyd_runtime *rt,
 
 	if (e == NULL)
 		return code;
+	if (e->type == ESCAPER_DIRECT_FLOAT)
+		return ctl_publish_binds(e, q, rep, a);
 	rc = float_pub_publish(e->name, q->data ? q->data : "", q->data ? strlen(q->data) : 0,
 			       &err);
 	if (rc < 0) {
@@ -175,7 +206,7 @@ static enum rpc_code ctl_show(struct proxyd_runtime *rt,
 
 	if (e == NULL)
 		return code;
-	json = float_pub_show(e->name);
+	json = e->type == ESCAPER_DIRECT_FLOAT ? float_bind_show(e->name) : float_pub_show(e->name);
 	if (json == NULL) {
 		rpc_arena_set_error(a, "out of memory");
 		return RPC_INTERNAL;

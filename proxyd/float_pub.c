@@ -55,6 +55,16 @@ static void set_free(struct float_set *s)
 		free((char *)p->area);
 	}
 	free(s->v);
+	for (size_t i = 0; i < s->n4 + s->n6; i++) {
+		struct float_bind *b = i < s->n4 ? &s->b4[i] : &s->b6[i - s->n4];
+		free((char *)b->ip);
+		free((char *)b->id);
+		free((char *)b->isp);
+		free((char *)b->eip);
+		free((char *)b->area);
+	}
+	free(s->b4);
+	free(s->b6);
 	free(s);
 }
 
@@ -260,35 +270,30 @@ static int wrap_doc(const char *json, size_t len, char **out)
 	return 0;
 }
 
-int float_pub_publish(const char *escaper, const char *json, size_t len, char **err)
+int float_pub_doc_parse(struct conf_ctx *ctx, const char *json, size_t len,
+			const struct conf_node **root)
 {
-	struct conf_ctx ctx;
-	const struct conf_node *root = NULL;
-	struct float_set *s = NULL, *old = NULL;
 	char *doc = NULL;
 	int rc;
 
-	*err = NULL;
-	conf_ctx_init(&ctx, "publish");
-	ctx.no_includes = true;
+	*root = NULL;
 	/* the loader reads a document as a map: hang the value under a key,
 	 * continuation lines indented (flow JSON may span lines) */
 	rc = wrap_doc(json, len, &doc);
 	if (rc == 0)
-		rc = conf_load_buffer(&ctx, "publish", doc, strlen(doc), &root);
+		rc = conf_load_buffer(ctx, "publish", doc, strlen(doc), root);
 	free(doc);
-	if (rc == 0 && root != NULL)
-		root = conf_map_get(root, "peers");
-	if (rc == 0 && (root == NULL || conf_is_null(root)))
-		rc = conf_error(&ctx, root, "nothing published: give a peer object or an array");
-	if (rc == 0)
-		rc = parse_set(&ctx, root, &s);
-	if (rc < 0) {
-		*err = conf_errors_join(&ctx);
-		conf_ctx_fini(&ctx);
-		return rc == -ENOMEM ? rc : -EINVAL;
-	}
-	conf_ctx_fini(&ctx);
+	if (rc == 0 && *root != NULL)
+		*root = conf_map_get(*root, "peers");
+	if (rc == 0 && (*root == NULL || conf_is_null(*root)))
+		rc = conf_error(ctx, *root, "nothing published: give a peer object or an array");
+	return rc;
+}
+
+int float_pub_store(const char *escaper, struct float_set *s)
+{
+	struct float_set *old = NULL;
+
 	pthread_mutex_lock(&reg_lock);
 	for (size_t i = 0; i < reg_n; i++) {
 		if (strcmp(reg[i].name, escaper) == 0) {
@@ -313,6 +318,39 @@ int float_pub_publish(const char *escaper, const char *json, size_t len, char **
 	pthread_mutex_unlock(&reg_lock);
 	float_set_unref(old);
 	return 0;
+}
+
+bool float_pub_known(const char *escaper)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&reg_lock);
+	for (size_t i = 0; i < reg_n && !found; i++)
+		found = strcmp(reg[i].name, escaper) == 0;
+	pthread_mutex_unlock(&reg_lock);
+	return found;
+}
+
+int float_pub_publish(const char *escaper, const char *json, size_t len, char **err)
+{
+	struct conf_ctx ctx;
+	const struct conf_node *root = NULL;
+	struct float_set *s = NULL;
+	int rc;
+
+	*err = NULL;
+	conf_ctx_init(&ctx, "publish");
+	ctx.no_includes = true;
+	rc = float_pub_doc_parse(&ctx, json, len, &root);
+	if (rc == 0)
+		rc = parse_set(&ctx, root, &s);
+	if (rc < 0) {
+		*err = conf_errors_join(&ctx);
+		conf_ctx_fini(&ctx);
+		return rc == -ENOMEM ? rc : -EINVAL;
+	}
+	conf_ctx_fini(&ctx);
+	return float_pub_store(escaper, s);
 }
 
 struct float_set *float_pub_get(const char *escaper)
@@ -347,7 +385,7 @@ void float_pub_clear(void)
 
 /* ---- show ------------------------------------------------------------------------ */
 
-static void put_json_str(struct buf *b, const char *key, const char *v, bool *ok)
+void float_pub_json_str(struct buf *b, const char *key, const char *v, bool *ok)
 {
 	if (v == NULL)
 		return;
@@ -392,20 +430,20 @@ char *float_pub_show(const char *escaper)
 		const struct float_peer *p = &s->v[i];
 		if (buf_printf(&b, "%s{\"type\":\"%s\"", i ? "," : "", kind_name(p->kind)) < 0)
 			ok = false;
-		put_json_str(&b, "addr", p->peer.id, &ok);
-		put_json_str(&b, "id", p->id, &ok);
-		put_json_str(&b, "username", p->username, &ok);
-		put_json_str(&b, "tls_name", p->tls_name, &ok);
-		put_json_str(&b, "isp", p->isp, &ok);
-		put_json_str(&b, "eip", p->eip, &ok);
-		put_json_str(&b, "area", p->area, &ok);
+		float_pub_json_str(&b, "addr", p->peer.id, &ok);
+		float_pub_json_str(&b, "id", p->id, &ok);
+		float_pub_json_str(&b, "username", p->username, &ok);
+		float_pub_json_str(&b, "tls_name", p->tls_name, &ok);
+		float_pub_json_str(&b, "isp", p->isp, &ok);
+		float_pub_json_str(&b, "eip", p->eip, &ok);
+		float_pub_json_str(&b, "area", p->area, &ok);
 		if (p->expire != 0) {
 			char ts[32];
 			time_t t = (time_t)p->expire;
 			struct tm tm;
 			gmtime_r(&t, &tm);
 			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-			put_json_str(&b, "expire", ts, &ok);
+			float_pub_json_str(&b, "expire", ts, &ok);
 			if (buf_printf(&b, ",\"expired\":%s", p->expire <= now ? "true" : "false") <
 			    0)
 				ok = false;

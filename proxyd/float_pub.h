@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "common/util.h"
 #include "proxyd/config.h"
@@ -37,10 +38,22 @@ struct float_peer {
 	uint64_t rsp_max; /* http_connect_rsp_header_max_size, 4KiB */
 };
 
+/* A bind IP of a direct_float escaper (proxyd/float_bind.h). */
+struct float_bind {
+	struct sockaddr_storage addr; /* port 0 */
+	const char *ip;		      /* the address as text */
+	const char *id;		      /* published "id", or NULL */
+	const char *isp, *eip, *area;
+	int64_t expire; /* seconds since the epoch, 0 = never */
+};
+
+/* proxy_float: peers v[0..n); direct_float: bind IPs per family. */
 struct float_set {
 	atomic_uint refs;
 	size_t n;
 	struct float_peer *v;
+	size_t n4, n6;
+	struct float_bind *b4, *b6;
 	int64_t published; /* seconds since the epoch */
 };
 
@@ -48,6 +61,19 @@ struct float_set {
  * problem in *err (malloc'd, one per line; the caller frees it), or
  * -ENOMEM. */
 int float_pub_publish(const char *escaper, const char *json, size_t len, char **err) MUST_CHECK;
+
+/* Shared with float_bind.c: parse the published text into the root node
+ * (errors in ctx); make s (owned, refs 1) escaper's set (-ENOMEM: s is
+ * freed); whether anything was ever stored for escaper; a ,"key":"v" JSON
+ * member (escaped) appended to b (*ok false when it did not fit). */
+struct conf_ctx;
+struct conf_node;
+struct buf;
+int float_pub_doc_parse(struct conf_ctx *ctx, const char *json, size_t len,
+			const struct conf_node **root) MUST_CHECK;
+int float_pub_store(const char *escaper, struct float_set *s) MUST_CHECK;
+bool float_pub_known(const char *escaper);
+void float_pub_json_str(struct buf *b, const char *key, const char *v, bool *ok);
 
 /* The escaper's current set with a reference taken (release it with
  * float_set_unref), or NULL when nothing was published. Any thread. */

@@ -18,6 +18,7 @@
 #include "proxyd/dp/dp.h"
 #include "proxyd/dp/listener.h"
 #include "proxyd/dp/resolver.h"
+#include "proxyd/float_bind.h"
 #include "proxyd/float_pub.h"
 #include "proxyd/ctl.h"
 #include "proxyd/metrics.h"
@@ -325,6 +326,7 @@ int proxyd_runtime_start(struct proxyd_conf *conf, struct proxyd_runtime **out, 
 	atomic_init(&rt->sh.tasks, 0);
 	rt->metrics = metrics_new();
 	metrics_bind(rt->metrics, conf);
+	float_bind_load_caches(conf); /* direct_float: the last published bind IPs */
 	rt->users = user_groups_new();
 	user_groups_bind(rt->users, conf);
 	if (dp_resolver_library_init() != 0) {
@@ -382,6 +384,7 @@ int proxyd_runtime_reload_err(struct proxyd_runtime *rt, struct proxyd_conf *con
 		log_notice("proxyd: the worker count (%u → %u) changes on restart, not on reload",
 			   rt->nworkers, want);
 	metrics_bind(rt->metrics, conf);
+	float_bind_load_caches(conf); /* a direct_float new in this config */
 	user_groups_bind(rt->users, conf);
 	rc = dp_plan_and_send(rt, conf, err, errlen);
 	if (rc != 0) {

@@ -117,6 +117,7 @@ struct conn {
 	bool host_is_ip;
 	union dp_addr host_addr; /* when host_is_ip (port set) */
 	uint32_t path_id;	 /* egress path selection number id (1-based), 0 = none */
+	char path_sid[64];	 /* egress path selection string id (float escapers), "" = none */
 	struct escape_op esc;
 	struct relay relay;
 	struct speed speed;	/* tcp_sock_speed_limit of the server and escaper */

@@ -13,6 +13,7 @@
 #include "proxyd/dp/escaper_he.h"
 #include "proxyd/dp/uparams.h"
 #include "proxyd/dp/resolve_policy.h"
+#include "proxyd/float_pub.h"
 #include "proxyd/metrics.h"
 #include "proxyd/iploc_client.h"
 
@@ -169,7 +170,8 @@ static void escape_log(struct conn *c, enum escape_err e, const char *msg)
 	struct log_rec r;
 	char id[33], up[272];
 
-	if (!logger_enabled(lg) || esc == NULL || esc->type != ESCAPER_DIRECT_FIXED)
+	if (!logger_enabled(lg) || esc == NULL ||
+	    (esc->type != ESCAPER_DIRECT_FIXED && esc->type != ESCAPER_DIRECT_FLOAT))
 		return;
 	task_id_format(c->task.id, id);
 	if (c->host_is_ip && c->host_addr.sa.sa_family == AF_INET6)
@@ -177,7 +179,8 @@ static void escape_log(struct conn *c, enum escape_err e, const char *msg)
 	else
 		snprintf(up, sizeof(up), "%s:%u", c->host, c->port);
 	log_rec_init(&r, lg);
-	log_rec_str(&r, "escaper_type", "DirectFixed");
+	log_rec_str(&r, "escaper_type",
+		    esc->type == ESCAPER_DIRECT_FLOAT ? "DirectFloat" : "DirectFixed");
 	log_rec_str(&r, "escaper_name", esc->name);
 	log_rec_str(&r, "escape_type", "TcpConnect");
 	log_rec_str(&r, "task_id", id);
@@ -291,20 +294,27 @@ static void build_list(struct conn *c)
 	op->next = 0;
 }
 
-/* A bind address of the family, picked at random among bind_ip; false
- * when bind_ip is set but has none of that family. */
-static bool pick_bind(struct conn *c, int family, union dp_addr *out, bool *use)
+/* A bind address of the family, picked at random among bind_ip (for
+ * direct_float: among the published bind IPs, escaper_float.c). 0 (*use
+ * false: no bind_ip at all), -ENOENT when there is none of that family,
+ * -ESRCH when no direct_float bind IP has the selected id. */
+static int pick_bind(struct conn *c, int family, union dp_addr *out, bool *use)
 {
 	const struct ip_list *l = &c->esc.esc->bind_ips;
 	unsigned cand = 0, pick;
 
 	*use = false;
+	if (c->esc.esc->type == ESCAPER_DIRECT_FLOAT) {
+		int rc = escape_float_bind(c, family, out);
+		*use = rc == 0;
+		return rc;
+	}
 	if (l->n == 0)
-		return true;
+		return 0;
 	for (size_t i = 0; i < l->n; i++)
 		cand += l->v[i].family == family;
 	if (cand == 0)
-		return false;
+		return -ENOENT;
 	pick = (unsigned)(dp_rand(c->wk) % cand);
 	for (size_t i = 0; i < l->n; i++) {
 		if (l->v[i].family != family)
@@ -317,10 +327,10 @@ static bool pick_bind(struct conn *c, int family, union dp_addr *out, bool *use)
 			else
 				memcpy(&out->in6.sin6_addr, l->v[i].addr, 16);
 			*use = true;
-			return true;
+			return 0;
 		}
 	}
-	return false;
+	return -ENOENT;
 }
 
 /* The counters of the escaper running the connect (NULL: none). */
@@ -403,8 +413,17 @@ static void connect_next(struct conn *c)
 		bool use_bind;
 		int fd, rc;
 
-		if (!pick_bind(c, a->sa.sa_family, &bind, &use_bind))
-			continue; /* no bind_ip of this family */
+		rc = pick_bind(c, a->sa.sa_family, &bind, &use_bind);
+		if (rc == -ESRCH) {
+			escape_fail(c, ESCAPE_NOT_USABLE,
+				    "escaper not usable: no bind IP with the selected ID");
+			return;
+		}
+		if (rc < 0) {
+			/* no bind_ip of this family */
+			op->no_bind |= op->esc->type == ESCAPER_DIRECT_FLOAT;
+			continue;
+		}
 		fd = sock_socket(a->sa.sa_family, SOCK_STREAM);
 		if (fd < 0) {
 			escape_fail(c, ESCAPE_SETUP_FAILED,
@@ -446,7 +465,10 @@ static void connect_next(struct conn *c)
 		arm_connect_timer(c);
 		return;
 	}
-	if (c->task.connect_tries == 0)
+	if (c->task.connect_tries == 0 && op->no_bind)
+		escape_fail(c, ESCAPE_NOT_USABLE,
+			    "escaper not usable: no bind IP of the address family published");
+	else if (c->task.connect_tries == 0)
 		escape_fail(c, ESCAPE_NO_ADDRESS, "no address to connect to");
 	else
 		escape_fail(c, op->err, op->msg);
@@ -639,7 +661,8 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 	if (e != NULL && (e->type == ESCAPER_ROUTE_GEOIP || e->type == ESCAPER_ROUTE_UPSTREAM ||
 			  e->type == ESCAPER_ROUTE_CLIENT || e->type == ESCAPER_ROUTE_RESOLVED ||
 			  e->type == ESCAPER_ROUTE_MAPPING || e->type == ESCAPER_ROUTE_FAILOVER ||
-			  e->type == ESCAPER_ROUTE_SELECT || e->type == ESCAPER_ROUTE_QUERY)) {
+			  e->type == ESCAPER_ROUTE_SELECT || e->type == ESCAPER_ROUTE_QUERY ||
+			  e->type == ESCAPER_TRICK_FLOAT)) {
 		if (++op->hops > ESCAPE_MAX_HOPS) {
 			escape_fail(c, ESCAPE_NOT_USABLE,
 				    "escaper not usable: route escapers form a loop");
@@ -660,14 +683,23 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 		escape_proxy_start(c, e);
 		return;
 	}
-	if (e == NULL || e->type != ESCAPER_DIRECT_FIXED) {
+	if (e == NULL || (e->type != ESCAPER_DIRECT_FIXED && e->type != ESCAPER_DIRECT_FLOAT)) {
 		escape_fail(c, ESCAPE_FORBIDDEN,
 			    "forbidden by rule: the escaper denies every request");
+		return;
+	}
+	if (op->udp && e->type == ESCAPER_DIRECT_FLOAT) {
+		escape_fail(c, ESCAPE_NOT_USABLE,
+			    "escaper not usable: udp through direct_float is not supported yet");
 		return;
 	}
 	if (op->udp) { /* direct_fixed: socks_udp.c sends from here */
 		conn_connect_done(c, ESCAPE_OK);
 		return;
+	}
+	if (e->type == ESCAPER_DIRECT_FLOAT) {
+		float_set_unref(op->fset); /* a route's earlier pick */
+		op->fset = float_pub_get(e->name);
 	}
 	escape_direct(c);
 }

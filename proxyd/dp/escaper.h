@@ -80,7 +80,7 @@ struct escape_op {
 	const struct proxy_peer *peer; /* picked from proxy_addr */
 	struct peer_nego *nego;	       /* owned while negotiating (CONN_ST_PEER_NEGO) */
 	uint64_t nego_start_ns;	       /* peer connected: peer_negotiation_timeout runs */
-	struct float_set *fset;	       /* proxy_float: reference while a peer of it is used */
+	struct float_set *fset;	       /* proxy_float / direct_float: reference while used */
 	const struct float_peer *fpeer;
 	/* SOCKS UDP (escape_start_udp): the final escaper sets up UDP instead
 	 * of a TCP connect. direct_fixed succeeds at once; proxy_socks5 opens
@@ -102,6 +102,7 @@ struct escape_op {
 	const struct resolve_strategy *user_rs;
 	struct resolve_strategy rs;
 	char redir[256];
+	bool no_bind; /* direct_float: an address was skipped for want of a bind IP */
 };
 
 struct conn;
@@ -171,6 +172,18 @@ void escape_proxy_fini(struct escape_op *op);
  * pool (keyed by the server's escaper)? reused: it came from the pool. */
 bool escape_proxy_poolable(const struct conn *c, bool reused);
 
+/* Float escapers (escaper_float.c). The string id egress path selection
+ * gives escaper e for c: the user's egress_path_id_map entry for e, else
+ * the egress_path_selection_header's string id; NULL = none. */
+const char *escape_float_path_id(const struct conn *c, const struct escaper_conf *e);
+/* direct_float: a bind address of family for the connect (op->fset);
+ * 0, -ENOENT (no usable bind IP of the family) or -ESRCH (no usable bind
+ * IP has the selected id). */
+int escape_float_bind(struct conn *c, int family, union dp_addr *out) MUST_CHECK;
+/* trick_float: the index of the next escaper for random number rnd
+ * (weighted random over `next`). */
+size_t escape_trick_pick(const struct escaper_conf *e, uint64_t rnd);
+
 /* route_geoip (escaper_geoip.c): pick the next escaper for c's target and
  * call escape_dispatch() with it, now or from a callback. */
 void escape_geoip_start(struct conn *c, const struct escaper_conf *e);
@@ -185,8 +198,9 @@ void escape_geoip_free_clients(struct dp_gen *g);
 void escape_route_start(struct conn *c, const struct escaper_conf *e);
 /* Whether upstream connections made through e may be kept alive in the
  * pool (keyed by e's name and the target): false when e's choice depends
- * on more than the target (route_client, route_mapping, route_failover
- * anywhere behind it), so a pooled connection never bypasses a rule. */
+ * on more than the target (route_client, route_mapping, route_failover,
+ * route_select, route_query, trick_float, direct_float anywhere behind
+ * it), so a pooled connection never bypasses a rule or a bind IP pick. */
 bool escape_poolable(const struct escaper_conf *e);
 /* The RESOLVING timer fired while route_resolved was deciding. */
 void escape_route_on_timeout(struct conn *c);

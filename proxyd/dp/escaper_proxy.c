@@ -164,26 +164,34 @@ bool escape_proxy_poolable(const struct conn *c, bool reused)
 	return reused || c->esc.esc == srv || !escape_is_proxy(c->esc.esc);
 }
 
-/* proxy_float: a random usable peer of the published set */
+/* proxy_float: the usable peer with the egress path's string id when one
+ * is selected (none with that id: not usable, as g3), else a random
+ * usable peer of the published set. */
 static void float_start(struct conn *c, const struct escaper_conf *e)
 {
 	struct escape_op *op = &c->esc;
 	struct float_set *s = float_pub_get(e->name);
 	int64_t now = (int64_t)time(NULL);
 	uint64_t guard = e->proxy.expire_guard_ms / 1000;
+	const char *want = escape_float_path_id(c, e);
 	size_t usable = 0, pick;
 	union dp_addr ip;
 
 	for (size_t i = 0; s != NULL && i < s->n; i++)
-		usable += float_peer_usable(&s->v[i], now, guard);
+		if (want == NULL || (s->v[i].id != NULL && strcmp(s->v[i].id, want) == 0))
+			usable += float_peer_usable(&s->v[i], now, guard);
 	if (usable == 0) {
 		float_set_unref(s);
 		escape_fail(c, ESCAPE_NOT_USABLE,
-			    "escaper not usable: no peer published (or all expired)");
+			    want != NULL
+				    ? "escaper not usable: no peer with the selected ID"
+				    : "escaper not usable: no peer published (or all expired)");
 		return;
 	}
 	pick = (size_t)(dp_rand(c->wk) % usable);
 	for (size_t i = 0; i < s->n; i++) {
+		if (want != NULL && (s->v[i].id == NULL || strcmp(s->v[i].id, want) != 0))
+			continue;
 		if (!float_peer_usable(&s->v[i], now, guard) || pick-- != 0)
 			continue;
 		op->fset = s;

@@ -249,6 +249,8 @@ static bool det(const struct escaper_conf *e, unsigned depth)
 	case ESCAPER_ROUTE_FAILOVER:
 	case ESCAPER_ROUTE_SELECT:
 	case ESCAPER_ROUTE_QUERY:
+	case ESCAPER_TRICK_FLOAT:
+	case ESCAPER_DIRECT_FLOAT: /* the bind IP is chosen per connection */
 		return false;
 	case ESCAPER_ROUTE_GEOIP:
 		for (size_t i = 0; i < e->geoip.n_rules; i++)
@@ -306,6 +308,9 @@ void escape_route_start(struct conn *c, const struct escaper_conf *e)
 		return;
 	case ESCAPER_ROUTE_QUERY:
 		escape_query_start(c, e);
+		return;
+	case ESCAPER_TRICK_FLOAT:
+		go_next(c, e->route.next[escape_trick_pick(e, dp_rand(c->wk))]);
 		return;
 	default:
 		break;

@@ -42,29 +42,46 @@ static bool fill(struct conn *c)
 }
 
 /* egress_path_selection_header: a number id (1-based) for route_mapping;
- * absent, zero or not a number: none. */
-static uint32_t path_selection_id(const struct http_proxy_conf *hc, const struct http_request *req)
+ * any other value of at most 63 printable bytes is a string id for the
+ * float escapers (direct_float bind IP id, proxy_float peer id; our
+ * extension: g3 takes number ids only). Absent or zero: none. */
+static void path_selection(struct conn *c, const struct http_proxy_conf *hc,
+			   const struct http_request *req)
 {
 	struct slice v;
 	uint64_t id = 0;
+	bool digits = true;
 
+	c->path_id = 0;
+	c->path_sid[0] = '\0';
 	if (hc->egress_path_selection_header == NULL ||
 	    !http_request_header(req, hc->egress_path_selection_header, &v))
-		return 0;
+		return;
 	while (v.len > 0 && (v.p[0] == ' ' || v.p[0] == '\t')) {
 		v.p++;
 		v.len--;
 	}
 	while (v.len > 0 && (v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
 		v.len--;
-	if (v.len == 0 || v.len > 10)
-		return 0;
+	if (v.len == 0)
+		return;
 	for (size_t i = 0; i < v.len; i++) {
 		if (v.p[i] < '0' || v.p[i] > '9')
-			return 0;
-		id = id * 10 + (uint64_t)(v.p[i] - '0');
+			digits = false;
+		else if (digits && id <= UINT32_MAX)
+			id = id * 10 + (uint64_t)(v.p[i] - '0');
 	}
-	return id > UINT32_MAX ? 0 : (uint32_t)id;
+	if (digits) {
+		c->path_id = id > UINT32_MAX ? 0 : (uint32_t)id;
+		return;
+	}
+	if (v.len >= sizeof(c->path_sid))
+		return;
+	for (size_t i = 0; i < v.len; i++)
+		if ((unsigned char)v.p[i] < 0x21 || (unsigned char)v.p[i] > 0x7e)
+			return;
+	memcpy(c->path_sid, v.p, v.len);
+	c->path_sid[v.len] = '\0';
 }
 
 static void http_connect(struct conn *c, const struct http_request *req)
@@ -151,7 +168,7 @@ int http_on_head(struct conn *c)
 	}
 	c->http_minor = req.minor;
 	c->http_requests++;
-	c->path_id = path_selection_id(hc, &req);
+	path_selection(c, hc, &req);
 	if (!http_auth_check(c, &req)) /* a 407 that keeps the connection: next request */
 		return !c->closing && c->state == CONN_ST_HTTP_HEAD ? CONN_AGAIN : CONN_WAIT;
 	if (req.method == HTTP_M_CONNECT) {

@@ -60,7 +60,7 @@ void speed_setup(struct conn *c)
 	sp->on = 0;
 	set_pair(sp, 0, 1, &c->srv->tcp_sock_speed_limit, true);
 	user_sock_limit(sp, conn_user_sock_limit(c));
-	if (e != NULL && e->type == ESCAPER_DIRECT_FIXED)
+	if (e != NULL && (e->type == ESCAPER_DIRECT_FIXED || e->type == ESCAPER_DIRECT_FLOAT))
 		set_pair(sp, 2, 3, &e->tcp_sock_speed_limit, false);
 }
 
