@@ -3,6 +3,7 @@
 for HTTP forward, CONNECT and SOCKS clients; replaced, expired and bad
 publishes."""
 
+import base64
 import collections
 import datetime
 import http.server
@@ -368,3 +369,30 @@ def test_trick_float_uses_both(daemon_factory, write_conf, who, dns):  # noqa: F
     # publishing to the trick escaper itself is refused
     r = front.ctl.run("escaper", "tf", "publish", "{}")
     assert r.returncode != 0 and "not a float escaper" in r.stderr
+
+
+def test_direct_float_user_id_map(daemon_factory, write_conf, who, dns):  # noqa: F811
+    """A user's egress_path_id_map picks the bind IP of that id (g3), and
+    wins over the header; another user gets a random one."""
+    hp = free_port()
+    users = ("user_group:\n  - name: g\n    static_users:\n"
+             "      - name: pinned\n        token: null\n"
+             "        egress_path_id_map: {df: three}\n"
+             "      - name: free\n        token: null\n")
+    servers = listen_block("fhttp", "http_proxy", hp, "df",
+                           "user_group: g\negress_path_selection_header: X-Egress")
+    front = start_named(daemon_factory, write_conf,
+                        chain_conf(dfloat_yaml(), servers) + users, "userid")
+    front.http_port = hp
+    wait_port(hp)
+    r = dpublish(front, "df", {"ipv4": [{"ip": "127.0.0.2", "id": "two"},
+                                        {"ip": "127.0.0.3", "id": "three"}]})
+    assert r.returncode == 0, r.stderr
+    for _ in range(5):
+        assert source_via_http(front, who, ["Proxy-Authorization: Basic "
+                                            + base64.b64encode(b"pinned:x").decode(),
+                                            "X-Egress: two"]) == "127.0.0.3"
+    seen = {source_via_http(front, who, ["Proxy-Authorization: Basic "
+                                         + base64.b64encode(b"free:x").decode()])
+            for _ in range(24)}
+    assert seen == {"127.0.0.2", "127.0.0.3"}
