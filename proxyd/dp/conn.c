@@ -248,6 +248,8 @@ struct conn *conn_new_shadow(struct conn *p)
 	c->port = p->port;
 	c->host_is_ip = p->host_is_ip;
 	c->host_addr = p->host_addr;
+	c->path_id = p->path_id; /* egress path selection applies to the standby too */
+	memcpy(c->path_sid, p->path_sid, sizeof(c->path_sid));
 	c->task = p->task;
 	c->task.created = false;
 	c->task.http = NULL;
