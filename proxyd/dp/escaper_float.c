@@ -16,7 +16,9 @@
 
 const char *escape_float_path_id(const struct conn *c, const struct escaper_conf *e)
 {
-	const struct user_conf *uc = c->user != NULL ? c->user->uc : NULL;
+	/* a route_failover standby runs on a shadow conn: its client's user */
+	const struct conn *cc = c->esc.fo_parent != NULL ? c->esc.fo_parent : c;
+	const struct user_conf *uc = cc->user != NULL ? cc->user->uc : NULL;
 
 	if (uc != NULL)
 		for (size_t i = 0; i < uc->n_egress_path_id; i++)
