@@ -70,8 +70,8 @@ struct rpc_deferred {
 	struct rpc_arena *arena; /* owned once the handler returned */
 	ProtobufCMessage *rep;	 /* in arena */
 	uint64_t id;
-	struct rpc_server *server; /* NULL once the server is gone */
-	struct rpc_deferred *next; /* the server's pending list */
+	struct rpc_server *server;	 /* NULL once the server is gone */
+	struct rpc_deferred *next;	 /* the server's pending list */
 	uint64_t ctrl[RPC_CTRL_MAX / 8]; /* the SP header routing the reply (aligned) */
 	size_t ctrl_len;
 };

@@ -237,8 +237,7 @@ enum rpc_code proxyd_ctl_handle(void *ctx, const ProtobufCMessage *req_, Protobu
 	case G3C__CONTROL__REQUEST__BODY_PROXYD_SERVER_STATUS:
 		return ctl_server_status(rt, req->proxyd_server_status, rep, a);
 	case G3C__CONTROL__REQUEST__BODY_PROXYD_RESOLVER_QUERY:
-		return proxyd_ctl_resolve(rt, daemon_loop(ctx), req->proxyd_resolver_query, rep,
-					  a);
+		return proxyd_ctl_resolve(rt, daemon_loop(ctx), req->proxyd_resolver_query, rep, a);
 	case G3C__CONTROL__REQUEST__BODY_PROXYD_USER_GROUP_USERS:
 	case G3C__CONTROL__REQUEST__BODY_PROXYD_USER_GROUP_PUBLISH:
 	case G3C__CONTROL__REQUEST__BODY_PROXYD_USER_GROUP_STATUS:

@@ -37,14 +37,12 @@ void dur_hist_record(struct dur_hist *h, uint64_t v)
 	atomic_fetch_add_explicit(&h->b[dur_hist_index(v)], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->sum, v, memory_order_relaxed);
 	cur = atomic_load_explicit(&h->min, memory_order_relaxed);
-	while (v < cur && !atomic_compare_exchange_weak_explicit(&h->min, &cur, v,
-								 memory_order_relaxed,
-								 memory_order_relaxed))
+	while (v < cur && !atomic_compare_exchange_weak_explicit(
+				  &h->min, &cur, v, memory_order_relaxed, memory_order_relaxed))
 		;
 	cur = atomic_load_explicit(&h->max, memory_order_relaxed);
-	while (v > cur && !atomic_compare_exchange_weak_explicit(&h->max, &cur, v,
-								 memory_order_relaxed,
-								 memory_order_relaxed))
+	while (v > cur && !atomic_compare_exchange_weak_explicit(
+				  &h->max, &cur, v, memory_order_relaxed, memory_order_relaxed))
 		;
 }
 

@@ -150,8 +150,8 @@ static void emit_ups(struct statsd *sd, struct user_up_stats *head, const struct
 		for (unsigned k = 0; k < UU__COUNT; k++) {
 			unsigned tr = k >= UU_UDP_IN_BYTES;
 			if (d[k] != 0)
-				statsd_count(sd, mname(name, sizeof(name), prefix, uu_names[k]), d[k],
-					     &t[tr]);
+				statsd_count(sd, mname(name, sizeof(name), prefix, uu_names[k]),
+					     d[k], &t[tr]);
 		}
 	}
 }
@@ -226,8 +226,8 @@ static void emit_site(struct statsd *sd, struct user_site_stats *st, const struc
 		statsd_gauge(sd, mname(name, sizeof(name), prefix, "request.alive"), alive, &t);
 		for (unsigned k = 0; k < URC__COUNT; k++)
 			if (d[k] != 0)
-				statsd_count(sd, mname(name, sizeof(name), prefix, urc_names[k]), d[k],
-					     &t);
+				statsd_count(sd, mname(name, sizeof(name), prefix, urc_names[k]),
+					     d[k], &t);
 	}
 	emit_ups(sd, st->ups, ubase, prefix);
 	emit_ready(sd, st, base, prefix);

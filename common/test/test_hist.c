@@ -80,7 +80,8 @@ static void test_relative_error(void **state)
 	assert_int_equal(h->max, vals[N - 1]);
 	for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
 		size_t rank = (size_t)ceil(pcts[i] / 100.0 * N);
-		double want = (double)vals[rank - 1], got = (double)hist_quantile(h, pcts[i] / 100.0);
+		double want = (double)vals[rank - 1],
+		       got = (double)hist_quantile(h, pcts[i] / 100.0);
 
 		if (fabs(got - want) / want > 0.001)
 			fail_msg("p%g: got %.0f want %.0f", pcts[i], got, want);
@@ -162,7 +163,8 @@ static void test_coarse_error(void **state)
 	assert_int_equal(hist_init(&h, 5, 40), 0);
 	for (uint64_t v = 1; v <= 100000; v += 7)
 		hist_record(&h, v * 13);
-	for (double q = 0.05; q < 1.0; q += 0.05) {
+	for (int pct = 5; pct < 100; pct += 5) {
+		double q = pct / 100.0;
 		uint64_t rank = (uint64_t)ceil(q * (double)h.count - 1e-9);
 		double want = (double)(1 + (rank - 1) * 7) * 13, got = (double)hist_quantile(&h, q);
 
@@ -198,12 +200,9 @@ static void test_window(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_small_exact),
-		cmocka_unit_test(test_relative_error),
-		cmocka_unit_test(test_merge_and_clamp),
-		cmocka_unit_test(test_shapes),
-		cmocka_unit_test(test_coarse_error),
+		cmocka_unit_test(test_empty),	       cmocka_unit_test(test_small_exact),
+		cmocka_unit_test(test_relative_error), cmocka_unit_test(test_merge_and_clamp),
+		cmocka_unit_test(test_shapes),	       cmocka_unit_test(test_coarse_error),
 		cmocka_unit_test(test_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

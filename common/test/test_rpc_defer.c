@@ -164,9 +164,8 @@ static void test_dispatch_cannot_defer(void **state UNUSED)
 	req.body_case = G3C__RPCTEST__REQUEST__BODY_ECHO;
 	req.echo = &e;
 	len = g3c__rpctest__request__pack(&req, buf);
-	assert_int_equal(rpc_dispatch_buffer(&rpctest_svc, defer_handle, &dc, buf, len, &out,
-					     &outlen),
-			 0);
+	assert_int_equal(
+		rpc_dispatch_buffer(&rpctest_svc, defer_handle, &dc, buf, len, &out, &outlen), 0);
 	assert_true(dc.refused);
 	assert_int_equal(dc.n, 0);
 	rep = g3c__rpctest__reply__unpack(NULL, outlen, out);

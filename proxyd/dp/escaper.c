@@ -644,7 +644,7 @@ void escape_dispatch(struct conn *c, const struct escaper_conf *e)
 
 	op->esc = e;
 	op->route = NULL;
-	op->user_rs = NULL; /* the user's strategy applies to direct targets only */
+	op->user_rs = NULL;	       /* the user's strategy applies to direct targets only */
 	if (op->hops > 0 && e != NULL) /* g3: the task's escaper is the one used */
 		c->task.escaper = e->name;
 	if (op->udp && e != NULL && e->type == ESCAPER_ROUTE_FAILOVER) {

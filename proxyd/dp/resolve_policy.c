@@ -8,9 +8,8 @@
 struct resolve_strategy resolve_strategy_adjust(const struct resolve_strategy *esc,
 						const struct resolve_strategy *user)
 {
-	struct resolve_strategy r = {.set = true,
-				     .query = RESOLVE_IPV4_FIRST,
-				     .pick = RESOLVE_PICK_RANDOM};
+	struct resolve_strategy r = {
+		.set = true, .query = RESOLVE_IPV4_FIRST, .pick = RESOLVE_PICK_RANDOM};
 
 	if (esc != NULL && esc->set) {
 		r.query = esc->query;

@@ -39,8 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free(err);
 	err = NULL;
-	if (float_bind_publish(&e, "{\"ipv4\": \"192.0.2.1\"}", 21, &n4, &n6, &err) != 0 ||
-	    n4 != 1)
+	if (float_bind_publish(&e, "{\"ipv4\": \"192.0.2.1\"}", 21, &n4, &n6, &err) != 0 || n4 != 1)
 		abort();
 	if (float_bind_publish(&e, (const char *)data, size, &n4, &n6, &err) != 0) {
 		/* nothing changed */

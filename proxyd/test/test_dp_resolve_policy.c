@@ -106,11 +106,9 @@ static void test_redirect_rules(void **state)
 			 RESOLVE_REDIRECT_HOST);
 	assert_string_equal(out, "a.b.d.test");
 	/* an exact rule beats a parent one */
-	assert_int_equal(look(rr, "x.example.org", out, sizeof(out), &ips),
-			 RESOLVE_REDIRECT_IPS);
+	assert_int_equal(look(rr, "x.example.org", out, sizeof(out), &ips), RESOLVE_REDIRECT_IPS);
 	/* no match: not a label boundary, other names, empty */
-	assert_int_equal(look(rr, "badexample.org", out, sizeof(out), &ips),
-			 RESOLVE_REDIRECT_NONE);
+	assert_int_equal(look(rr, "badexample.org", out, sizeof(out), &ips), RESOLVE_REDIRECT_NONE);
 	assert_int_equal(look(rr, "example.com", out, sizeof(out), &ips), RESOLVE_REDIRECT_NONE);
 	assert_int_equal(look(rr, "aa.example", out, sizeof(out), &ips), RESOLVE_REDIRECT_NONE);
 	assert_int_equal(resolve_redirect_lookup(rr, "", 0, out, sizeof(out), &ips),
