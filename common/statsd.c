@@ -268,11 +268,16 @@ void statsd_gauge(struct statsd *s, const char *name, int64_t value, const struc
 	put_line(s, name, v, 'g', t);
 }
 
-uint64_t statsd_counter_delta(struct statsd_counter *c, uint64_t cur)
+uint64_t statsd_delta(uint64_t *last, uint64_t cur)
 {
 	/* a counter that went back was reset (a new stats object): all of it is new */
-	uint64_t d = cur >= c->last ? cur - c->last : cur;
+	uint64_t d = cur >= *last ? cur - *last : cur;
 
-	c->last = cur;
+	*last = cur;
 	return d;
+}
+
+uint64_t statsd_counter_delta(struct statsd_counter *c, uint64_t cur)
+{
+	return statsd_delta(&c->last, cur);
 }

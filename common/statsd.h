@@ -94,5 +94,7 @@ struct statsd_counter {
 };
 /* Returns cur - last (cur itself when cur < last: a reset) and remembers cur. */
 uint64_t statsd_counter_delta(struct statsd_counter *c, uint64_t cur);
+/* The same over a bare remembered value (arrays of counters). */
+uint64_t statsd_delta(uint64_t *last, uint64_t cur);
 
 #endif

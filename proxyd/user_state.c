@@ -333,12 +333,9 @@ static const char *const req_tags[USER_REQ__COUNT] = {
 	[USER_REQ_SOCKS_UDP_ASSOCIATE] = "socks_udp_associate",
 };
 
-static uint64_t delta(uint64_t *last, uint64_t cur)
+const char *user_req_tag(enum user_req q)
 {
-	uint64_t d = cur >= *last ? cur - *last : cur;
-
-	*last = cur;
-	return d;
+	return req_tags[q];
 }
 
 static void emit_one(const struct user_state *st, struct user_srv_stats *s, struct statsd *sd)
@@ -351,8 +348,8 @@ static void emit_one(const struct user_state *st, struct user_srv_stats *s, stru
 	statsd_tags_add(&base, "user_type", s->dynamic ? "Dynamic" : "Static");
 	statsd_tags_add(&base, "server", s->server);
 	for (unsigned k = 0; k < UC__COUNT; k++) {
-		uint64_t d =
-			delta(&s->last[k], atomic_load_explicit(&s->c[k], memory_order_relaxed));
+		uint64_t d = statsd_delta(&s->last[k],
+					  atomic_load_explicit(&s->c[k], memory_order_relaxed));
 		if (d == 0)
 			continue;
 		t = base;
@@ -368,8 +365,9 @@ static void emit_one(const struct user_state *st, struct user_srv_stats *s, stru
 		uint64_t d[URC__COUNT];
 
 		for (unsigned k = 0; k < URC__COUNT; k++) {
-			d[k] = delta(&s->rlast[q][k],
-				     atomic_load_explicit(&s->r[q][k], memory_order_relaxed));
+			d[k] = statsd_delta(
+				&s->rlast[q][k],
+				atomic_load_explicit(&s->r[q][k], memory_order_relaxed));
 			moved |= d[k] != 0;
 		}
 		if (!moved)

@@ -38,6 +38,8 @@ enum user_req {
 	USER_REQ_SOCKS_UDP_ASSOCIATE,
 	USER_REQ__COUNT,
 };
+/* The tag value ("http_forward", "socks_udp_associate", ...). */
+const char *user_req_tag(enum user_req q);
 
 /* user.* counters per (user, server), g3's names (spec §3.12). */
 enum user_ctr {

@@ -72,14 +72,6 @@ out:
 
 /* ---- emit ------------------------------------------------------------------ */
 
-static const char *const req_tags[USER_REQ__COUNT] = {
-	[USER_REQ_HTTP_FORWARD] = "http_forward",
-	[USER_REQ_HTTP_CONNECT] = "http_connect",
-	[USER_REQ_SOCKS_TCP_CONNECT] = "socks_tcp_connect",
-	[USER_REQ_SOCKS_UDP_CONNECT] = "socks_udp_connect",
-	[USER_REQ_SOCKS_UDP_ASSOCIATE] = "socks_udp_associate",
-};
-
 static const char *const urc_names[URC__COUNT] = {
 	[URC_TOTAL] = "request.total",
 	[URC_IN_BYTES] = "traffic.in.bytes",
@@ -94,14 +86,6 @@ static const char *const uu_names[UU__COUNT] = {
 	[UU_UDP_IN_PACKETS] = "upstream.traffic.in.packets",
 	[UU_UDP_OUT_PACKETS] = "upstream.traffic.out.packets",
 };
-
-static uint64_t delta(uint64_t *last, uint64_t cur)
-{
-	uint64_t d = cur >= *last ? cur - *last : cur;
-
-	*last = cur;
-	return d;
-}
 
 static void append_tags(struct statsd_tags *t, const struct statsd_tags *extra)
 {
@@ -134,8 +118,8 @@ static void emit_ups(struct statsd *sd, struct user_up_stats *head, const struct
 		bool moved[2] = {false, false};
 
 		for (unsigned k = 0; k < UU__COUNT; k++) {
-			d[k] = delta(&u->last[k],
-				     atomic_load_explicit(&u->c[k], memory_order_relaxed));
+			d[k] = statsd_delta(&u->last[k],
+					    atomic_load_explicit(&u->c[k], memory_order_relaxed));
 			moved[k >= UU_UDP_IN_BYTES] |= d[k] != 0;
 		}
 		for (unsigned tr = 0; tr < 2; tr++) {
@@ -215,14 +199,15 @@ static void emit_site(struct statsd *sd, struct user_site_stats *st, const struc
 		struct statsd_tags t;
 
 		for (unsigned k = 0; k < URC__COUNT; k++) {
-			d[k] = delta(&st->rlast[q][k],
-				     atomic_load_explicit(&st->r[q][k], memory_order_relaxed));
+			d[k] = statsd_delta(
+				&st->rlast[q][k],
+				atomic_load_explicit(&st->r[q][k], memory_order_relaxed));
 			moved |= d[k] != 0;
 		}
 		if (!moved)
 			continue;
 		t = *base;
-		statsd_tags_add(&t, "request", req_tags[q]);
+		statsd_tags_add(&t, "request", user_req_tag(q));
 		statsd_gauge(sd, mname(name, sizeof(name), prefix, "request.alive"), alive, &t);
 		for (unsigned k = 0; k < URC__COUNT; k++)
 			if (d[k] != 0)
