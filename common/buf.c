@@ -94,14 +94,19 @@ void buf_pool_stats(struct buf_pool_stats *out)
 	out->reuses = pool_reuses;
 }
 
-void buf_pool_trim(void)
+void buf_pool_trim_to(size_t keep)
 {
-	while (pool_head) {
+	while (pool_head && pool_cached > keep) {
 		struct buf_block *blk = pool_head;
 		pool_head = blk->next;
+		pool_cached--;
 		block_free(blk);
 	}
-	pool_cached = 0;
+}
+
+void buf_pool_trim(void)
+{
+	buf_pool_trim_to(0);
 }
 
 void buf_init(struct buf *b, size_t cap)

@@ -142,5 +142,8 @@ void buf_pool_stats(struct buf_pool_stats *out);
 /* Free every block cached by the calling thread (call before a worker
  * thread exits, and at process shutdown). */
 void buf_pool_trim(void);
+/* Free cached blocks of the calling thread beyond `keep` (an idle thread
+ * gives back what a burst left it). */
+void buf_pool_trim_to(size_t keep);
 
 #endif

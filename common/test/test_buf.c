@@ -306,7 +306,22 @@ static void test_pool_bounded(void **state)
 		buf_fini(&bufs[i]);
 	buf_pool_stats(&st);
 	assert_int_equal(st.cached, BUF_POOL_MAX);
+	/* an idle thread keeps only a few; trimming to more changes nothing */
+	buf_pool_trim_to(BUF_POOL_MAX + 1);
+	buf_pool_stats(&st);
+	assert_int_equal(st.cached, BUF_POOL_MAX);
+	buf_pool_trim_to(16);
+	buf_pool_stats(&st);
+	assert_int_equal(st.cached, 16);
+	/* the kept blocks are still handed out */
+	buf_init(&bufs[0], BUF_BLOCK_SIZE);
+	assert_int_equal(buf_append(&bufs[0], "b", 1), 0);
+	buf_pool_stats(&st);
+	assert_int_equal(st.cached, 15);
+	buf_fini(&bufs[0]);
 	buf_pool_trim();
+	buf_pool_stats(&st);
+	assert_int_equal(st.cached, 0);
 }
 
 static void *thread_pool_main(void *arg)

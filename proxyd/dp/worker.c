@@ -27,9 +27,17 @@ struct dp_reaper {
 	size_t n, cap;
 };
 
+/* A worker whose buffer pool saw no use for a whole tick gives back the
+ * blocks a burst left cached beyond BUF_POOL_IDLE_KEEP: idle connections
+ * then cost their own memory only. */
+#define BUF_POOL_TRIM_TICK 0.25 /* seconds */
+#define BUF_POOL_IDLE_KEEP 16u
+
 struct dp_worker_priv {
 	struct dp_worker pub;
 	struct dp_reaper reaper;
+	ev_timer pool_trim;
+	uint64_t pool_gets; /* buffer blocks taken, at the last tick */
 };
 
 static struct dp_worker_priv *priv(struct dp_worker *wk)
@@ -102,6 +110,19 @@ void dp_gen_unref(struct dp_gen *g)
 	ev_prepare_start(g->wk->loop, &r->w);
 }
 
+static void worker_on_pool_trim(struct ev_loop *loop UNUSED, ev_timer *w, int revents UNUSED)
+{
+	struct dp_worker_priv *p = container_of(w, struct dp_worker_priv, pool_trim);
+	struct buf_pool_stats st;
+	uint64_t gets;
+
+	buf_pool_stats(&st);
+	gets = st.mallocs + st.reuses;
+	if (gets == p->pool_gets && st.cached > BUF_POOL_IDLE_KEEP)
+		buf_pool_trim_to(BUF_POOL_IDLE_KEEP);
+	p->pool_gets = gets;
+}
+
 struct dp_worker *dp_worker_new(struct ev_loop *loop, unsigned id, struct dp_shared *sh)
 {
 	struct dp_worker_priv *p = xcalloc(1, sizeof(*p));
@@ -113,6 +134,8 @@ struct dp_worker *dp_worker_new(struct ev_loop *loop, unsigned id, struct dp_sha
 	wk->loop = loop;
 	wk->sh = sh;
 	ev_prepare_init(&p->reaper.w, reaper_on_prepare);
+	ev_timer_init(&p->pool_trim, worker_on_pool_trim, BUF_POOL_TRIM_TICK, BUF_POOL_TRIM_TICK);
+	ev_timer_start(loop, &p->pool_trim);
 	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
 		uint64_t t = util_mono_ns() ^ ((uint64_t)id << 48) ^ (uint64_t)(uintptr_t)wk;
 		for (size_t i = 0; i < sizeof(seed); i++)
@@ -162,6 +185,7 @@ void dp_worker_shutdown(struct dp_worker *wk)
 		return;
 	CHECK_OBJ(wk, DP_WORKER_MAGIC);
 	r = &priv(wk)->reaper;
+	ev_timer_stop(wk->loop, &priv(wk)->pool_trim);
 	wk->stopping = true;
 	dp_listeners_close(wk);
 	uppool_close_all(wk);
