@@ -377,73 +377,49 @@ static int proxy_socks5s_check(struct conf_ctx *ctx, const struct conf_node *map
 
 /* ---- schemas ---------------------------------------------------------------- */
 
-#define PROXY_COMMON_ROWS                                                                  \
-	ESCAPER_COMMON_ROWS,                                                               \
-		{.key = "proxy_addr_pick_policy",                                          \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = PO(pick_policy),                                                   \
-		 .parse = pv_pick_policy},                                                 \
-		{.key = "proxy_username",                                                  \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = PO(username),                                                      \
-		 .parse = pv_username},                                                    \
-		{.key = "proxy_password",                                                  \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = PO(password),                                                      \
-		 .parse = pv_password},                                                    \
-		{.key = "bind_ipv4",                                                       \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = PO(bind_v4),                                                       \
-		 .parse = pv_bind_v4},                                                     \
-		{.key = "bind_ipv6",                                                       \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = PO(bind_v6),                                                       \
-		 .parse = pv_bind_v6},                                                     \
-		{.key = "resolver",                                                        \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = EO(resolver_name),                                                 \
-		 .parse = pv_metric_name},                                                 \
-		{.key = "resolve_strategy",                                                \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = EO(resolve_strategy),                                              \
-		 .parse = pv_resolve_strategy},                                            \
-		{.key = "no_ipv4", .type = CONF_T_BOOL, .off = EO(no_ipv4)},               \
-		{.key = "no_ipv6", .type = CONF_T_BOOL, .off = EO(no_ipv6)},               \
-		{.key = "tcp_connect",                                                     \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = EO(tcp_connect),                                                   \
-		 .parse = pv_tcp_connect},                                                 \
-		{.key = "tcp_keepalive",                                                   \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = EO(tcp_keepalive),                                                 \
-		 .parse = pv_tcp_keepalive},                                               \
-		{.key = "tcp_misc_opts",                                                   \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = EO(tcp_misc_opts),                                                 \
-		 .parse = pv_tcp_misc_opts},                                               \
-		{.key = "tcp_sock_speed_limit",                                            \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = EO(tcp_sock_speed_limit),                                          \
-		 .parse = pv_tcp_speed_limit},                                             \
-		{.key = "tcp_conn_speed_limit",                                            \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = EO(tcp_sock_speed_limit),                                          \
-		 .parse = pv_tcp_speed_limit},                                             \
-		{.key = "tcp_conn_limit",                                                  \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = EO(tcp_sock_speed_limit),                                          \
-		 .parse = pv_tcp_speed_limit},                                             \
-		{.key = "peer_negotiation_timeout",                                        \
-		 .type = CONF_T_DURATION,                                                  \
-		 .off = PO(peer_negotiation_timeout_ms),                                   \
-		 .min = 1},                                                                \
-		{.key = "use_proxy_protocol",                                              \
-		 .type = CONF_T_CUSTOM,                                                    \
-		 .off = EO(use_proxy_protocol),                                            \
-		 .parse = pv_proxy_protocol},                                              \
-	{                                                                                  \
-		.key = "happy_eyeballs", .type = CONF_T_CUSTOM, .off = EO(happy_eyeballs), \
-		.parse = pv_happy_eyeballs                                                 \
+#define PROXY_COMMON_ROWS                                                                      \
+	ESCAPER_COMMON_ROWS,                                                                   \
+		{.key = "proxy_addr_pick_policy",                                              \
+		 .type = CONF_T_CUSTOM,                                                        \
+		 .off = PO(pick_policy),                                                       \
+		 .parse = pv_pick_policy},                                                     \
+		{.key = "proxy_username",                                                      \
+		 .type = CONF_T_CUSTOM,                                                        \
+		 .off = PO(username),                                                          \
+		 .parse = pv_username},                                                        \
+		{.key = "proxy_password",                                                      \
+		 .type = CONF_T_CUSTOM,                                                        \
+		 .off = PO(password),                                                          \
+		 .parse = pv_password},                                                        \
+		{.key = "bind_ipv4",                                                           \
+		 .type = CONF_T_CUSTOM,                                                        \
+		 .off = PO(bind_v4),                                                           \
+		 .parse = pv_bind_v4},                                                         \
+		{.key = "bind_ipv6",                                                           \
+		 .type = CONF_T_CUSTOM,                                                        \
+		 .off = PO(bind_v6),                                                           \
+		 .parse = pv_bind_v6},                                                         \
+		{.key = "resolver",                                                            \
+		 .type = CONF_T_CUSTOM,                                                        \
+		 .off = EO(resolver_name),                                                     \
+		 .parse = pv_metric_name},                                                     \
+		{.key = "resolve_strategy",                                                    \
+		 .type = CONF_T_CUSTOM,                                                        \
+		 .off = EO(resolve_strategy),                                                  \
+		 .parse = pv_resolve_strategy},                                                \
+		{.key = "no_ipv4", .type = CONF_T_BOOL, .off = EO(no_ipv4)},                   \
+		{.key = "no_ipv6", .type = CONF_T_BOOL, .off = EO(no_ipv6)}, ESCAPER_TCP_ROWS, \
+		{.key = "peer_negotiation_timeout",                                            \
+		 .type = CONF_T_DURATION,                                                      \
+		 .off = PO(peer_negotiation_timeout_ms),                                       \
+		 .min = 1},                                                                    \
+		{.key = "use_proxy_protocol",                                                  \
+		 .type = CONF_T_CUSTOM,                                                        \
+		 .off = EO(use_proxy_protocol),                                                \
+		 .parse = pv_proxy_protocol},                                                  \
+	{                                                                                      \
+		.key = "happy_eyeballs", .type = CONF_T_CUSTOM, .off = EO(happy_eyeballs),     \
+		.parse = pv_happy_eyeballs                                                     \
 	}
 
 #define PROXY_HTTP_ROWS                                                                          \

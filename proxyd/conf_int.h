@@ -205,4 +205,31 @@ void pconf_route_foreach_ref(struct escaper_conf *e, pconf_ref_fn *fn, void *arg
 		.parse = pv_metrics_tags                                                           \
 	}
 
+/* TCP keys of the escapers that open their own connections (direct_*, proxy_*). */
+#define ESCAPER_TCP_ROWS                                                                         \
+	{.key = "tcp_connect",                                                                   \
+	 .type = CONF_T_CUSTOM,                                                                  \
+	 .off = EO(tcp_connect),                                                                 \
+	 .parse = pv_tcp_connect},                                                               \
+		{.key = "tcp_keepalive",                                                         \
+		 .type = CONF_T_CUSTOM,                                                          \
+		 .off = EO(tcp_keepalive),                                                       \
+		 .parse = pv_tcp_keepalive},                                                     \
+		{.key = "tcp_misc_opts",                                                         \
+		 .type = CONF_T_CUSTOM,                                                          \
+		 .off = EO(tcp_misc_opts),                                                       \
+		 .parse = pv_tcp_misc_opts},                                                     \
+		{.key = "tcp_sock_speed_limit",                                                  \
+		 .type = CONF_T_CUSTOM,                                                          \
+		 .off = EO(tcp_sock_speed_limit),                                                \
+		 .parse = pv_tcp_speed_limit},                                                   \
+		{.key = "tcp_conn_speed_limit",                                                  \
+		 .type = CONF_T_CUSTOM,                                                          \
+		 .off = EO(tcp_sock_speed_limit),                                                \
+		 .parse = pv_tcp_speed_limit},                                                   \
+	{                                                                                        \
+		.key = "tcp_conn_limit", .type = CONF_T_CUSTOM, .off = EO(tcp_sock_speed_limit), \
+		.parse = pv_tcp_speed_limit                                                      \
+	}
+
 #endif
